@@ -1,0 +1,43 @@
+"""The program: load and validate settings, build the target's component, export the outputs.
+
+``__main__.py`` calls ``main()``. Invalid settings stop the program before any resource is
+registered: every problem is printed on a line of its own and the update fails without a
+Python traceback (``pulumi.RunError``).
+"""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.config import SettingsError, StackSecrets, StackSettings, load_from_pulumi
+from components.outputs import StackOutputs, export_outputs
+
+
+def build_target(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
+    """Create the target's top-level component and return its outputs.
+
+    Each target module is imported only when used, so a server stack never loads the cloud SDKs.
+    """
+    kind = settings.target.kind
+    if kind == "server":
+        from components.host.target import deploy as deploy_server
+
+        return deploy_server(settings, secrets)
+    if kind == "aws-ec2":
+        from components.aws.target import deploy as deploy_aws
+
+        return deploy_aws(settings, secrets)
+    from components.gcp.target import deploy as deploy_gcp
+
+    return deploy_gcp(settings, secrets)
+
+
+def main() -> None:
+    try:
+        settings, secrets = load_from_pulumi()
+    except SettingsError as exc:
+        raise pulumi.RunError(
+            f"invalid stack settings ({len(exc.lines)} problem{'s' if len(exc.lines) != 1 else ''}):\n"
+            + "\n".join(exc.lines)
+        ) from None
+    export_outputs(build_target(settings, secrets))
