@@ -206,13 +206,9 @@ class AppSettings(_Model):
             if "@sha256:" not in ref:
                 tag = ref.rsplit("/", 1)[-1].partition(":")[2]
                 if not tag:
-                    raise ValueError(
-                        f"image {ref!r} has no tag; pin it by digest (@sha256:...) or an immutable tag"
-                    )
+                    raise ValueError(f"image: {ref!r} has no tag; pin it by digest (@sha256:...) or an immutable tag")
                 if tag == "latest":
-                    raise ValueError(
-                        f"image {ref!r} uses the mutable tag 'latest'; pin a digest or a release tag"
-                    )
+                    raise ValueError(f"image: {ref!r} uses the mutable tag 'latest'; pin a digest or a release tag")
         return self
 
 
@@ -241,11 +237,12 @@ class WebSettings(_Model):
     def _jitter_below_max_requests(self) -> WebSettings:
         if self.max_requests and self.max_requests_jitter >= self.max_requests:
             raise ValueError(
-                f"maxRequestsJitter ({self.max_requests_jitter}) must be below maxRequests "
-                f"({self.max_requests})"
+                f"maxRequestsJitter: {self.max_requests_jitter} must be below maxRequests ({self.max_requests})"
             )
         if self.threads > 1 and self.worker_class == "sync":
-            raise ValueError("threads > 1 needs workerClass 'gthread' (sync workers ignore threads)")
+            raise ValueError(
+                f"threads: {self.threads} threads need workerClass 'gthread' (sync workers ignore threads)"
+            )
         return self
 
 
@@ -266,7 +263,8 @@ class DatabaseSettings(_Model):
     multi_az: bool | None = None
     """High availability (Multi-AZ / regional); unset: on in prod only."""
     maintenance_window: Annotated[
-        str, Field(pattern=r"^(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d-(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d$")
+        str,
+        Field(pattern=r"^(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d-(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d$"),
     ] = "sun:03:00-sun:04:00"
     conn_max_age_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
     sslmode: Literal["disable", "prefer", "require", "verify-full"] = "require"
@@ -274,9 +272,7 @@ class DatabaseSettings(_Model):
     @model_validator(mode="after")
     def _storage_fits(self) -> DatabaseSettings:
         if self.max_storage_gb < self.storage_gb:
-            raise ValueError(
-                f"maxStorageGb ({self.max_storage_gb}) must be at least storageGb ({self.storage_gb})"
-            )
+            raise ValueError(f"maxStorageGb: {self.max_storage_gb} must be at least storageGb ({self.storage_gb})")
         return self
 
 
@@ -310,9 +306,9 @@ class CelerySettings(_Model):
     @model_validator(mode="after")
     def _beat_needs_worker(self) -> CelerySettings:
         if self.beat and not self.worker:
-            raise ValueError("beat schedules tasks that only a worker runs: set worker: true too")
+            raise ValueError("beat: beat schedules tasks that only a worker runs; set worker: true too")
         if not self.queues:
-            raise ValueError("queues must name at least one queue")
+            raise ValueError("queues: must name at least one queue (got [])")
         return self
 
 
@@ -328,7 +324,7 @@ class TlsSettings(_Model):
     @model_validator(mode="after")
     def _email_for_letsencrypt(self) -> TlsSettings:
         if self.mode == "letsencrypt" and not self.email:
-            raise ValueError("letsencrypt needs an email for expiry notices: set domain.tls.email")
+            raise ValueError("email: letsencrypt needs an email for expiry notices")
         return self
 
 
@@ -342,11 +338,11 @@ class DomainSettings(_Model):
     def _custom_domain_needs_tls(self) -> DomainSettings:
         if self.names and self.tls is None:
             raise ValueError(
-                "custom domains need TLS settings: set domain.tls.mode "
+                f"tls: custom domains {self.names} need TLS settings; set domain.tls.mode "
                 "(letsencrypt, acm, managed or self-signed)"
             )
         if len(set(self.names)) != len(self.names):
-            raise ValueError("names lists a hostname twice")
+            raise ValueError(f"names: lists a hostname twice ({self.names})")
         return self
 
 
@@ -376,14 +372,14 @@ class NetworkSettings(_Model):
     @model_validator(mode="after")
     def _reference_matches_mode(self) -> NetworkSettings:
         if self.mode == "reference" and self.reference is None:
-            raise ValueError("mode 'reference' needs network.reference.stack")
+            raise ValueError("reference: mode 'reference' needs network.reference.stack")
         if self.mode == "create" and self.reference is not None:
-            raise ValueError("network.reference is only used with mode 'reference'")
+            raise ValueError("reference: only used with mode 'reference' (mode is 'create')")
         if ipaddress.ip_network(self.cidr).prefixlen > 24:
-            raise ValueError(f"cidr {self.cidr} is too small: use /24 or larger (e.g. /16)")
+            raise ValueError(f"cidr: {self.cidr} is too small; use /24 or larger (e.g. /16)")
         for admin in self.admin_cidrs:
             if ipaddress.ip_network(admin).prefixlen == 0:
-                raise ValueError(f"adminCidrs must not contain {admin}: SSH is never open to the world")
+                raise ValueError(f"adminCidrs: must not contain {admin}; SSH is never open to the world")
         return self
 
 
@@ -431,11 +427,11 @@ class ServerTarget(_Model):
     def _one_host(self) -> ServerTarget:
         if self.instances != 1:
             raise ValueError(
-                f"instances is {self.instances}, but the server target is exactly one host; "
-                "use the aws-ec2 target to scale out"
+                f"instances: {self.instances}, but the server target is exactly one host "
+                "(allowed: 1); use the aws-ec2 target to scale out"
             )
         if self.http_port == self.https_port:
-            raise ValueError("httpPort and httpsPort must differ")
+            raise ValueError(f"httpsPort: {self.https_port} is also httpPort; they must differ")
         return self
 
 
@@ -457,9 +453,7 @@ def _aws_instance_type(value: str) -> str:
     if family not in _AWS_FAMILIES:
         raise ValueError(f"unknown instance family {family!r}; known: {', '.join(sorted(_AWS_FAMILIES))}")
     if size not in _AWS_FAMILIES[family]:
-        raise ValueError(
-            f"{value!r} does not exist in family {family}; sizes: {', '.join(_AWS_FAMILIES[family])}"
-        )
+        raise ValueError(f"{value!r} does not exist in family {family}; sizes: {', '.join(_AWS_FAMILIES[family])}")
     return value
 
 
@@ -481,9 +475,7 @@ class AwsEc2Target(_Model):
     @model_validator(mode="after")
     def _bounds(self) -> AwsEc2Target:
         if self.max_instances is not None and self.max_instances < self.instances:
-            raise ValueError(
-                f"maxInstances ({self.max_instances}) must be at least instances ({self.instances})"
-            )
+            raise ValueError(f"maxInstances: {self.max_instances} must be at least instances ({self.instances})")
         return self
 
 
@@ -595,7 +587,7 @@ class StackSettings(_Model):
         env = ENVIRONMENT_DEFAULTS[self.environment]
         if self.celery.worker and self.cache.mode == "none":
             problems.append(
-                "celery.worker: Celery needs a broker but cache.mode is 'none'; "
+                "celery.worker: Celery needs a broker but cache.mode is 'none' (got worker: true); "
                 "set cache.mode to local, external or managed"
             )
         instances = getattr(self.target, "instances", 1)
@@ -606,50 +598,72 @@ class StackSettings(_Model):
             )
         if kind == "server":
             if self.database.mode == "managed":
-                problems.append("database.mode: 'managed' needs a cloud target; use local or external")
+                problems.append(
+                    "database.mode: 'managed' needs a cloud target (got 'managed' on server); use local or external"
+                )
             if self.cache.mode == "managed":
-                problems.append("cache.mode: 'managed' needs a cloud target; use local, external or none")
+                problems.append(
+                    "cache.mode: 'managed' needs a cloud target (got 'managed' on server); use local, external or none"
+                )
             if self.media.storage != "local":
-                problems.append("media.storage: the server target keeps media on the host; use local")
+                problems.append(
+                    f"media.storage: the server target keeps media on the host (got {self.media.storage!r}); use local"
+                )
             if self.domain.tls is not None and self.domain.tls.mode in ("acm", "managed"):
                 problems.append(
-                    f"domain.tls.mode: {self.domain.tls.mode!r} is for cloud targets; "
-                    "use letsencrypt or self-signed"
+                    f"domain.tls.mode: {self.domain.tls.mode!r} is for cloud targets; use letsencrypt or self-signed"
                 )
             if self.network.mode == "reference":
-                problems.append("network.mode: the server target has no cloud network to reference")
+                problems.append(
+                    "network.mode: the server target has no cloud network to reference (got 'reference'); use create"
+                )
         else:
             if self.database.mode != "managed":
-                problems.append(f"database.mode: the {kind} target uses its managed database; use managed")
+                problems.append(
+                    f"database.mode: the {kind} target uses its managed database "
+                    f"(got {self.database.mode!r}); use managed"
+                )
             if self.cache.mode in ("local", "external"):
-                problems.append(f"cache.mode: the {kind} target uses managed Redis; use managed or none")
+                problems.append(
+                    f"cache.mode: the {kind} target uses managed Redis (got {self.cache.mode!r}); use managed or none"
+                )
         if kind == "aws-ec2":
             if self.media.storage not in ("s3",):
-                problems.append("media.storage: the aws-ec2 target stores media in S3; use s3")
+                problems.append(
+                    f"media.storage: the aws-ec2 target stores media in S3 (got {self.media.storage!r}); use s3"
+                )
             if self.domain.tls is not None and self.domain.tls.mode == "managed":
-                problems.append("domain.tls.mode: 'managed' is for gcp-cloudrun; use acm or letsencrypt")
+                problems.append(
+                    "domain.tls.mode: 'managed' is for gcp-cloudrun (got 'managed'); use acm or letsencrypt"
+                )
             if instances > 1 and self.domain.names and self.domain.tls and self.domain.tls.mode != "acm":
                 problems.append(
-                    "domain.tls.mode: behind a load balancer (instances > 1) certificates come from ACM; "
-                    "use acm"
+                    f"domain.tls.mode: behind a load balancer (instances > 1) certificates come from ACM "
+                    f"(got {self.domain.tls.mode!r}); use acm"
                 )
         if kind == "gcp-cloudrun":
             if self.app.image is None:
                 problems.append("app.image: the gcp-cloudrun target deploys a container image; set app.image")
             if self.media.storage != "gcs":
-                problems.append("media.storage: the gcp-cloudrun target stores media in GCS; use gcs")
+                problems.append(
+                    f"media.storage: the gcp-cloudrun target stores media in GCS (got {self.media.storage!r}); use gcs"
+                )
             if self.domain.tls is not None and self.domain.tls.mode != "managed":
-                problems.append("domain.tls.mode: Cloud Run domain mappings use managed certificates; use managed")
+                problems.append(
+                    "domain.tls.mode: Cloud Run domain mappings use managed certificates "
+                    f"(got {self.domain.tls.mode!r}); use managed"
+                )
             if self.web.workers is not None and self.web.workers > 8:
-                problems.append("web.workers: Cloud Run instances are small; at most 8 workers")
+                problems.append(
+                    f"web.workers: Cloud Run instances are small; at most 8 workers (got {self.web.workers})"
+                )
         if self.network.mode == "reference" and self.network.reference and self.network.reference.cidr:
             ref = ipaddress.ip_network(self.network.reference.cidr)
-            if kind == "gcp-cloudrun":
-                own = ipaddress.ip_network(self.target.egress_subnet_cidr)  # type: ignore[union-attr]
+            if isinstance(self.target, GcpCloudRunTarget):
+                own = ipaddress.ip_network(self.target.egress_subnet_cidr)
                 if own.overlaps(ref) and not own.subnet_of(ref):  # type: ignore[arg-type]
                     problems.append(
-                        f"target.egressSubnetCidr: {own} overlaps the referenced network {ref} "
-                        "without lying inside it"
+                        f"target.egressSubnetCidr: {own} overlaps the referenced network {ref} without lying inside it"
                     )
 
         # Secrets the settings call for. On the server target SECRET_KEY and the local database
@@ -662,14 +676,12 @@ class StackSettings(_Model):
             needed["redisUrl"] = "cache.mode is external"
         if self.observability.sentry:
             needed["sentryDsn"] = "observability.sentry is true"
-        if kind == "server":
-            if self.target.ssh_key_file is None:  # type: ignore[union-attr]
-                needed["sshPrivateKey"] = "the server target connects over SSH (or set target.sshKeyFile)"
+        if isinstance(self.target, ServerTarget) and self.target.ssh_key_file is None:
+            needed["sshPrivateKey"] = "the server target connects over SSH (or set target.sshKeyFile)"
         for key, why in needed.items():
             if key not in self.secrets_present:
                 problems.append(
-                    f"{key}: missing secret ({why}); set it with "
-                    f"`pulumi config set --secret {key} <value>`"
+                    f"{key}: missing secret ({why}); set it with `pulumi config set --secret {key} <value>`"
                 )
         if problems:
             raise ValueError("\n".join(problems))
@@ -695,6 +707,7 @@ class SettingsError(Exception):
 
 
 _TAGS = {"server", "aws-ec2", "gcp-cloudrun"}
+_RELATIVE_KEY = re.compile(r"[a-z][A-Za-z0-9]*(\.[a-z][A-Za-z0-9]*)*")
 
 
 def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
@@ -718,17 +731,11 @@ def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
             return []
         annotation = field.annotation
         candidates = [annotation, *getattr(annotation, "__args__", ())]
-        nested = next(
-            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
-        )
+        nested = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
         if nested is None:
             return []
         model = nested
-    return sorted(
-        (f.alias or n)
-        for n, f in model.model_fields.items()
-        if n != "secrets_present"
-    )
+    return sorted((f.alias or n) for n, f in model.model_fields.items() if n != "secrets_present")
 
 
 def _show(value: Any) -> str:
@@ -740,9 +747,7 @@ def _error_lines(exc: ValidationError) -> list[str]:
     lines: list[str] = []
     for err in exc.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if p not in _TAGS)
-        path = "".join(
-            f"[{p}]" if isinstance(p, int) else ("." if i else "") + p for i, p in enumerate(loc)
-        )
+        path = "".join(f"[{p}]" if isinstance(p, int) else ("." if i else "") + p for i, p in enumerate(loc))
         key = f"{PROJECT}:{path}"
         etype = err["type"]
         if etype == "extra_forbidden":
@@ -755,20 +760,22 @@ def _error_lines(exc: ValidationError) -> list[str]:
             lines.append(f"{key}: required key is missing")
         elif etype == "union_tag_invalid":
             ctx = err.get("ctx", {})
-            lines.append(
-                f"{key}.kind: unknown target {ctx.get('tag')!r}; allowed: {ctx.get('expected_tags')}"
-            )
+            lines.append(f"{key}.kind: unknown target {ctx.get('tag')!r}; allowed: {ctx.get('expected_tags')}")
         elif etype == "union_tag_not_found":
             lines.append(f"{key}.kind: required; allowed: 'server', 'aws-ec2', 'gcp-cloudrun'")
         elif etype == "value_error":
             message = str(err.get("ctx", {}).get("error", err["msg"]))
-            got = "" if isinstance(err["input"], dict) else f" (got {_show(err['input'])})"
+            if not isinstance(err["input"], dict):
+                lines.append(f"{key}: {message} (got {_show(err['input'])})")
+                continue
+            # Checks across fields start each line with the key they are about, relative to
+            # the model that raised them ("image: ..."), so the line names the full key.
             for part in message.splitlines():
-                if loc:
-                    lines.append(f"{key}: {part}{got}")
+                field, sep, rest = part.partition(": ")
+                if sep and _RELATIVE_KEY.fullmatch(field):
+                    lines.append(f"{key}{'.' if loc else ''}{field}: {rest}")
                 else:
-                    # Cross-field problems carry their own key at the start of each line.
-                    lines.append(f"{PROJECT}:{part}")
+                    lines.append(f"{key}: {part}")
         else:
             lines.append(f"{key}: {err['msg']} (got {_show(err['input'])})")
     return lines
@@ -803,8 +810,7 @@ def validate(raw: Mapping[str, Any], secrets_present: set[str], plaintext_secret
     lines: list[str] = []
     for key in sorted(plaintext_secrets):
         lines.append(
-            f"{PROJECT}:{key}: is stored in plaintext; it is a secret: "
-            f"`pulumi config set --secret {key} <value>`"
+            f"{PROJECT}:{key}: is stored in plaintext; it is a secret: `pulumi config set --secret {key} <value>`"
         )
     data = {k: v for k, v in raw.items() if k not in SECRET_KEYS}
     data["secretsPresent"] = sorted(secrets_present)
@@ -820,7 +826,7 @@ def validate(raw: Mapping[str, Any], secrets_present: set[str], plaintext_secret
 
 def _parse_value(key: str, value: Any) -> Any:
     """Pulumi passes object config as JSON text; plain strings stay strings."""
-    if isinstance(value, str) and key in CONCERN_KEYS + ("target",):
+    if isinstance(value, str) and key in (*CONCERN_KEYS, "target"):
         try:
             return json.loads(value)
         except json.JSONDecodeError:
@@ -861,16 +867,14 @@ def _construct_mapping(loader: _StackFileLoader, node: yaml.MappingNode) -> dict
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
         if key in mapping:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         mapping[key] = loader.construct_object(value_node, deep=True)  # type: ignore[no-untyped-call]
     return mapping
 
 
 _StackFileLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
+    _construct_mapping,
 )
 
 

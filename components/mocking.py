@@ -29,6 +29,7 @@ import pulumi
 import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
 
 from components.config import PROJECT, SECRET_KEYS
 
@@ -83,8 +84,7 @@ class Recording:
     def one(self, type_: str, name: str | None = None) -> Registered:
         found = [r for r in self.of_type(type_) if name is None or r.name == name]
         assert len(found) == 1, (
-            f"expected exactly one {type_}{' named ' + name if name else ''}, "
-            f"found {[r.name for r in found]}"
+            f"expected exactly one {type_}{' named ' + name if name else ''}, found {[r.name for r in found]}"
         )
         return found[0]
 
@@ -213,7 +213,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.invokes.append(Invoke(args.token, dict(args.args)))
         answer = INVOKES.get(args.token)
         if answer is None:
-            raise AssertionError(f"no mock answer for invoke {args.token}; add one to components/mocking_<cloud>.py INVOKES")
+            raise AssertionError(
+                f"no mock answer for invoke {args.token}; add one to components/mocking_<cloud>.py INVOKES"
+            )
         return answer(dict(args.args)), None
 
 
@@ -226,15 +228,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
         raw = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
-        inputs = pulumi_mocks.rpc.deserialize_properties(request.object)
+        inputs = rpc.deserialize_properties(request.object)
         secret_inputs = frozenset(k for k, v in raw.items() if _contains_secret(v))
-        property_deps = {
-            key: frozenset(deps.urns) for key, deps in request.propertyDependencies.items()
-        }
+        property_deps = {key: frozenset(deps.urns) for key, deps in request.propertyDependencies.items()}
         dependencies = set(request.dependencies)
         for urns in property_deps.values():
             dependencies |= urns

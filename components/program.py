@@ -22,14 +22,17 @@ def build_target(settings: StackSettings, secrets: StackSecrets) -> StackOutputs
     if kind == "server":
         from components.host.target import deploy as deploy_server
 
-        return deploy_server(settings, secrets)
+        outputs: StackOutputs = deploy_server(settings, secrets)
+        return outputs
     if kind == "aws-ec2":
         from components.aws.target import deploy as deploy_aws
 
-        return deploy_aws(settings, secrets)
+        aws_outputs: StackOutputs = deploy_aws(settings, secrets)
+        return aws_outputs
     from components.gcp.target import deploy as deploy_gcp
 
-    return deploy_gcp(settings, secrets)
+    gcp_outputs: StackOutputs = deploy_gcp(settings, secrets)
+    return gcp_outputs
 
 
 def main() -> None:
