@@ -413,6 +413,11 @@ class ServerTarget(_Model):
     host: HostOrIp
     ssh_port: Port = 22
     ssh_user: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")] = "deploy"
+    ssh_host_key: (
+        Annotated[str, Field(pattern=r"^(ssh-ed25519|ecdsa-sha2-nistp256|ssh-rsa) [A-Za-z0-9+/=]+$")] | None
+    ) = None
+    """The host's public key ("ssh-ed25519 AAAA..."); every connection verifies it. Unset: the key
+    is not checked (only for throwaway hosts such as the local test host)."""
     ssh_key_file: str | None = None
     """Path (relative to the project root, or absolute) of the deploy user's private key; read at
     deploy time and kept secret. Alternative to the secret key sshPrivateKey."""

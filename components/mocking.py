@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from pulumi.runtime import rpc
 from components.config import PROJECT, SECRET_KEYS
 
 REPO = Path(__file__).resolve().parent.parent
+SECRET_MARKER = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
@@ -149,9 +151,26 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
+def _plain(value: Any) -> Any:
+    """Inputs with assets and archives replaced by comparable descriptions (path and content hash)."""
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        path = Path(str(value.path))
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        return {"fileAsset" if isinstance(value, pulumi.FileAsset) else "fileArchive": str(path), "sha256": digest}
+    if isinstance(value, pulumi.StringAsset):
+        return {"stringAsset": hashlib.sha256(str(value.text).encode()).hexdigest()}
+    if isinstance(value, Mapping):
+        if value.get(SECRET_MARKER) == SECRET_SIG:
+            return _plain(value.get("value"))
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _contains_secret(value: Any) -> bool:
     if isinstance(value, Mapping):
-        if value.get("4dabf18193072939515e22adb298388d") == SECRET_SIG:
+        if value.get(SECRET_MARKER) == SECRET_SIG:
             return True
         return any(_contains_secret(v) for v in value.values())
     if isinstance(value, list):
@@ -246,7 +265,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 urn=response.urn,
                 id=response.id,
                 parent=request.parent,
-                inputs=dict(inputs),
+                inputs=_plain(dict(inputs)),
                 secret_inputs=secret_inputs,
                 dependencies=frozenset(dependencies),
                 property_dependencies=property_deps,
@@ -284,6 +303,12 @@ def stack_config(stack_file: Path, overrides: Mapping[str, Any] | None = None) -
             config.pop(full, None)
         else:
             config[full] = value
+    target = config.get(f"{PROJECT}:target")
+    ssh_key = f"{PROJECT}:sshPrivateKey"
+    if isinstance(target, dict) and target.get("kind") == "server" and ssh_key not in config:
+        # The deploy key file (target.sshKeyFile) exists only where the stack is deployed from;
+        # under mocks a stand-in secret key takes its place (it has precedence over the file).
+        config[ssh_key] = {"secure": "stand-in"}
     result: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in config.items():

@@ -35,12 +35,17 @@ def build_target(settings: StackSettings, secrets: StackSecrets) -> StackOutputs
     return gcp_outputs
 
 
+def _stop(exc: SettingsError) -> pulumi.RunError:
+    count = len(exc.lines)
+    return pulumi.RunError(
+        f"invalid stack settings ({count} problem{'s' if count != 1 else ''}):\n" + "\n".join(exc.lines)
+    )
+
+
 def main() -> None:
     try:
         settings, secrets = load_from_pulumi()
+        outputs = build_target(settings, secrets)
     except SettingsError as exc:
-        raise pulumi.RunError(
-            f"invalid stack settings ({len(exc.lines)} problem{'s' if len(exc.lines) != 1 else ''}):\n"
-            + "\n".join(exc.lines)
-        ) from None
-    export_outputs(build_target(settings, secrets))
+        raise _stop(exc) from None
+    export_outputs(outputs)

@@ -1,0 +1,223 @@
+"""DjangoHost: configures one Linux host over SSH and runs a release whenever the release id changes.
+
+Creates (all children of the component):
+- ``<name>-bootstrap`` (``command:remote:Command``): uploads every rendered host file (on stdin,
+  so no temporary files and no world-readable copies) and runs the bootstrap script as root. It
+  re-runs only when what the host layer renders changes (the bootstrap embeds every file's
+  sha256) or a secret given to it changes. On ``pulumi destroy`` it removes what it installed
+  (units, Nginx site, /srv/<app>, /etc/<app>, the local database and role) and leaves the system
+  packages, so the host can be reused.
+- ``<name>-source`` (``command:remote:CopyToRemote``): the release artifact (a reproducible
+  tar.gz of the Django project) copied to ``/var/tmp/<app>-artifacts/``.
+- ``<name>-release`` (``command:remote:Command``): runs ``release deploy <id>`` (venv, check
+  --deploy, backup, migrate under a lock, collectstatic, atomic switch, restart, health gate,
+  automatic switch back on failure). Triggered by the release id only, so an update that does not
+  change it runs nothing, and a failed migration fails ``pulumi up`` with the script's output.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+from pulumi_command import remote
+
+from components.host.context import HostContext
+from components.host.files import HostFile
+from components.host.render import render_all
+
+CONNECT_ATTEMPTS = 20
+"""Dial attempts before a remote step gives up (an unreachable host fails instead of hanging)."""
+PER_DIAL_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class DjangoHostArgs:
+    """Inputs of a DjangoHost."""
+
+    context: HostContext
+    """Everything rendered for the host (decided in Python, from the stack settings)."""
+    host: pulumi.Input[str]
+    """Address to SSH to (an IP or DNS name; an Elastic IP on aws-ec2)."""
+    ssh_user: str
+    ssh_port: int
+    private_key: pulumi.Input[str]
+    """The SSH private key (a secret)."""
+    release_id: str
+    source_archive: Path
+    """The release artifact on this machine (see ``components.host.artifact``)."""
+    host_key: str | None = None
+    """The host's public key, verified on every connection when given."""
+    bootstrap_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Secrets and URLs handed to the bootstrap (SECRET_KEY, DB_PASSWORD, DATABASE_URL, ...)."""
+    protect: bool = False
+    """Protect the bootstrap from ``pulumi destroy`` (its delete removes the app's data)."""
+
+
+class DjangoHost(pulumi.ComponentResource):
+    """One Linux host running the Django app behind Nginx and Gunicorn."""
+
+    release_id: pulumi.Output[str]
+    """The release that is live once the release step has succeeded."""
+    bootstrap_sha256: str
+    """Content hash of everything the bootstrap installs."""
+
+    def __init__(self, name: str, args: DjangoHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("djangostack:host:DjangoHost", name, None, opts)
+        ctx = args.context
+        files = render_all(ctx)
+        self.bootstrap_sha256 = files[ctx.bootstrap_path].sha256
+        connection = remote.ConnectionArgs(
+            host=args.host,
+            port=args.ssh_port,
+            user=args.ssh_user,
+            private_key=pulumi.Output.secret(args.private_key),
+            host_key=args.host_key,
+            dial_error_limit=CONNECT_ATTEMPTS,
+            per_dial_timeout=PER_DIAL_TIMEOUT_SECONDS,
+        )
+        bootstrap = self._create_bootstrap(name, args, files, connection)
+        self.release_id = self._create_release(name, args, connection, bootstrap)
+        self.register_outputs({"releaseId": self.release_id, "bootstrapSha256": self.bootstrap_sha256})
+
+    def _create_bootstrap(
+        self,
+        name: str,
+        args: DjangoHostArgs,
+        files: Mapping[str, HostFile],
+        connection: remote.ConnectionArgs,
+    ) -> remote.Command:
+        ctx = args.context
+        payload_files = upload_script(ctx, files)
+        names = sorted(args.bootstrap_env)
+        values = [pulumi.Output.from_input(args.bootstrap_env[k]) for k in names]
+
+        def payload(secrets: list[str]) -> str:
+            return env_prelude(dict(zip(names, secrets, strict=True))) + payload_files
+
+        stdin = pulumi.Output.all(*values).apply(payload) if names else pulumi.Output.from_input(payload_files)
+        return remote.Command(
+            f"{name}-bootstrap",
+            connection=connection,
+            create="sudo -n bash -s",
+            update="sudo -n bash -s",
+            delete=f"sudo -n bash -c {shlex.quote(uninstall_script(ctx))}",
+            stdin=stdin,
+            triggers=[self.bootstrap_sha256],
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+
+    def _create_release(
+        self,
+        name: str,
+        args: DjangoHostArgs,
+        connection: remote.ConnectionArgs,
+        bootstrap: remote.Command,
+    ) -> pulumi.Output[str]:
+        ctx = args.context
+        remote_archive = f"/var/tmp/{ctx.app_name}-artifacts/source.tar.gz"
+        source = remote.CopyToRemote(
+            f"{name}-source",
+            connection=connection,
+            source=pulumi.FileAsset(str(args.source_archive)),
+            remote_path=remote_archive,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bootstrap]),
+        )
+        command = release_command(ctx, args.release_id, remote_archive)
+        release = remote.Command(
+            f"{name}-release",
+            connection=connection,
+            create=command,
+            update=command,
+            triggers=[args.release_id],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[bootstrap, source]),
+        )
+        release_id = args.release_id
+        return release.stdout.apply(lambda _: release_id)
+
+
+def env_prelude(env: Mapping[str, str]) -> str:
+    """Shell lines exporting the bootstrap's secrets. They travel on stdin (never on a command
+    line, where ``ps`` would show them) and the bootstrap never prints them."""
+    lines = []
+    for key in sorted(env):
+        if not key.isidentifier() or not key.isupper():
+            raise ValueError(f"bad environment name {key!r}")
+        lines.append(f"export {key}={shlex.quote(env[key])}")
+    return "".join(line + "\n" for line in lines)
+
+
+def upload_script(ctx: HostContext, files: Mapping[str, HostFile]) -> str:
+    """The root shell script (run with ``bash -s``) that writes every rendered file into the
+    staging directory, the bootstrap to its place, then runs the bootstrap."""
+    lines = [
+        "set -euo pipefail",
+        "umask 077",
+        f"rm -rf {shlex.quote(ctx.staging_dir)}",
+        f"install -d -m 0755 {shlex.quote(ctx.lib_dir)}",
+        f"install -d -m 0700 {shlex.quote(ctx.staging_dir)}",
+    ]
+    for path in sorted(files):
+        host_file = files[path]
+        destination = path if path == ctx.bootstrap_path else host_file.staged_path(ctx.staging_dir)
+        encoded = base64.encodebytes(host_file.content.encode("utf-8")).decode("ascii")
+        lines.append(f"install -d -m 0700 {shlex.quote(str(Path(destination).parent))}")
+        lines.append(f"base64 -d > {shlex.quote(destination)} <<'__DJANGOSTACK_EOF__'")
+        lines.append(encoded.rstrip("\n"))
+        lines.append("__DJANGOSTACK_EOF__")
+    lines.append(f"chmod 0700 {shlex.quote(ctx.bootstrap_path)}")
+    lines.append(f"exec bash {shlex.quote(ctx.bootstrap_path)}")
+    return "\n".join(lines) + "\n"
+
+
+def release_command(ctx: HostContext, release_id: str, remote_archive: str) -> str:
+    """Unpack the uploaded artifact into a private directory and run the release script."""
+    return (
+        "set -euo pipefail; "
+        f'work=$(mktemp -d "/var/tmp/{ctx.app_name}-release.XXXXXX"); '
+        "trap 'rm -rf \"$work\"' EXIT; "
+        f'tar -xzf {shlex.quote(remote_archive)} -C "$work"; '
+        'chmod -R a+rX "$work"; '
+        f'sudo -n {shlex.quote(ctx.release_script)} deploy {shlex.quote(release_id)} "$work"'
+    )
+
+
+def uninstall_script(ctx: HostContext) -> str:
+    """What ``pulumi destroy`` runs: remove the app from the host, keep the system packages."""
+    units = [f"{ctx.gunicorn_unit}.socket", f"{ctx.gunicorn_unit}.service"]
+    if ctx.celery_worker:
+        units.append(f"{ctx.celery_worker_unit}.service")
+    if ctx.celery_beat:
+        units.append(f"{ctx.celery_beat_unit}.service")
+    quoted_units = " ".join(shlex.quote(u) for u in units)
+    paths = [
+        ctx.base_dir,
+        ctx.config_dir,
+        ctx.lib_dir,
+        ctx.state_dir,
+        ctx.nginx_site,
+        ctx.nginx_site_link,
+        f"/etc/logrotate.d/{ctx.app_name}",
+        f"/var/tmp/{ctx.app_name}-artifacts",
+        *(f"/etc/systemd/system/{u}" for u in units),
+    ]
+    lines = [
+        "set -u",
+        f"systemctl disable --now {quoted_units} 2>/dev/null || true",
+        f"rm -rf {' '.join(shlex.quote(p) for p in paths)}",
+        "systemctl daemon-reload",
+        "nginx -t >/dev/null 2>&1 && systemctl reload nginx || true",
+    ]
+    if ctx.local_postgres:
+        db, user = ctx.db_name, ctx.db_user
+        lines.append(
+            f"runuser -u postgres -- psql -p {ctx.db_port} -v ON_ERROR_STOP=1 "
+            f'-c "DROP DATABASE IF EXISTS {db} WITH (FORCE)" -c "DROP ROLE IF EXISTS {user}" || true'
+        )
+    lines.append(f"id -u {shlex.quote(ctx.user)} >/dev/null 2>&1 && userdel {shlex.quote(ctx.user)} || true")
+    lines.append(f"echo 'removed {ctx.app_name} from this host'")
+    return "; ".join(lines)

@@ -1,0 +1,413 @@
+"""Pure renderers of every file a Linux host gets (settings -> text).
+
+Each ``render_*`` function takes a ``HostContext`` and returns the text of one file; rendering is
+deterministic (sorted, no timestamps), so an unchanged stack renders byte-identical files and
+``pulumi preview`` shows no diff. Templates live in ``templates/*.j2`` and are rendered with
+``StrictUndefined`` (a missing value is an error, never an empty string).
+
+``render_all`` returns the complete set as ``HostFile`` objects keyed by destination path.
+Delivery: every file except the bootstrap script is uploaded (or written by cloud-init) to its
+staged path under ``HostContext.staging_dir``; the bootstrap script verifies each staged file's
+sha256, installs it with its owner and mode, and applies it. No rendered file contains a secret:
+secrets reach the host as environment of the bootstrap run and are assembled there.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from components.host.context import HostContext, is_ip_address
+from components.host.files import HostFile
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+BASE_PACKAGES: tuple[str, ...] = (
+    "acl",
+    "build-essential",
+    "ca-certificates",
+    "certbot",
+    "curl",
+    "git",
+    "libpq-dev",
+    "logrotate",
+    "nginx",
+    "openssl",
+    "pkg-config",
+    "postgresql-client",
+    "python3",
+    "python3-certbot-nginx",
+    "python3-dev",
+    "python3-venv",
+    "rsync",
+    "ssl-cert",
+    "unattended-upgrades",
+    "util-linux",
+)
+"""Packages every host gets (sorted); ``host_packages`` adds the optional ones."""
+
+_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # noqa: S701 - config files and shell scripts, not HTML
+    )
+
+
+def _render(template: str, ctx: HostContext, **extra: Any) -> str:
+    return _environment().get_template(template).render(c=ctx, **extra)
+
+
+def host_packages(ctx: HostContext) -> list[str]:
+    """Debian/Ubuntu packages the host needs, sorted."""
+    packages = set(BASE_PACKAGES)
+    if ctx.local_postgres:
+        packages.add("postgresql")
+    if ctx.local_redis:
+        packages.add("redis-server")
+    if ctx.firewall:
+        packages.update(("fail2ban", "ufw"))
+    return sorted(packages)
+
+
+# --------------------------------------------------------------------------------------------------
+# Nginx, Gunicorn, Celery, logrotate
+# --------------------------------------------------------------------------------------------------
+
+
+def render_nginx_site(ctx: HostContext) -> str:
+    """/etc/nginx/sites-available/<app>.conf: default servers, redirect, the HTTPS site."""
+    slug = ctx.app_name.replace("-", "_")
+    return _render(
+        "nginx-site.conf.j2",
+        ctx,
+        upstream=f"{slug}_gunicorn",
+        ssl_cache_zone=f"{slug}_tls",
+        server_names=" ".join(ctx.server_names),
+    )
+
+
+def render_gunicorn_socket(ctx: HostContext) -> str:
+    """/etc/systemd/system/gunicorn-<app>.socket."""
+    return _render("gunicorn.socket.j2", ctx)
+
+
+def render_gunicorn_service(ctx: HostContext) -> str:
+    """/etc/systemd/system/gunicorn-<app>.service."""
+    return _render("gunicorn.service.j2", ctx)
+
+
+def render_gunicorn_conf(ctx: HostContext) -> str:
+    """/etc/<app>/gunicorn.conf.py (workers: the setting, else 2 x CPU + 1 on the host)."""
+    return _render("gunicorn.conf.py.j2", ctx)
+
+
+def render_celery_worker_service(ctx: HostContext) -> str:
+    """/etc/systemd/system/celery-<app>.service (only installed when celery.worker is on)."""
+    return _render("celery-worker.service.j2", ctx)
+
+
+def render_celery_beat_service(ctx: HostContext) -> str:
+    """/etc/systemd/system/celerybeat-<app>.service (only installed when celery.beat is on)."""
+    return _render("celery-beat.service.j2", ctx)
+
+
+def render_logrotate(ctx: HostContext) -> str:
+    """/etc/logrotate.d/<app>: daily, compressed, no copytruncate; Gunicorn reopens on USR1."""
+    return _render("logrotate.j2", ctx)
+
+
+# --------------------------------------------------------------------------------------------------
+# Environment file
+# --------------------------------------------------------------------------------------------------
+
+
+def env_values(ctx: HostContext) -> dict[str, str]:
+    """The app's non-secret environment (the app contract); bootstrap appends the secrets."""
+    hosts = list(ctx.server_names)
+    values: dict[str, str] = {
+        "DJANGO_SETTINGS_MODULE": ctx.settings_module,
+        "DJANGO_DEBUG": "false",
+        "ALLOWED_HOSTS": ",".join(hosts),
+        "CSRF_TRUSTED_ORIGINS": ",".join(f"https://{h}{ctx.public_origin_port_suffix}" for h in hosts),
+        "DATABASE_CONN_MAX_AGE": str(ctx.db_conn_max_age_seconds),
+        "MEDIA_STORAGE": ctx.media_storage,
+        "MEDIA_ROOT": ctx.media_dir,
+        "STATIC_ROOT": ctx.static_dir,
+        "SECURE_SSL_REDIRECT": "true",
+        # Same value as Nginx's header so `check --deploy` passes; Nginx hides Django's copy.
+        "SECURE_HSTS_SECONDS": str(ctx.hsts_seconds),
+        "X_FRAME_OPTIONS": ctx.x_frame_options,
+        # Nginx passes the validated Host through unchanged: no need to trust X-Forwarded-Host.
+        "USE_X_FORWARDED_HOST": "false",
+        "DATA_UPLOAD_MAX_MEMORY_SIZE": str(ctx.max_upload_mb * 1024 * 1024),
+        "FILE_UPLOAD_MAX_MEMORY_SIZE": str(2560 * 1024),
+        "LOG_LEVEL": ctx.log_level,
+        "SENTRY_ENVIRONMENT": ctx.environment,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    if ctx.media_bucket:
+        values["MEDIA_BUCKET"] = ctx.media_bucket
+    if ctx.aws_region:
+        values["AWS_REGION"] = ctx.aws_region
+    if ctx.celery_queues and ctx.celery_queues[0] != "celery":
+        values["CELERY_TASK_DEFAULT_QUEUE"] = ctx.celery_queues[0]
+    for key, value in ctx.extra_env:
+        values[key] = value
+    return values
+
+
+def check_env_value(key: str, value: str) -> None:
+    """Raise ValueError unless ``KEY='value'`` round-trips through systemd and bash unchanged."""
+    if not _ENV_KEY.match(key):
+        raise ValueError(f"environment name {key!r} is not a valid shell variable name")
+    bad = [c for c in ("'", "\n", "\r", "\0") if c in value]
+    if bad:
+        raise ValueError(
+            f"environment value of {key} contains {bad!r}; values are single-quoted for "
+            "systemd EnvironmentFile and bash, so quotes and line breaks are not allowed"
+        )
+    if value != value.strip():
+        raise ValueError(f"environment value of {key} has leading or trailing whitespace")
+
+
+def render_env_file(ctx: HostContext, values: Mapping[str, str]) -> str:
+    """An env file: ``KEY='value'`` lines sorted by key, parsed identically by systemd and bash.
+
+    ``values`` may hold secrets; the caller installs the file 0600, owned by the app user.
+    """
+    for key, value in values.items():
+        check_env_value(key, value)
+    return _render("env-file.j2", ctx, values=sorted(values.items()))
+
+
+# --------------------------------------------------------------------------------------------------
+# Host configuration snippets
+# --------------------------------------------------------------------------------------------------
+
+
+def render_postgresql_conf(ctx: HostContext) -> str:
+    return _render("postgresql.conf.j2", ctx)
+
+
+def render_redis_conf(ctx: HostContext) -> str:
+    return _render("redis.conf.j2", ctx)
+
+
+def render_ssh_hardening(ctx: HostContext) -> str:
+    return _render("ssh-hardening.conf.j2", ctx)
+
+
+def render_fail2ban_jail(ctx: HostContext) -> str:
+    return _render("fail2ban-jail.local.j2", ctx)
+
+
+def render_unattended_upgrades(ctx: HostContext) -> str:
+    return _render("unattended-upgrades.j2", ctx)
+
+
+def render_certbot(ctx: HostContext) -> str:
+    """The certbot deploy hook: links the issued lineage to Nginx's stable paths, reloads Nginx.
+
+    Issuance itself (``certbot certonly --webroot``) is the last step of the bootstrap script.
+    """
+    return _render("certbot-deploy-hook.j2", ctx)
+
+
+def render_release_script(ctx: HostContext) -> str:
+    """/usr/local/lib/<app>/release: deploy | rollback | list | current."""
+    worker_units = [f"{ctx.celery_worker_unit}.service"] if ctx.celery_worker else []
+    beat_units = [f"{ctx.celery_beat_unit}.service"] if ctx.celery_beat else []
+    return _render(
+        "release.sh.j2",
+        ctx,
+        worker_units=worker_units,
+        beat_units=beat_units,
+        # Stable per app and within PostgreSQL's signed bigint range.
+        migrate_lock_key=zlib.crc32(f"djangostack-migrate-{ctx.app_name}".encode()),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Bootstrap, cloud-init and the whole set
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Dir:
+    path: str
+    owner: str
+    group: str
+    mode: str
+
+
+def host_directories(ctx: HostContext) -> list[_Dir]:
+    """Directories bootstrap creates, each with its own owner and mode (nothing recursive)."""
+    dirs = [
+        _Dir(ctx.base_dir, "root", "root", "0755"),
+        _Dir(ctx.releases_dir, "root", "root", "0755"),
+        _Dir(ctx.shared_dir, "root", "root", "0755"),
+        _Dir(ctx.logs_dir, ctx.user, ctx.group, "2750"),
+        _Dir(ctx.backups_dir, "root", "root", "0700"),
+        _Dir(ctx.cache_dir, "root", "root", "0700"),
+        _Dir(ctx.config_dir, "root", ctx.group, "0750"),
+        _Dir(ctx.secrets_dir, "root", "root", "0700"),
+        _Dir(ctx.tls_dir, "root", "root", "0700"),
+        _Dir(ctx.lib_dir, "root", "root", "0755"),
+        _Dir(ctx.acme_webroot, "root", "root", "0755"),
+    ]
+    if ctx.media_storage == "local":
+        # Nginx (www-data) reads uploads; setgid keeps new files in its group.
+        dirs.append(_Dir(ctx.media_dir, ctx.user, ctx.web_group, "2750"))
+    else:
+        # Unused with bucket storage, but ReadWritePaths= needs it to exist.
+        dirs.append(_Dir(ctx.media_dir, ctx.user, ctx.group, "0750"))
+    return dirs
+
+
+def _unit(name: str) -> str:
+    return f"/etc/systemd/system/{name}"
+
+
+def _config_files(ctx: HostContext) -> list[HostFile]:
+    """Every host file except the bootstrap script, in a fixed order."""
+    root, app = "root", ctx.group
+    files = [
+        HostFile(ctx.nginx_site, 0o644, root, root, render_nginx_site(ctx)),
+        HostFile(_unit(f"{ctx.gunicorn_unit}.socket"), 0o644, root, root, render_gunicorn_socket(ctx)),
+        HostFile(_unit(f"{ctx.gunicorn_unit}.service"), 0o644, root, root, render_gunicorn_service(ctx)),
+        # Readable by the Gunicorn master (the app user), not writable by it.
+        HostFile(ctx.gunicorn_conf, 0o640, root, app, render_gunicorn_conf(ctx)),
+        HostFile(ctx.env_base_file, 0o600, root, root, render_env_file(ctx, env_values(ctx))),
+        HostFile(f"/etc/logrotate.d/{ctx.app_name}", 0o644, root, root, render_logrotate(ctx)),
+        HostFile(
+            f"/etc/apt/apt.conf.d/21{ctx.app_name}-auto-upgrades",
+            0o644,
+            root,
+            root,
+            render_unattended_upgrades(ctx),
+        ),
+        HostFile(ctx.release_script, 0o755, root, root, render_release_script(ctx)),
+    ]
+    if ctx.celery_worker:
+        files.append(
+            HostFile(_unit(f"{ctx.celery_worker_unit}.service"), 0o644, root, root, render_celery_worker_service(ctx))
+        )
+    if ctx.celery_beat:
+        files.append(
+            HostFile(_unit(f"{ctx.celery_beat_unit}.service"), 0o644, root, root, render_celery_beat_service(ctx))
+        )
+    if ctx.local_postgres:
+        files.append(HostFile(f"{ctx.config_dir}/postgresql.conf", 0o644, root, root, render_postgresql_conf(ctx)))
+    if ctx.local_redis:
+        files.append(HostFile(f"{ctx.config_dir}/redis.conf", 0o644, root, root, render_redis_conf(ctx)))
+    if ctx.firewall:
+        files.append(HostFile(f"{ctx.config_dir}/sshd-hardening.conf", 0o644, root, root, render_ssh_hardening(ctx)))
+        files.append(
+            HostFile(f"/etc/fail2ban/jail.d/{ctx.app_name}.local", 0o644, root, root, render_fail2ban_jail(ctx))
+        )
+    if ctx.uses_letsencrypt:
+        files.append(HostFile(ctx.certbot_hook, 0o755, root, root, render_certbot(ctx)))
+    return files
+
+
+def _tag(ctx: HostContext, path: str) -> str:
+    if path == ctx.nginx_site:
+        return "nginx"
+    if path.startswith("/etc/systemd/system/"):
+        return "units"
+    if path == ctx.gunicorn_conf:
+        return "gunicorn"
+    return "other"
+
+
+def _san(ctx: HostContext) -> str:
+    """subjectAltName of the self-signed site certificate."""
+    return ",".join(f"{'IP' if is_ip_address(n) else 'DNS'}:{n}" for n in ctx.server_names)
+
+
+def render_bootstrap_script(ctx: HostContext) -> str:
+    """/usr/local/lib/<app>/bootstrap: idempotent host setup (see the script's header)."""
+    files = _config_files(ctx)
+    enabled = [f"{ctx.gunicorn_unit}.socket", f"{ctx.gunicorn_unit}.service"]
+    disabled: list[str] = []
+    for flag, unit in ((ctx.celery_worker, ctx.celery_worker_unit), (ctx.celery_beat, ctx.celery_beat_unit)):
+        (enabled if flag else disabled).append(f"{unit}.service")
+    restart = [u for u in enabled if u != f"{ctx.gunicorn_unit}.socket"]
+    return _render(
+        "bootstrap.sh.j2",
+        ctx,
+        packages=host_packages(ctx),
+        directories=host_directories(ctx),
+        files=files,
+        tags={f.path: _tag(ctx, f.path) for f in files},
+        enabled_units=enabled,
+        disabled_units=disabled,
+        restart_units=[f"{ctx.gunicorn_unit}.socket", *restart],
+        san=_san(ctx),
+    )
+
+
+def render_all(ctx: HostContext) -> dict[str, HostFile]:
+    """Every file the host gets, keyed by destination path (sorted), bootstrap script included."""
+    files = _config_files(ctx)
+    files.append(HostFile(ctx.bootstrap_path, 0o700, "root", "root", render_bootstrap_script(ctx)))
+    return {f.path: f for f in sorted(files, key=lambda f: f.path)}
+
+
+def render_cloud_init(ctx: HostContext, files: Mapping[str, HostFile]) -> str:
+    """cloud-init user data: packages, the app user, staged files, run bootstrap on first boot.
+
+    ``files`` is ``render_all(ctx)``. Files are written to their staged paths (root only) and
+    installed by the bootstrap script, which knows the owners; user data holds no secret.
+    """
+    write_files = []
+    for path in sorted(files):
+        f = files[path]
+        is_bootstrap = path == ctx.bootstrap_path
+        write_files.append(
+            {
+                "path": path if is_bootstrap else f.staged_path(ctx.staging_dir),
+                "permissions": "0700" if is_bootstrap else "0600",
+                "owner": "root:root",
+                "content": f.content,
+            }
+        )
+    document: dict[str, Any] = {
+        "package_update": True,
+        "package_upgrade": False,
+        "packages": host_packages(ctx),
+        "timezone": "UTC",
+        "users": [
+            "default",
+            {
+                "name": ctx.user,
+                "system": True,
+                "shell": "/usr/sbin/nologin",
+                "homedir": ctx.base_dir,
+                "no_create_home": True,
+                "lock_passwd": True,
+            },
+        ],
+        "write_files": write_files,
+        # runcmd runs once per instance (first boot); later changes replace the instance or
+        # re-run the bootstrap over SSH.
+        "runcmd": [["bash", ctx.bootstrap_path]],
+    }
+    return "#cloud-config\n" + yaml.safe_dump(document, sort_keys=True, default_flow_style=False, width=1000)

@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# Bootstrap of a api host (staging). Rendered by components.host; do not edit.
+#
+# Idempotent: it runs on first boot (cloud-init) and again over SSH whenever its content changes
+# (the content embeds the sha256 of every staged file, so any rendered change re-runs it).
+# It installs packages, creates the app user and directories, configures local PostgreSQL and
+# Redis, generates missing secrets on the host, assembles /etc/api/app.env, installs every staged
+# file from /usr/local/lib/api/staged, sets up TLS and Nginx, and enables the systemd units.
+#
+# Optional environment (never logged; absent values are kept from the last run or generated):
+#   SECRET_KEY       Django secret key
+#   DB_PASSWORD      password of the local PostgreSQL role app
+#   REDIS_PASSWORD   requirepass of the local Redis
+#   DATABASE_URL     external/managed database URL (required unless PostgreSQL is local)
+#   REDIS_URL        external/managed Redis URL (required when cache.mode is external/managed)
+#   SENTRY_DSN       required when observability.sentry is on
+#   CERTBOT_SKIP=1   do not ask Let's Encrypt for a certificate (tests, no internet)
+# Exit codes: 0 done; 1 failed; 4 everything configured but certificate issuance failed.
+set -euo pipefail
+umask 022
+export DEBIAN_FRONTEND=noninteractive
+
+APP=api
+APP_USER=api
+APP_GROUP=api
+WEB_GROUP=www-data
+STAGING=/usr/local/lib/api/staged
+SECRETS=/etc/api/secrets
+
+log() { printf '[bootstrap %s] %s\n' "$APP" "$*"; }
+die() { printf '[bootstrap %s] ERROR: %s\n' "$APP" "$*" >&2; exit 1; }
+
+[[ ${EUID} -eq 0 ]] || die "run as root (sudo)"
+command -v systemctl >/dev/null || die "systemd is required"
+
+# ---- packages -------------------------------------------------------------------------------
+packages=(
+    acl
+    build-essential
+    ca-certificates
+    certbot
+    curl
+    git
+    libpq-dev
+    logrotate
+    nginx
+    openssl
+    pkg-config
+    postgresql-client
+    python3
+    python3-certbot-nginx
+    python3-dev
+    python3-venv
+    rsync
+    ssl-cert
+    unattended-upgrades
+    util-linux
+)
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+if [[ -n "${missing[*]:-}" ]]; then
+    log "installing packages: ${missing[*]}"
+    # Services must not start with their stock configuration while we install them (the
+    # default Nginx site on port 80, Redis without a password): a policy-rc.d holds them back.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+    rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
+fi
+
+# ---- time zone --------------------------------------------------------------------------------
+if [[ "$(readlink /etc/localtime || true)" != /usr/share/zoneinfo/UTC ]]; then
+    ln -sfn /usr/share/zoneinfo/UTC /etc/localtime
+    printf 'UTC\n' > /etc/timezone
+    log "time zone set to UTC"
+fi
+
+# ---- app user -----------------------------------------------------------------------------------
+getent group "$APP_GROUP" >/dev/null || groupadd --system "$APP_GROUP"
+if ! id -u "$APP_USER" >/dev/null 2>&1; then
+    useradd --system --gid "$APP_GROUP" --home-dir /srv/api --no-create-home \
+        --shell /usr/sbin/nologin "$APP_USER"
+    log "created system user $APP_USER"
+fi
+getent group "$WEB_GROUP" >/dev/null || die "group $WEB_GROUP (Nginx) does not exist"
+
+# ---- directories (explicit owner and mode each; nothing recursive) ------------------------------
+ensure_dir() { # path owner group mode
+    mkdir -p "$1"
+    chown "$2:$3" "$1"
+    chmod "$4" "$1"
+}
+ensure_dir /srv/api root root 0755
+ensure_dir /srv/api/releases root root 0755
+ensure_dir /srv/api/shared root root 0755
+ensure_dir /srv/api/shared/logs api api 2750
+ensure_dir /srv/api/shared/backups root root 0700
+ensure_dir /srv/api/shared/cache root root 0700
+ensure_dir /etc/api root api 0750
+ensure_dir /etc/api/secrets root root 0700
+ensure_dir /etc/api/tls root root 0700
+ensure_dir /usr/local/lib/api root root 0755
+ensure_dir /var/www/certbot root root 0755
+ensure_dir /srv/api/shared/media api api 0750
+
+# ---- staged files -------------------------------------------------------------------------------
+changed=" "
+install_file() { # staged-relative dest owner group mode sha256 tag
+    local src="$STAGING$1" dest="$1"
+    [[ -f "$src" ]] || die "missing staged file $src (upload every rendered file first)"
+    printf '%s  %s\n' "$5" "$src" | sha256sum --check --status \
+        || die "staged file $src does not match its rendered checksum"
+    if [[ ! -f "$dest" ]] || ! cmp -s "$src" "$dest"; then
+        mkdir -p "$(dirname "$dest")"
+        install -o "$2" -g "$3" -m "$4" "$src" "$dest"
+        changed+="$6 "
+        log "installed $dest"
+    else
+        chown "$2:$3" "$dest"
+        chmod "$4" "$dest"
+    fi
+}
+install_file /etc/nginx/sites-available/api.conf root root 0644 f6497ef4749a3f19d38e4a80268160f0bdfa0cdbf5c4806938e9e5b52209c07a nginx
+install_file /etc/systemd/system/gunicorn-api.socket root root 0644 d83043dbd261765b86b9e65c487d0a9a2956744d2d13e883fe8dd2d1996f55dc units
+install_file /etc/systemd/system/gunicorn-api.service root root 0644 4318daf4b9c468e7b5cb1025dccc3c43f441085b48d2153d0b5620377dcdd858 units
+install_file /etc/api/gunicorn.conf.py root api 0640 9525d8235b2b22ccdb70e561c7e0f6dafcbf5e125cd6196001c6aca2f2f066ce gunicorn
+install_file /etc/api/app.env.base root root 0600 7db4ca1dd0cea15699bbc81614d577fde9087365e30641a1ab290491cc5694bf other
+install_file /etc/logrotate.d/api root root 0644 9ca8467ebd38d73ca35c8c41df408d1cd177d2d5b7e1e5ca328e3d8ca18ecb38 other
+install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
+install_file /usr/local/lib/api/release root root 0755 3e4d9f81d6381c8c2cab8059e539ec9494fbebf93986d39a2d189e5d88d83d42 other
+install_file /etc/systemd/system/celery-api.service root root 0644 280aa1989a205f2daf0f520b798ea1897e13c291e582ef7bfd2d08869287be82 units
+was_changed() { [[ "$changed" == *" $1 "* ]]; }
+
+# ---- secrets --------------------------------------------------------------------------------------
+# Each secret lives in $SECRETS/<NAME> (root, 0600). A value given in the environment wins and is
+# stored; otherwise the stored one is kept; otherwise it is generated here (never in IaC state).
+secret() { # NAME generator|"" -> prints the value
+    local name=$1 generator=$2 file="$SECRETS/$1" value
+    value="${!name:-}"
+    if [[ -z "$value" && -s "$file" ]]; then
+        value="$(cat "$file")"
+    fi
+    if [[ -z "$value" && -n "$generator" ]]; then
+        value="$($generator)"
+    fi
+    [[ -n "$value" ]] || return 1
+    # Env-file values are single-quoted: a quote or a line break could not round-trip.
+    [[ "$value" != *"'"* && "$value" != *$'\n'* && "$value" != *$'\r'* ]] \
+        || die "$name contains a quote or a line break, which the env file cannot carry"
+    if [[ ! -s "$file" ]] || [[ "$(cat "$file")" != "$value" ]]; then
+        (umask 077 && printf '%s' "$value" > "$file.tmp" && mv -f "$file.tmp" "$file")
+    fi
+    printf '%s' "$value"
+}
+gen_key() { openssl rand -base64 48 | tr -d '\n=' | tr '+/' '-_'; }
+gen_password() { openssl rand -hex 24; }
+url_safe() { [[ "$2" =~ ^[A-Za-z0-9._~-]+$ ]] || die "$1 may only use A-Z a-z 0-9 . _ ~ - (it goes into a URL)"; }
+
+secret_key="$(secret SECRET_KEY gen_key)" || die "SECRET_KEY missing"
+database_url="$(secret DATABASE_URL "")" \
+    || die "DATABASE_URL is required (database.mode is managed): pass it in the environment"
+redis_url="$(secret REDIS_URL "")" \
+    || die "REDIS_URL is required (cache.mode is managed): pass it in the environment"
+
+# ---- local PostgreSQL -----------------------------------------------------------------------------
+log "database: managed (URL from the environment)"
+
+# ---- local Redis ----------------------------------------------------------------------------------
+
+# ---- the app's environment file -------------------------------------------------------------------
+# Non-secret part rendered as /etc/api/app.env.base; secrets appended here. Same quoting as the
+# rendered part: KEY='value', which bash (`set -a; . file`) and systemd's EnvironmentFile read alike.
+env_line() { printf "%s='%s'\n" "$1" "$2"; }
+env_new="$(mktemp /etc/api/.app.env.XXXXXX)"
+{
+    cat /etc/api/app.env.base
+    printf '\n# Secrets, assembled on the host by bootstrap.\n'
+    env_line SECRET_KEY "$secret_key"
+    env_line DATABASE_URL "$database_url"
+    env_line REDIS_URL "$redis_url"
+} > "$env_new"
+chown "$APP_USER:$APP_GROUP" "$env_new"
+chmod 0600 "$env_new"
+if [[ ! -f /etc/api/app.env ]] || ! cmp -s "$env_new" /etc/api/app.env; then
+    mv -f "$env_new" /etc/api/app.env
+    changed+="env "
+    log "wrote /etc/api/app.env"
+else
+    rm -f "$env_new"
+    chown "$APP_USER:$APP_GROUP" /etc/api/app.env
+    chmod 0600 /etc/api/app.env
+fi
+
+# ---- TLS ------------------------------------------------------------------------------------------
+self_signed() { # cert key cn san
+    openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days 825 -subj "/CN=$3" \
+        -addext "subjectAltName=$4" -keyout "$2.tmp" -out "$1.tmp" 2>/dev/null
+    chmod 0600 "$2.tmp"
+    chmod 0644 "$1.tmp"
+    mv -f "$2.tmp" "$2"
+    mv -f "$1.tmp" "$1"
+}
+if [[ ! -s /etc/api/tls/reject-fullchain.pem || ! -s /etc/api/tls/reject-privkey.pem ]]; then
+    self_signed /etc/api/tls/reject-fullchain.pem /etc/api/tls/reject-privkey.pem invalid DNS:invalid
+fi
+
+# ---- Nginx ----------------------------------------------------------------------------------------
+rm -f /etc/nginx/sites-enabled/default
+ln -sfn /etc/nginx/sites-available/api.conf /etc/nginx/sites-enabled/api.conf
+nginx -t -q || die "nginx -t rejected the configuration"
+systemctl enable --quiet nginx
+systemctl reload-or-restart nginx
+
+# ---- firewall and SSH -----------------------------------------------------------------------------
+log "host firewall off (firewall: false, or security groups)"
+
+# ---- systemd units --------------------------------------------------------------------------------
+systemctl daemon-reload
+if [[ -f /etc/systemd/system/celerybeat-api.service ]]; then
+    systemctl disable --now --quiet celerybeat-api.service || true
+    rm -f /etc/systemd/system/celerybeat-api.service
+    systemctl daemon-reload
+    log "removed celerybeat-api.service (disabled in the stack)"
+fi
+systemctl enable --quiet gunicorn-api.socket gunicorn-api.service celery-api.service
+if [[ -x /srv/api/current/.venv/bin/gunicorn ]]; then
+    # A release is live: apply changed units or environment, otherwise just make sure it runs.
+    if was_changed units || was_changed env || was_changed gunicorn; then
+        systemctl restart gunicorn-api.socket gunicorn-api.service celery-api.service
+        log "restarted gunicorn-api.socket gunicorn-api.service celery-api.service"
+    else
+        systemctl start gunicorn-api.socket gunicorn-api.service celery-api.service
+    fi
+else
+    log "no release yet: Gunicorn starts with the first release"
+fi
+
+# ---- Let's Encrypt --------------------------------------------------------------------------------
+log "done"

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# certbot deploy hook for api: point Nginx's stable certificate paths at the lineage
+# and reload Nginx. Runs after every successful issuance or renewal. Rendered by components.host.
+set -euo pipefail
+live=/etc/letsencrypt/live/api
+if [[ -s "$live/fullchain.pem" && -s "$live/privkey.pem" ]]; then
+    ln -sfn "$live/fullchain.pem" /etc/api/tls/fullchain.pem
+    ln -sfn "$live/privkey.pem" /etc/api/tls/privkey.pem
+fi
+if nginx -t -q; then
+    systemctl reload nginx
+fi

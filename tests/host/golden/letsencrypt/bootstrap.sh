@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# Bootstrap of a shop host (prod). Rendered by components.host; do not edit.
+#
+# Idempotent: it runs on first boot (cloud-init) and again over SSH whenever its content changes
+# (the content embeds the sha256 of every staged file, so any rendered change re-runs it).
+# It installs packages, creates the app user and directories, configures local PostgreSQL and
+# Redis, generates missing secrets on the host, assembles /etc/shop/app.env, installs every staged
+# file from /usr/local/lib/shop/staged, sets up TLS and Nginx, and enables the systemd units.
+#
+# Optional environment (never logged; absent values are kept from the last run or generated):
+#   SECRET_KEY       Django secret key
+#   DB_PASSWORD      password of the local PostgreSQL role app
+#   REDIS_PASSWORD   requirepass of the local Redis
+#   DATABASE_URL     external/managed database URL (required unless PostgreSQL is local)
+#   REDIS_URL        external/managed Redis URL (required when cache.mode is external/managed)
+#   SENTRY_DSN       required when observability.sentry is on
+#   CERTBOT_SKIP=1   do not ask Let's Encrypt for a certificate (tests, no internet)
+# Exit codes: 0 done; 1 failed; 4 everything configured but certificate issuance failed.
+set -euo pipefail
+umask 022
+export DEBIAN_FRONTEND=noninteractive
+
+APP=shop
+APP_USER=shop
+APP_GROUP=shop
+WEB_GROUP=www-data
+STAGING=/usr/local/lib/shop/staged
+SECRETS=/etc/shop/secrets
+
+log() { printf '[bootstrap %s] %s\n' "$APP" "$*"; }
+die() { printf '[bootstrap %s] ERROR: %s\n' "$APP" "$*" >&2; exit 1; }
+
+[[ ${EUID} -eq 0 ]] || die "run as root (sudo)"
+command -v systemctl >/dev/null || die "systemd is required"
+
+# ---- packages -------------------------------------------------------------------------------
+packages=(
+    acl
+    build-essential
+    ca-certificates
+    certbot
+    curl
+    fail2ban
+    git
+    libpq-dev
+    logrotate
+    nginx
+    openssl
+    pkg-config
+    postgresql-client
+    python3
+    python3-certbot-nginx
+    python3-dev
+    python3-venv
+    redis-server
+    rsync
+    ssl-cert
+    ufw
+    unattended-upgrades
+    util-linux
+)
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+if [[ -n "${missing[*]:-}" ]]; then
+    log "installing packages: ${missing[*]}"
+    # Services must not start with their stock configuration while we install them (the
+    # default Nginx site on port 80, Redis without a password): a policy-rc.d holds them back.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+    rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
+fi
+
+# ---- time zone --------------------------------------------------------------------------------
+if [[ "$(readlink /etc/localtime || true)" != /usr/share/zoneinfo/UTC ]]; then
+    ln -sfn /usr/share/zoneinfo/UTC /etc/localtime
+    printf 'UTC\n' > /etc/timezone
+    log "time zone set to UTC"
+fi
+
+# ---- app user -----------------------------------------------------------------------------------
+getent group "$APP_GROUP" >/dev/null || groupadd --system "$APP_GROUP"
+if ! id -u "$APP_USER" >/dev/null 2>&1; then
+    useradd --system --gid "$APP_GROUP" --home-dir /srv/shop --no-create-home \
+        --shell /usr/sbin/nologin "$APP_USER"
+    log "created system user $APP_USER"
+fi
+getent group "$WEB_GROUP" >/dev/null || die "group $WEB_GROUP (Nginx) does not exist"
+
+# ---- directories (explicit owner and mode each; nothing recursive) ------------------------------
+ensure_dir() { # path owner group mode
+    mkdir -p "$1"
+    chown "$2:$3" "$1"
+    chmod "$4" "$1"
+}
+ensure_dir /srv/shop root root 0755
+ensure_dir /srv/shop/releases root root 0755
+ensure_dir /srv/shop/shared root root 0755
+ensure_dir /srv/shop/shared/logs shop shop 2750
+ensure_dir /srv/shop/shared/backups root root 0700
+ensure_dir /srv/shop/shared/cache root root 0700
+ensure_dir /etc/shop root shop 0750
+ensure_dir /etc/shop/secrets root root 0700
+ensure_dir /etc/shop/tls root root 0700
+ensure_dir /usr/local/lib/shop root root 0755
+ensure_dir /var/www/certbot root root 0755
+ensure_dir /srv/shop/shared/media shop www-data 2750
+
+# ---- staged files -------------------------------------------------------------------------------
+changed=" "
+install_file() { # staged-relative dest owner group mode sha256 tag
+    local src="$STAGING$1" dest="$1"
+    [[ -f "$src" ]] || die "missing staged file $src (upload every rendered file first)"
+    printf '%s  %s\n' "$5" "$src" | sha256sum --check --status \
+        || die "staged file $src does not match its rendered checksum"
+    if [[ ! -f "$dest" ]] || ! cmp -s "$src" "$dest"; then
+        mkdir -p "$(dirname "$dest")"
+        install -o "$2" -g "$3" -m "$4" "$src" "$dest"
+        changed+="$6 "
+        log "installed $dest"
+    else
+        chown "$2:$3" "$dest"
+        chmod "$4" "$dest"
+    fi
+}
+install_file /etc/nginx/sites-available/shop.conf root root 0644 a083487c56afe6b4fb6d0018a16268ffd79787b78d1531633c2af7d407d9fc94 nginx
+install_file /etc/systemd/system/gunicorn-shop.socket root root 0644 a46d2e52721d2124bb55034f2f3d70192c5cf949d67bb874029c1ca7c0b86774 units
+install_file /etc/systemd/system/gunicorn-shop.service root root 0644 deebdabff95eb5ce36bee3179120e9da422ffaa0cd7a0d9f2f561cecc4956724 units
+install_file /etc/shop/gunicorn.conf.py root shop 0640 95635642efbcb7931f92273cd4a5374128b65b4e2785725e2bbb62b5b738684a gunicorn
+install_file /etc/shop/app.env.base root root 0600 9dc19e3cf33f455cf133b6c8a06158e706d4893ad7d446af65e3903dd6addfb7 other
+install_file /etc/logrotate.d/shop root root 0644 2ef2a694d7114c1c2510b384e10fb102ef22d22374c9f0d939d2106a2022f44f other
+install_file /etc/apt/apt.conf.d/21shop-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
+install_file /usr/local/lib/shop/release root root 0755 5b514aa94389fcb272bfcc85a27ff44c6cf12ab4068b7f1b1c782016acad21df other
+install_file /etc/shop/redis.conf root root 0644 c8b5d2ccc0322bd0df311db810c77b772abf752e83996866896522187b8a1829 other
+install_file /etc/shop/sshd-hardening.conf root root 0644 7caa24b6ffd48dd8ca1051f8d4ec552db78c33a12d0cf4d1923b39daabe813ae other
+install_file /etc/fail2ban/jail.d/shop.local root root 0644 8dd079ed93ba00e6ef5a1b653df79113f83924693e5a796dae5b6635bacb2913 other
+install_file /usr/local/lib/shop/certbot-deploy-hook root root 0755 a544adc54be76bbdc4556d5d1923d4e99d9e4eb3f0b720c2972e75135cf9edda other
+was_changed() { [[ "$changed" == *" $1 "* ]]; }
+
+# ---- secrets --------------------------------------------------------------------------------------
+# Each secret lives in $SECRETS/<NAME> (root, 0600). A value given in the environment wins and is
+# stored; otherwise the stored one is kept; otherwise it is generated here (never in IaC state).
+secret() { # NAME generator|"" -> prints the value
+    local name=$1 generator=$2 file="$SECRETS/$1" value
+    value="${!name:-}"
+    if [[ -z "$value" && -s "$file" ]]; then
+        value="$(cat "$file")"
+    fi
+    if [[ -z "$value" && -n "$generator" ]]; then
+        value="$($generator)"
+    fi
+    [[ -n "$value" ]] || return 1
+    # Env-file values are single-quoted: a quote or a line break could not round-trip.
+    [[ "$value" != *"'"* && "$value" != *$'\n'* && "$value" != *$'\r'* ]] \
+        || die "$name contains a quote or a line break, which the env file cannot carry"
+    if [[ ! -s "$file" ]] || [[ "$(cat "$file")" != "$value" ]]; then
+        (umask 077 && printf '%s' "$value" > "$file.tmp" && mv -f "$file.tmp" "$file")
+    fi
+    printf '%s' "$value"
+}
+gen_key() { openssl rand -base64 48 | tr -d '\n=' | tr '+/' '-_'; }
+gen_password() { openssl rand -hex 24; }
+url_safe() { [[ "$2" =~ ^[A-Za-z0-9._~-]+$ ]] || die "$1 may only use A-Z a-z 0-9 . _ ~ - (it goes into a URL)"; }
+
+secret_key="$(secret SECRET_KEY gen_key)" || die "SECRET_KEY missing"
+database_url="$(secret DATABASE_URL "")" \
+    || die "DATABASE_URL is required (database.mode is external): pass it in the environment"
+redis_password="$(secret REDIS_PASSWORD gen_password)" || die "REDIS_PASSWORD missing"
+url_safe REDIS_PASSWORD "$redis_password"
+redis_url="redis://:${redis_password}@127.0.0.1:6379/0"
+sentry_dsn="$(secret SENTRY_DSN "")" || die "SENTRY_DSN is required (observability.sentry is on)"
+
+# ---- local PostgreSQL -----------------------------------------------------------------------------
+log "database: external (URL from the environment)"
+
+# ---- local Redis ----------------------------------------------------------------------------------
+redis_conf=/etc/redis/redis-$APP.conf
+redis_new="$(mktemp)"
+{ cat /etc/shop/redis.conf; printf 'requirepass %s\n' "$redis_password"; } > "$redis_new"
+if [[ ! -f "$redis_conf" ]] || ! cmp -s "$redis_new" "$redis_conf"; then
+    install -o redis -g redis -m 0640 "$redis_new" "$redis_conf"
+    redis_restart=1
+fi
+rm -f "$redis_new"
+if ! grep -qxF "include $redis_conf" /etc/redis/redis.conf; then
+    printf '\n# %s (added by its bootstrap; later directives win)\ninclude %s\n' "$APP" "$redis_conf" \
+        >> /etc/redis/redis.conf
+    redis_restart=1
+fi
+systemctl enable --quiet redis-server
+if [[ -n "${redis_restart:-}" ]]; then
+    systemctl restart redis-server
+    log "Redis configured on 127.0.0.1:6379"
+else
+    systemctl start redis-server
+fi
+
+# ---- the app's environment file -------------------------------------------------------------------
+# Non-secret part rendered as /etc/shop/app.env.base; secrets appended here. Same quoting as the
+# rendered part: KEY='value', which bash (`set -a; . file`) and systemd's EnvironmentFile read alike.
+env_line() { printf "%s='%s'\n" "$1" "$2"; }
+env_new="$(mktemp /etc/shop/.app.env.XXXXXX)"
+{
+    cat /etc/shop/app.env.base
+    printf '\n# Secrets, assembled on the host by bootstrap.\n'
+    env_line SECRET_KEY "$secret_key"
+    env_line DATABASE_URL "$database_url"
+    env_line REDIS_URL "$redis_url"
+    env_line SENTRY_DSN "$sentry_dsn"
+} > "$env_new"
+chown "$APP_USER:$APP_GROUP" "$env_new"
+chmod 0600 "$env_new"
+if [[ ! -f /etc/shop/app.env ]] || ! cmp -s "$env_new" /etc/shop/app.env; then
+    mv -f "$env_new" /etc/shop/app.env
+    changed+="env "
+    log "wrote /etc/shop/app.env"
+else
+    rm -f "$env_new"
+    chown "$APP_USER:$APP_GROUP" /etc/shop/app.env
+    chmod 0600 /etc/shop/app.env
+fi
+
+# ---- TLS ------------------------------------------------------------------------------------------
+self_signed() { # cert key cn san
+    openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days 825 -subj "/CN=$3" \
+        -addext "subjectAltName=$4" -keyout "$2.tmp" -out "$1.tmp" 2>/dev/null
+    chmod 0600 "$2.tmp"
+    chmod 0644 "$1.tmp"
+    mv -f "$2.tmp" "$2"
+    mv -f "$1.tmp" "$1"
+}
+if [[ ! -s /etc/shop/tls/reject-fullchain.pem || ! -s /etc/shop/tls/reject-privkey.pem ]]; then
+    self_signed /etc/shop/tls/reject-fullchain.pem /etc/shop/tls/reject-privkey.pem invalid DNS:invalid
+fi
+# The site always has a certificate, so Nginx can start and serve ACME challenges; with Let's
+# Encrypt the certbot deploy hook later points these two paths at the issued certificate.
+if [[ ! -s /etc/shop/tls/fullchain.pem || ! -s /etc/shop/tls/privkey.pem ]]; then
+    self_signed /etc/shop/tls/fullchain.pem /etc/shop/tls/privkey.pem shop.example.com 'DNS:shop.example.com,DNS:www.shop.example.com'
+    log "generated a self-signed certificate for shop.example.com www.shop.example.com"
+fi
+
+# ---- Nginx ----------------------------------------------------------------------------------------
+rm -f /etc/nginx/sites-enabled/default
+ln -sfn /etc/nginx/sites-available/shop.conf /etc/nginx/sites-enabled/shop.conf
+nginx -t -q || die "nginx -t rejected the configuration"
+systemctl enable --quiet nginx
+systemctl reload-or-restart nginx
+
+# ---- firewall and SSH -----------------------------------------------------------------------------
+ufw default deny incoming >/dev/null
+ufw default allow outgoing >/dev/null
+ufw allow 22/tcp >/dev/null
+ufw allow 80/tcp >/dev/null
+ufw allow 443/tcp >/dev/null
+ufw --force enable >/dev/null
+systemctl enable --quiet fail2ban
+systemctl restart fail2ban
+# Never lock the deploy user out: harden only when it has an authorized key.
+if [[ -s ~deploy/.ssh/authorized_keys ]]; then
+    install -o root -g root -m 0644 /etc/shop/sshd-hardening.conf /etc/ssh/sshd_config.d/50-$APP-hardening.conf
+    if sshd -t; then
+        systemctl reload ssh 2>/dev/null || systemctl reload sshd
+    else
+        rm -f /etc/ssh/sshd_config.d/50-$APP-hardening.conf
+        die "sshd -t rejected the hardening drop-in; it was removed again"
+    fi
+else
+    log "WARNING: ~deploy/.ssh/authorized_keys is empty; SSH hardening skipped"
+fi
+
+# ---- systemd units --------------------------------------------------------------------------------
+systemctl daemon-reload
+if [[ -f /etc/systemd/system/celery-shop.service ]]; then
+    systemctl disable --now --quiet celery-shop.service || true
+    rm -f /etc/systemd/system/celery-shop.service
+    systemctl daemon-reload
+    log "removed celery-shop.service (disabled in the stack)"
+fi
+if [[ -f /etc/systemd/system/celerybeat-shop.service ]]; then
+    systemctl disable --now --quiet celerybeat-shop.service || true
+    rm -f /etc/systemd/system/celerybeat-shop.service
+    systemctl daemon-reload
+    log "removed celerybeat-shop.service (disabled in the stack)"
+fi
+systemctl enable --quiet gunicorn-shop.socket gunicorn-shop.service
+if [[ -x /srv/shop/current/.venv/bin/gunicorn ]]; then
+    # A release is live: apply changed units or environment, otherwise just make sure it runs.
+    if was_changed units || was_changed env || was_changed gunicorn; then
+        systemctl restart gunicorn-shop.socket gunicorn-shop.service
+        log "restarted gunicorn-shop.socket gunicorn-shop.service"
+    else
+        systemctl start gunicorn-shop.socket gunicorn-shop.service
+    fi
+else
+    log "no release yet: Gunicorn starts with the first release"
+fi
+
+# ---- Let's Encrypt --------------------------------------------------------------------------------
+if [[ "${CERTBOT_SKIP:-}" == 1 ]]; then
+    log "CERTBOT_SKIP=1: keeping the self-signed certificate"
+else
+    log "requesting a Let's Encrypt certificate for shop.example.com www.shop.example.com"
+    if certbot certonly --webroot -w /var/www/certbot --cert-name shop \
+-d shop.example.com -d www.shop.example.com --email ops@example.com \
+        --agree-tos --no-eff-email --non-interactive --keep-until-expiring --expand \
+        --deploy-hook /usr/local/lib/shop/certbot-deploy-hook; then
+        /usr/local/lib/shop/certbot-deploy-hook
+        systemctl enable --quiet certbot.timer 2>/dev/null || true
+    else
+        printf '[bootstrap %s] ERROR: %s\n' "$APP" "certificate issuance failed: check that DNS for \
+shop.example.com www.shop.example.com points here and port 80 is reachable; the site keeps its \
+self-signed certificate until a rerun succeeds" >&2
+        exit 4
+    fi
+fi
+log "done"

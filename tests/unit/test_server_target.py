@@ -1,0 +1,183 @@
+"""The server target under mocks: what DjangoHost registers, in which order, and what stays secret."""
+
+from __future__ import annotations
+
+import base64
+import re
+import tarfile
+from io import BytesIO
+from pathlib import Path
+
+import pulumi
+import pytest
+
+from components.config import load_from_stack_file
+from components.host.artifact import pack_source, source_files
+from components.host.context import HostContext
+from components.host.django_host import env_prelude, uninstall_script, upload_script
+from components.host.render import render_all
+from components.outputs import SECRET_OUTPUTS, contract_names
+from tests.harness import Recording, evaluate_stack
+
+REPO = Path(__file__).resolve().parents[2]
+SECRETS = {
+    "secretKey": "s3cr3t-django-key-that-must-never-leak-0123456789",
+    "databasePassword": "db-password-never-in-plaintext",
+    "redisPassword": "redis-password-never-in-plaintext",
+}
+
+
+@pytest.fixture(scope="module")
+def dev() -> Recording:
+    return evaluate_stack("dev")
+
+
+@pytest.fixture(scope="module")
+def dev_with_secrets() -> Recording:
+    return evaluate_stack("dev", secrets=SECRETS)
+
+
+def test_the_host_component_owns_bootstrap_upload_and_release(dev: Recording) -> None:
+    component = dev.one("djangostack:host:DjangoHost")
+    children = {(r.type, r.name) for r in dev.children_of(component)}
+    assert children == {
+        ("command:remote:Command", "notes-bootstrap"),
+        ("command:remote:CopyToRemote", "notes-source"),
+        ("command:remote:Command", "notes-release"),
+    }
+
+
+def test_the_release_runs_after_bootstrap_and_upload(dev: Recording) -> None:
+    bootstrap = dev.named("notes-bootstrap")
+    source = dev.named("notes-source")
+    release = dev.named("notes-release")
+    assert release.depends_on(bootstrap)
+    assert release.depends_on(source)
+    assert source.depends_on(bootstrap)
+
+
+def test_the_release_is_triggered_by_the_release_id_only(dev: Recording) -> None:
+    release = dev.named("notes-release")
+    assert release.inputs["triggers"] == ["2026.11.25-1"]
+    assert "deploy 2026.11.25-1" in release.inputs["create"]
+    assert release.inputs["update"] == release.inputs["create"]
+
+
+def test_a_new_release_id_changes_the_release_step_and_nothing_else(dev: Recording) -> None:
+    newer = evaluate_stack(
+        "dev",
+        overrides={"app": {"name": "notes", "releaseId": "2026.11.26-1", "source": "examples/django_app"}},
+    )
+    changed = {r.name for r in newer.resources if r.inputs != dev.named(r.name).inputs}
+    assert changed == {"notes-release"}
+
+
+def test_the_bootstrap_reruns_when_rendered_content_changes(dev: Recording) -> None:
+    bigger = evaluate_stack("dev", overrides={"web": {"workers": 2, "maxUploadMb": 25}})
+    before = dev.named("notes-bootstrap").inputs
+    after = bigger.named("notes-bootstrap").inputs
+    assert before["triggers"] != after["triggers"]
+    assert bigger.named("notes-release").inputs == dev.named("notes-release").inputs
+
+
+def test_the_ssh_key_is_a_secret_and_connections_retry_with_a_limit(dev: Recording) -> None:
+    for resource in dev.of_type("command:remote:Command"):
+        assert "connection" in resource.secret_inputs
+        connection = resource.inputs["connection"]
+        assert connection["host"] == "127.0.0.1"
+        assert connection["port"] == 2222
+        assert connection["user"] == "deploy"
+        assert connection["dialErrorLimit"] > 0
+        assert connection["perDialTimeout"] > 0
+
+
+def test_configured_secrets_reach_the_bootstrap_only_as_secrets(dev_with_secrets: Recording) -> None:
+    bootstrap = dev_with_secrets.named("notes-bootstrap")
+    assert "stdin" in bootstrap.secret_inputs
+    assert "export SECRET_KEY=" in bootstrap.inputs["stdin"]
+    for resource, key, text in dev_with_secrets.all_plaintext_strings():
+        for secret in SECRETS.values():
+            assert secret not in text, f"{resource.name}.{key} carries a secret in plaintext"
+
+
+def test_secrets_never_appear_on_a_command_line(dev_with_secrets: Recording) -> None:
+    for resource in dev_with_secrets.of_type("command:remote:Command"):
+        for field in ("create", "update", "delete"):
+            for secret in SECRETS.values():
+                assert secret not in (resource.inputs.get(field) or "")
+
+
+def test_without_configured_secrets_nothing_secret_is_sent(dev: Recording) -> None:
+    bootstrap = dev.named("notes-bootstrap")
+    assert "stdin" not in bootstrap.secret_inputs
+    assert "export " not in bootstrap.inputs["stdin"].split("set -euo pipefail")[0]
+
+
+def test_outputs_follow_the_contract_and_secret_ones_are_secret(dev_with_secrets: Recording) -> None:
+    assert sorted(dev_with_secrets.outputs) == sorted(contract_names())
+    assert dev_with_secrets.secret_outputs >= SECRET_OUTPUTS
+    assert dev_with_secrets.outputs["url"] == "https://127.0.0.1:8443"
+    assert dev_with_secrets.outputs["releaseId"] == "2026.11.25-1"
+    assert dev_with_secrets.outputs["databaseUrl"] == (
+        f"postgres://app:{SECRETS['databasePassword']}@127.0.0.1:5433/app"
+    )
+    assert not dev_with_secrets.unknown_outputs
+
+
+def test_the_upload_script_writes_every_rendered_file_byte_for_byte() -> None:
+    ctx = HostContext.from_settings(load_from_stack_file(REPO / "stacks/Pulumi.dev.yaml"))
+    files = render_all(ctx)
+    script = upload_script(ctx, files)
+    blocks = re.findall(r"base64 -d > (\S+) <<'__DJANGOSTACK_EOF__'\n(.*?)\n__DJANGOSTACK_EOF__", script, re.S)
+    written = {dest: base64.b64decode(body).decode() for dest, body in blocks}
+    assert written[ctx.bootstrap_path] == files[ctx.bootstrap_path].content
+    for path, host_file in files.items():
+        if path != ctx.bootstrap_path:
+            assert written[host_file.staged_path(ctx.staging_dir)] == host_file.content, path
+    assert script.rstrip().endswith(f"exec bash {ctx.bootstrap_path}")
+
+
+def test_env_prelude_quotes_values_and_rejects_bad_names() -> None:
+    assert env_prelude({"SECRET_KEY": "a'b $x"}) == "export SECRET_KEY='a'\"'\"'b $x'\n"
+    with pytest.raises(ValueError, match="bad environment name"):
+        env_prelude({"secret key": "x"})
+
+
+def test_destroy_removes_the_app_but_keeps_system_packages() -> None:
+    ctx = HostContext.from_settings(load_from_stack_file(REPO / "stacks/Pulumi.dev.yaml"))
+    script = uninstall_script(ctx)
+    for path in ("/srv/notes", "/etc/notes", "/usr/local/lib/notes", "/etc/nginx/sites-enabled/notes.conf"):
+        assert path in script
+    assert "apt-get" not in script
+    assert "DROP DATABASE IF EXISTS app" in script
+
+
+def test_the_bootstrap_is_protected_when_the_database_is(tmp_path: Path) -> None:
+    protected = evaluate_stack(
+        "dev", overrides={"database": {"mode": "local", "port": 5433, "deletionProtection": True}}
+    )
+    assert protected.named("notes-bootstrap").protect
+    assert not evaluate_stack("dev").named("notes-bootstrap").protect
+
+
+def test_the_artifact_is_reproducible_and_excludes_caches(tmp_path: Path) -> None:
+    source = REPO / "examples/django_app"
+    assert pack_source(source) == pack_source(source)
+    names = [p.relative_to(source).as_posix() for p in source_files(source)]
+    assert "manage.py" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    with tarfile.open(fileobj=BytesIO(pack_source(source))) as tar:
+        members = tar.getmembers()
+    assert all(m.mtime == 0 and m.uid == 0 for m in members)
+    assert {m.name for m in members} == set(names)
+
+
+def test_a_missing_source_directory_is_a_settings_error() -> None:
+    with pytest.raises(pulumi.RunError, match=r"djangostack:app.source: .*not a Django project"):
+        evaluate_stack("dev", overrides={"app": {"name": "notes", "releaseId": "r1", "source": "components"}})
+
+
+def test_invalid_settings_stop_before_any_resource() -> None:
+    with pytest.raises(pulumi.RunError) as caught:
+        evaluate_stack("dev", overrides={"web": {"workers": 0}})
+    assert "djangostack:web.workers: Input should be greater than or equal to 1 (got 0)" in str(caught.value)
