@@ -427,6 +427,10 @@ class ServerTarget(_Model):
     firewall: bool = True
     """Enable ufw (OpenSSH + HTTP/HTTPS only) and fail2ban."""
     releases_to_keep: Annotated[int, Field(ge=2, le=50)] = 5
+    remote_executor: Literal["pulumi-command", "builtin-ssh"] = "pulumi-command"
+    """How remote steps run: the pulumi-command provider (``remote.Command``), or, where that
+    plugin cannot be installed (air-gapped machines), the program's own SSH dynamic provider with
+    the same semantics (``components/host/ssh_provider.py``)."""
 
     @model_validator(mode="after")
     def _one_host(self) -> ServerTarget:

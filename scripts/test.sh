@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Set up everything the tests need on this machine, then run every test suite:
+# lint and types, the unit/mocks tests, the real-tool checks of rendered files, the sample app
+# against real PostgreSQL and Redis, the systemd host end-to-end tests, and the Pulumi engine tests.
+#
+#   scripts/test.sh            everything (what CI runs)
+#   scripts/test.sh --fast     skip the slow suites (e2e, engine): seconds, no host is booted
+#   scripts/test.sh -- ARGS    extra pytest arguments for the main suite (e.g. -k nginx)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fast=0
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --fast) fast=1 ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "usage: scripts/test.sh [--fast] [-- pytest args]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+bash scripts/setup.sh
+bash scripts/start-test-services.sh
+# shellcheck source=scripts/pulumi-env.sh
+source scripts/pulumi-env.sh
+
+echo "== lint and types"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy components
+
+echo "== sample Django app against real PostgreSQL and Redis"
+(cd examples/django_app && ../../.venv/bin/python -m pytest -q)
+
+echo "== program tests"
+if [ "$fast" -eq 1 ]; then
+  .venv/bin/python -m pytest -q -m "not e2e and not engine" "${extra[@]}"
+else
+  .venv/bin/python -m pytest -q "${extra[@]}"
+fi
