@@ -235,7 +235,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             raise AssertionError(
                 f"no mock answer for invoke {args.token}; add one to components/mocking_<cloud>.py INVOKES"
             )
-        return answer(dict(args.args)), None
+        return answer(dict(args.args)), []
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -364,6 +364,10 @@ def _evaluate(stack_name: str, config: dict[str, str], secret_keys: list[str]) -
             unknown_outputs=frozenset(unknown),
         )
     finally:
+        # A program that failed leaves its pending outputs behind; they must not leak into (and
+        # hang) the next evaluation in this process.
+        with pulumi.runtime.settings.SETTINGS.lock:
+            pulumi.runtime.settings.SETTINGS.outputs.clear()
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
         asyncio.set_event_loop(None)

@@ -13,6 +13,10 @@ Creates (all children of the component):
   --deploy, backup, migrate under a lock, collectstatic, atomic switch, restart, health gate,
   automatic switch back on failure). Triggered by the release id only, so an update that does not
   change it runs nothing, and a failed migration fails ``pulumi up`` with the script's output.
+
+With ``remote_executor="builtin-ssh"`` the same three steps are ``SshCommand`` / ``SshCopy``
+(``components.host.ssh_provider``: dynamic providers over the system ssh client) with the same
+names, parent, dependencies, triggers and protection; pulumi-command stays the default.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import pulumi
 from pulumi_command import remote
@@ -29,10 +34,15 @@ from pulumi_command import remote
 from components.host.context import HostContext
 from components.host.files import HostFile
 from components.host.render import render_all
+from components.host.ssh_provider import SshCommand, SshConnection, SshCopy
 
 CONNECT_ATTEMPTS = 20
 """Dial attempts before a remote step gives up (an unreachable host fails instead of hanging)."""
 PER_DIAL_TIMEOUT_SECONDS = 10
+
+RemoteExecutor = Literal["pulumi-command", "builtin-ssh"]
+Connection = remote.ConnectionArgs | SshConnection
+RemoteCommand = remote.Command | SshCommand
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,8 @@ class DjangoHostArgs:
     """Secrets and URLs handed to the bootstrap (SECRET_KEY, DB_PASSWORD, DATABASE_URL, ...)."""
     protect: bool = False
     """Protect the bootstrap from ``pulumi destroy`` (its delete removes the app's data)."""
+    remote_executor: RemoteExecutor = "pulumi-command"
+    """How the remote steps run: pulumi-command, or the program's own SSH dynamic providers."""
 
 
 class DjangoHost(pulumi.ComponentResource):
@@ -71,15 +83,27 @@ class DjangoHost(pulumi.ComponentResource):
         ctx = args.context
         files = render_all(ctx)
         self.bootstrap_sha256 = files[ctx.bootstrap_path].sha256
-        connection = remote.ConnectionArgs(
-            host=args.host,
-            port=args.ssh_port,
-            user=args.ssh_user,
-            private_key=pulumi.Output.secret(args.private_key),
-            host_key=args.host_key,
-            dial_error_limit=CONNECT_ATTEMPTS,
-            per_dial_timeout=PER_DIAL_TIMEOUT_SECONDS,
-        )
+        connection: Connection
+        if args.remote_executor == "builtin-ssh":
+            connection = SshConnection(
+                host=args.host,
+                port=args.ssh_port,
+                user=args.ssh_user,
+                private_key=args.private_key,
+                host_key=args.host_key,
+                dial_error_limit=CONNECT_ATTEMPTS,
+                per_dial_timeout=PER_DIAL_TIMEOUT_SECONDS,
+            )
+        else:
+            connection = remote.ConnectionArgs(
+                host=args.host,
+                port=args.ssh_port,
+                user=args.ssh_user,
+                private_key=pulumi.Output.secret(args.private_key),
+                host_key=args.host_key,
+                dial_error_limit=CONNECT_ATTEMPTS,
+                per_dial_timeout=PER_DIAL_TIMEOUT_SECONDS,
+            )
         bootstrap = self._create_bootstrap(name, args, files, connection)
         self.release_id = self._create_release(name, args, connection, bootstrap)
         self.register_outputs({"releaseId": self.release_id, "bootstrapSha256": self.bootstrap_sha256})
@@ -89,8 +113,8 @@ class DjangoHost(pulumi.ComponentResource):
         name: str,
         args: DjangoHostArgs,
         files: Mapping[str, HostFile],
-        connection: remote.ConnectionArgs,
-    ) -> remote.Command:
+        connection: Connection,
+    ) -> RemoteCommand:
         ctx = args.context
         payload_files = upload_script(ctx, files)
         names = sorted(args.bootstrap_env)
@@ -100,42 +124,78 @@ class DjangoHost(pulumi.ComponentResource):
             return env_prelude(dict(zip(names, secrets, strict=True))) + payload_files
 
         stdin = pulumi.Output.all(*values).apply(payload) if names else pulumi.Output.from_input(payload_files)
+        opts = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        delete = f"sudo -n bash -c {shlex.quote(uninstall_script(ctx))}"
+        if isinstance(connection, SshConnection):
+            return SshCommand(
+                f"{name}-bootstrap",
+                connection=connection,
+                create="sudo -n bash -s",
+                update="sudo -n bash -s",
+                delete=delete,
+                stdin=stdin,
+                triggers=[self.bootstrap_sha256],
+                opts=opts,
+            )
         return remote.Command(
             f"{name}-bootstrap",
             connection=connection,
             create="sudo -n bash -s",
             update="sudo -n bash -s",
-            delete=f"sudo -n bash -c {shlex.quote(uninstall_script(ctx))}",
+            delete=delete,
             stdin=stdin,
             triggers=[self.bootstrap_sha256],
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=opts,
         )
 
     def _create_release(
         self,
         name: str,
         args: DjangoHostArgs,
-        connection: remote.ConnectionArgs,
-        bootstrap: remote.Command,
+        connection: Connection,
+        bootstrap: RemoteCommand,
     ) -> pulumi.Output[str]:
         ctx = args.context
         remote_archive = f"/var/tmp/{ctx.app_name}-artifacts/source.tar.gz"
-        source = remote.CopyToRemote(
-            f"{name}-source",
-            connection=connection,
-            source=pulumi.FileAsset(str(args.source_archive)),
-            remote_path=remote_archive,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[bootstrap]),
-        )
+        source_opts = pulumi.ResourceOptions(parent=self, depends_on=[bootstrap])
+        source: pulumi.CustomResource
+        if isinstance(connection, SshConnection):
+            source = SshCopy(
+                f"{name}-source",
+                connection=connection,
+                source_path=args.source_archive,
+                remote_path=remote_archive,
+                opts=source_opts,
+            )
+        else:
+            source = remote.CopyToRemote(
+                f"{name}-source",
+                connection=connection,
+                source=pulumi.FileAsset(str(args.source_archive)),
+                remote_path=remote_archive,
+                opts=source_opts,
+            )
         command = release_command(ctx, args.release_id, remote_archive)
-        release = remote.Command(
-            f"{name}-release",
-            connection=connection,
-            create=command,
-            update=command,
-            triggers=[args.release_id],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[bootstrap, source]),
-        )
+        release_opts = pulumi.ResourceOptions(parent=self, depends_on=[bootstrap, source])
+        release: RemoteCommand
+        if isinstance(connection, SshConnection):
+            release = SshCommand(
+                f"{name}-release",
+                connection=connection,
+                create=command,
+                update=command,
+                triggers=[args.release_id],
+                opts=release_opts,
+            )
+        else:
+            release = remote.Command(
+                f"{name}-release",
+                connection=connection,
+                create=command,
+                update=command,
+                triggers=[args.release_id],
+                opts=release_opts,
+            )
         release_id = args.release_id
         return release.stdout.apply(lambda _: release_id)
 

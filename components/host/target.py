@@ -81,6 +81,7 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
             source_archive=archive,
             bootstrap_env=bootstrap_env,
             protect=bool(settings.database.deletion_protection),
+            remote_executor=target.remote_executor,
         ),
     )
     return StackOutputs(

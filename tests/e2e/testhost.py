@@ -855,7 +855,23 @@ class TestHost:
         for p in (ssh_dir, ssh_dir / "authorized_keys"):
             os.chown(p, uid, gid)
         _write(root / "etc/sudoers.d/90-testhost", f"{self.user} ALL=(ALL) NOPASSWD:ALL\n", 0o440)
+        self._trust_host_cas(root)
         self._save_state()
+
+    @staticmethod
+    def _trust_host_cas(root: Path) -> None:
+        """Trust the certificate authorities this machine added locally (a TLS-intercepting egress
+        proxy, for one): the container reaches package registries through the same network, so
+        pip inside it must accept what pip on the host accepts."""
+        extra = sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))
+        if not extra:
+            return
+        target = root / "usr/local/share/ca-certificates"
+        target.mkdir(parents=True, exist_ok=True)
+        for cert in extra:
+            shutil.copy2(cert, target / cert.name)
+        with open(os.devnull, "w", encoding="utf-8") as devnull:
+            _chroot(root, "update-ca-certificates", log=devnull)
 
     def _ids(self, user: str) -> tuple[int, int]:
         for line in (self.root / "etc/passwd").read_text().splitlines():

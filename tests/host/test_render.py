@@ -236,10 +236,11 @@ def test_gunicorn_service_runs_unprivileged_from_current_with_the_socket(any_ctx
     assert "User=root" not in unit
 
 
-def test_gunicorn_conf_resolves_current_on_every_load(any_ctx: HostContext) -> None:
+def test_gunicorn_starts_in_current_and_the_conf_pins_no_release_directory(any_ctx: HostContext) -> None:
     conf = render.render_gunicorn_conf(any_ctx)
     compile(conf, "gunicorn.conf.py", "exec")
-    assert f'chdir = "{any_ctx.current_link}"' in conf
+    assert not [line for line in conf.splitlines() if line.startswith("chdir")]
+    assert f"WorkingDirectory={any_ctx.current_link}" in render.render_gunicorn_service(any_ctx)
     assert "preload_app = False" in conf
     assert f'bind = ["unix:{any_ctx.socket_path}"]' in conf
 
@@ -450,3 +451,10 @@ def test_letsencrypt_needs_dns_names() -> None:
     settings = validate(raw, set(), set())
     ctx = HostContext.from_settings(settings)
     assert ctx.tls_mode == "self-signed" and ctx.server_names == ("203.0.113.5",)
+
+
+def test_restarting_gunicorn_never_restarts_its_socket(any_ctx: HostContext) -> None:
+    # PartOf= would tie the socket to the service: a release's restart would close the listening
+    # socket and reset the requests waiting in its backlog (seen as 502s on the real host).
+    unit = render.render_gunicorn_socket(any_ctx)
+    assert not [line for line in unit.splitlines() if line.startswith(("PartOf=", "BindsTo="))]

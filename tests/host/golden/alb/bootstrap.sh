@@ -128,14 +128,14 @@ install_file() { # staged-relative dest owner group mode sha256 tag
     fi
 }
 install_file /etc/nginx/sites-available/api.conf root root 0644 f6497ef4749a3f19d38e4a80268160f0bdfa0cdbf5c4806938e9e5b52209c07a nginx
-install_file /etc/systemd/system/gunicorn-api.socket root root 0644 d83043dbd261765b86b9e65c487d0a9a2956744d2d13e883fe8dd2d1996f55dc units
-install_file /etc/systemd/system/gunicorn-api.service root root 0644 4318daf4b9c468e7b5cb1025dccc3c43f441085b48d2153d0b5620377dcdd858 units
-install_file /etc/api/gunicorn.conf.py root api 0640 9525d8235b2b22ccdb70e561c7e0f6dafcbf5e125cd6196001c6aca2f2f066ce gunicorn
+install_file /etc/systemd/system/gunicorn-api.socket root root 0644 63d1fdac4870006a139ea1653b6cc7621c7ddad5effd0901a0f083389816d3a0 units
+install_file /etc/systemd/system/gunicorn-api.service root root 0644 d3ee9d7d4ed602242126a2ec136e110827c3f1025eb6f20ecc82919c44d01c2b units
+install_file /etc/api/gunicorn.conf.py root api 0640 c6046afec173af0279e23a3a93e8b27bccbde68ec1edd6f63490f392e17ff42a gunicorn
 install_file /etc/api/app.env.base root root 0600 7db4ca1dd0cea15699bbc81614d577fde9087365e30641a1ab290491cc5694bf other
 install_file /etc/logrotate.d/api root root 0644 9ca8467ebd38d73ca35c8c41df408d1cd177d2d5b7e1e5ca328e3d8ca18ecb38 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/api/release root root 0755 3e4d9f81d6381c8c2cab8059e539ec9494fbebf93986d39a2d189e5d88d83d42 other
-install_file /etc/systemd/system/celery-api.service root root 0644 280aa1989a205f2daf0f520b798ea1897e13c291e582ef7bfd2d08869287be82 units
+install_file /usr/local/lib/api/release root root 0755 5c36c803be065dbd880f7df7973790bb1010d7c5735c48e74bc8f34c7c0096b5 other
+install_file /etc/systemd/system/celery-api.service root root 0644 36110c44713178644b60f42abbe831417220f8065ef81de5af84b5754c49c57f units
 was_changed() { [[ "$changed" == *" $1 "* ]]; }
 
 # ---- secrets --------------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ app() {
         . "$dir/.release.env"
         set +a
         export HOME="$BASE"
-        exec setpriv --reuid="$APP_USER" --regid="$WEB_GROUP" --clear-groups "$@"
+        exec setpriv --reuid="$APP_USER" --regid="$WEB_GROUP" --init-groups "$@"
     )
 }
 
@@ -104,15 +104,21 @@ switch_to() { # release id
     ln -sfn "releases/$1" "$BASE/current.tmp" && mv -T "$BASE/current.tmp" "$CURRENT"
 }
 
+unit_failed() { # unit: say why it did not start (the unit's last journal lines)
+    echo "$1 did not start; its last log lines:"
+    journalctl --unit "$1" --lines 25 --no-pager --output cat 2>&1 || true
+    return 1
+}
+
 restart_services() {
     systemctl reset-failed "$GUNICORN.socket" "$GUNICORN.service" 2>/dev/null || true
-    systemctl start "$GUNICORN.socket" || return 1
+    systemctl start "$GUNICORN.socket" || unit_failed "$GUNICORN.socket" || return 1
     # A restart (not a HUP) so the new release's own venv runs; see the unit file for why.
-    systemctl restart "$GUNICORN.service" || return 1
+    systemctl restart "$GUNICORN.service" || unit_failed "$GUNICORN.service" || return 1
     # Workers first, then beat: beat never schedules onto a worker that runs old code.
     local unit
     for unit in "${WORKER_UNITS[@]}" "${BEAT_UNITS[@]}"; do
-        systemctl restart "$unit" || return 1
+        systemctl restart "$unit" || unit_failed "$unit" || return 1
     done
 }
 
@@ -243,9 +249,11 @@ check_gunicorn() { # release dir
 }
 
 stage_source() { # release dir, source dir, release id
+    # Anchored excludes (/static, /.venv): the collected static and the venv of this release are
+    # rebuilt here; an app's own static/ directories must be copied.
     rm -rf "$1" && mkdir -p "$1" || return 1
     rsync -a --delete --no-owner --no-group --chmod=go-w,Dgo+rx,Fgo+r \
-        --exclude=.venv --exclude=.git --exclude=static --exclude=__pycache__ "$2/" "$1/" || return 1
+        --exclude=/.venv --exclude=.git --exclude=/static --exclude=__pycache__ "$2/" "$1/" || return 1
     printf "RELEASE_ID='%s'\n" "$3" >"$1/.release.env"
 }
 

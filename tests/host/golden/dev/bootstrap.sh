@@ -130,15 +130,15 @@ install_file() { # staged-relative dest owner group mode sha256 tag
     fi
 }
 install_file /etc/nginx/sites-available/notes.conf root root 0644 231bc405e4d53142f049c84476efa2cee2bf45d85e0753029c6eb4b43235286d nginx
-install_file /etc/systemd/system/gunicorn-notes.socket root root 0644 6b7391ec20027bba2ac81bdac028bcdbfdad70f037f774baf056ed82440b1e11 units
-install_file /etc/systemd/system/gunicorn-notes.service root root 0644 e0069203fabe0e483371cc730db4f2c5a7efc5c4efeda23825361ef500ce5a9b units
-install_file /etc/notes/gunicorn.conf.py root notes 0640 75569410ab4fccecf311750259937105a665ad0834b19d30abda314b8e42ba0a gunicorn
+install_file /etc/systemd/system/gunicorn-notes.socket root root 0644 ee97e7e133f07847fea8d89c36cb474ee80e0692eac98ad19397c796001f99d8 units
+install_file /etc/systemd/system/gunicorn-notes.service root root 0644 df556cf2814f8296b23a231b7492ed97a1749d461b7275cb42e73aabf3170246 units
+install_file /etc/notes/gunicorn.conf.py root notes 0640 dda7d1447cd9defafa5fd4ddfb3cb3ff7ad5c63a3ae0645b8eb281747f35cd96 gunicorn
 install_file /etc/notes/app.env.base root root 0600 cec17edcdcd17cce72d3258b01f3eaa446c450cea7cabb1607e8ba6f3c47e53a other
 install_file /etc/logrotate.d/notes root root 0644 691a658d5e0308d6a23826c630c3ba32b90d64f5af94321ac953ebcde4abe694 other
 install_file /etc/apt/apt.conf.d/21notes-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/notes/release root root 0755 2b03b2f2543f51efa85e53a0b56de7177be1b852e68ac5f19588dd662b080041 other
-install_file /etc/systemd/system/celery-notes.service root root 0644 9eb03049bd6c5eee1f7d8b2ba8b76bb15915828558920986cc836ea16874c4e5 units
-install_file /etc/systemd/system/celerybeat-notes.service root root 0644 4647caf88e7a9560e272f0561b58b84649607b099fb24ab25e27f39afe99ed8f units
+install_file /usr/local/lib/notes/release root root 0755 0d1eed01e1035efa0de00a29e43da8da35ff03e12887d699098e45ad7c7742b6 other
+install_file /etc/systemd/system/celery-notes.service root root 0644 5539f424d2454d622ad4ebea57632bad0710bd9cb680e2c1c85db530ee73e77f units
+install_file /etc/systemd/system/celerybeat-notes.service root root 0644 31580ee8617a8145537411ea41dd0a61a12226105949a06a5ef06e6042e61b43 units
 install_file /etc/notes/postgresql.conf root root 0644 1bb3535a1e1e01a3b837392f01be5b2ab2d28ab9a884eaf1dbddd02b7b9542ed other
 install_file /etc/notes/redis.conf root root 0644 f4f02881599ed43eb49c590967c15d1157de259dc223205481fd87bc77de4597 other
 was_changed() { [[ "$changed" == *" $1 "* ]]; }

@@ -2,9 +2,9 @@
 # Checked before every release with `gunicorn --check-config`.
 wsgi_app = "project.wsgi:application"
 
-# Resolve the `current` symlink on every (re)load instead of pinning the directory the master
-# started in; with preload off, each worker imports the application after this chdir.
-chdir = "/srv/notes/current"
+# No chdir here: the unit's WorkingDirectory resolves `current` when Gunicorn starts, and every
+# release restarts Gunicorn (the new release's venv and code), so no stale directory is kept.
+# `gunicorn --check-config` runs before the switch, when `current` may not exist yet.
 preload_app = False
 
 # systemd passes the listening socket (gunicorn-notes.socket); the bind only matters

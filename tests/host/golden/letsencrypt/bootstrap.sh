@@ -131,13 +131,13 @@ install_file() { # staged-relative dest owner group mode sha256 tag
     fi
 }
 install_file /etc/nginx/sites-available/shop.conf root root 0644 a083487c56afe6b4fb6d0018a16268ffd79787b78d1531633c2af7d407d9fc94 nginx
-install_file /etc/systemd/system/gunicorn-shop.socket root root 0644 a46d2e52721d2124bb55034f2f3d70192c5cf949d67bb874029c1ca7c0b86774 units
-install_file /etc/systemd/system/gunicorn-shop.service root root 0644 deebdabff95eb5ce36bee3179120e9da422ffaa0cd7a0d9f2f561cecc4956724 units
-install_file /etc/shop/gunicorn.conf.py root shop 0640 95635642efbcb7931f92273cd4a5374128b65b4e2785725e2bbb62b5b738684a gunicorn
+install_file /etc/systemd/system/gunicorn-shop.socket root root 0644 240acd7fb68f405f0dfbc9bdbdc858b1481fc2a8c04a8e4f6dd057c4c03c7922 units
+install_file /etc/systemd/system/gunicorn-shop.service root root 0644 9e928caab2a9d28f488f0b427a35ccde950cce3e5aa5bf6abf89d8b9c57cbc95 units
+install_file /etc/shop/gunicorn.conf.py root shop 0640 700fb322486477e533fd6be591aeeb0e7ae3811ce3862c8cc036fd562d0d659f gunicorn
 install_file /etc/shop/app.env.base root root 0600 9dc19e3cf33f455cf133b6c8a06158e706d4893ad7d446af65e3903dd6addfb7 other
 install_file /etc/logrotate.d/shop root root 0644 2ef2a694d7114c1c2510b384e10fb102ef22d22374c9f0d939d2106a2022f44f other
 install_file /etc/apt/apt.conf.d/21shop-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/shop/release root root 0755 5b514aa94389fcb272bfcc85a27ff44c6cf12ab4068b7f1b1c782016acad21df other
+install_file /usr/local/lib/shop/release root root 0755 8cb1cf49dd6a3b274200af1e94a385c63296a6b1d5eda3e56e81bf99136c9439 other
 install_file /etc/shop/redis.conf root root 0644 c8b5d2ccc0322bd0df311db810c77b772abf752e83996866896522187b8a1829 other
 install_file /etc/shop/sshd-hardening.conf root root 0644 7caa24b6ffd48dd8ca1051f8d4ec552db78c33a12d0cf4d1923b39daabe813ae other
 install_file /etc/fail2ban/jail.d/shop.local root root 0644 8dd079ed93ba00e6ef5a1b653df79113f83924693e5a796dae5b6635bacb2913 other

@@ -1,0 +1,286 @@
+"""The host layer on a real systemd host: the same bootstrap and release code DjangoHost runs.
+
+One booted Debian container (systemd as PID 1, reached over SSH) is configured with the dev
+stack's settings, then serves the sample app through Nginx -> Gunicorn with real PostgreSQL
+and Redis. The tests run in file order: they share the host and build on each other's releases.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from components.config import StackSettings, load_from_stack_file
+from components.host.artifact import pack_source
+from components.host.context import HostContext
+from components.host.django_host import env_prelude, release_command, upload_script
+from components.host.render import render_all
+from tests.e2e.testhost import TestHost
+from tests.e2e.web import Browser
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "examples/django_app"
+ARCHIVE = "/var/tmp/notes-artifacts/source.tar.gz"
+
+
+@pytest.fixture(scope="module")
+def settings() -> StackSettings:
+    return load_from_stack_file(REPO / "stacks/Pulumi.dev.yaml")
+
+
+@pytest.fixture(scope="module")
+def ctx(settings: StackSettings) -> HostContext:
+    return HostContext.from_settings(settings)
+
+
+def bootstrap(host: TestHost, ctx: HostContext) -> None:
+    script = env_prelude({"CERTBOT_SKIP": "1"}) + upload_script(ctx, render_all(ctx))
+    result = host.ssh("sudo -n bash -s", input=script, timeout=900, check=False)
+    assert result.returncode == 0, f"bootstrap failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+
+
+def with_migration(tmp: Path, name: str, operation: str) -> Path:
+    """A copy of the sample app with one extra migration."""
+    copy = tmp / name
+    shutil.copytree(APP, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "media", "staticfiles"))
+    migrations = sorted((copy / "notes/migrations").glob("0*.py"))
+    last = migrations[-1].stem
+    number = int(last[:4]) + 1
+    (copy / f"notes/migrations/{number:04d}_{name}.py").write_text(
+        "from django.db import migrations\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        f"    dependencies = [('notes', '{last}')]\n"
+        f"    operations = [{operation}]\n"
+    )
+    return copy
+
+
+def release(host: TestHost, ctx: HostContext, release_id: str, source: Path = APP, check: bool = True):  # type: ignore[no-untyped-def]
+    encoded = base64.b64encode(pack_source(source)).decode()
+    host.ssh(f"mkdir -p {Path(ARCHIVE).parent} && base64 -d > {ARCHIVE}", input=encoded)
+    started = time.monotonic()
+    result = host.ssh(release_command(ctx, release_id, ARCHIVE), timeout=900, check=False)
+    result.duration = time.monotonic() - started  # type: ignore[attr-defined]
+    if check:
+        assert result.returncode == 0, f"release {release_id} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def deployed(test_host: TestHost, ctx: HostContext) -> Iterator[TestHost]:
+    bootstrap(test_host, ctx)
+    release(test_host, ctx, "r1")
+    yield test_host
+
+
+@pytest.fixture
+def browser(ctx: HostContext) -> Browser:
+    return Browser(host=ctx.primary_host, port=ctx.https_port, http_port=ctx.http_port)
+
+
+def live_release(browser: Browser) -> str:
+    response = browser.get("/readyz")
+    assert response.status == 200, response.text
+    return str(response.json()["release"])
+
+
+def test_health_reports_database_and_cache(deployed: TestHost, browser: Browser) -> None:
+    response = browser.get("/readyz")
+    assert response.status == 200, response.text
+    body = response.json()
+    assert body["checks"] == {"database": "ok", "cache": "ok"}
+    assert body["release"] == "r1"
+    assert browser.get("/healthz").json() == {"status": "ok"}
+
+
+def test_a_page_writes_and_reads_the_database(deployed: TestHost, browser: Browser) -> None:
+    text = f"written through nginx at {time.time()}"
+    response = browser.post_form("/", {"text": text})
+    assert response.status == 302, response.text
+    assert text in browser.get("/").text
+
+
+def test_a_celery_task_round_trips(deployed: TestHost, browser: Browser) -> None:
+    response = browser.post_json("/tasks/ping/")
+    assert response.status == 202, response.text
+    run_id = response.json()["id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if browser.get(f"/tasks/{run_id}/").json()["done"]:
+            return
+        time.sleep(1)
+    pytest.fail("the Celery worker did not run the task within 60 s")
+
+
+def test_static_files_come_from_nginx_even_when_gunicorn_is_down(
+    deployed: TestHost, browser: Browser, ctx: HostContext
+) -> None:
+    units = f"{ctx.gunicorn_unit}.socket {ctx.gunicorn_unit}.service"
+    deployed.ssh(f"sudo -n systemctl stop {units}")
+    try:
+        static = browser.get("/static/notes/site.css")
+        assert static.status == 200
+        assert static.headers["content-type"].startswith("text/css")
+        assert "public" in static.headers.get("cache-control", "")
+        assert browser.get("/healthz").status == 502
+    finally:
+        deployed.ssh(f"sudo -n systemctl start {units}")
+    assert browser.get("/healthz").status == 200
+
+
+def test_an_upload_lands_in_media_and_is_served(deployed: TestHost, browser: Browser, ctx: HostContext) -> None:
+    content = b"uploaded through nginx " + str(time.time()).encode()
+    response = browser.post_file("/upload/", "file", "hello.txt", content)
+    assert response.status == 302, response.text[:500]
+    detail = browser.get(response.headers["location"])
+    url = next(part.split('"')[0] for part in detail.text.split('href="')[1:] if part.startswith("/media/"))
+    served = browser.get(url)
+    assert served.status == 200
+    assert served.body == content
+    on_disk = deployed.ssh(f"sudo -n find {ctx.media_dir} -name 'hello*.txt' | head -1").stdout.strip()
+    assert on_disk.startswith(ctx.media_dir)
+
+
+def test_an_oversize_upload_gets_413_from_nginx_not_502(deployed: TestHost, browser: Browser, ctx: HostContext) -> None:
+    response = browser.post_file("/upload/", "file", "big.bin", b"x" * ((ctx.max_upload_mb + 1) * 1024 * 1024))
+    assert response.status == 413
+    assert "nginx" in response.text.lower()
+
+
+def test_an_unknown_host_header_is_refused(deployed: TestHost, browser: Browser) -> None:
+    for secure in (False, True):
+        try:
+            response = browser.get("/", secure=secure, host="evil.example.com")
+        except (ConnectionError, OSError, Exception) as exc:  # 444 closes the connection
+            assert "evil" not in str(exc)
+            continue
+        assert response.status in (400, 421, 444), (secure, response.status)
+
+
+def test_gunicorn_is_not_reachable_except_through_its_socket(deployed: TestHost, ctx: HostContext) -> None:
+    listeners = deployed.ssh("sudo -n ss -ltnpH").stdout
+    assert "gunicorn" not in listeners
+    mode = deployed.ssh(f"sudo -n stat -c '%a %U %G' {ctx.socket_path}").stdout.split()
+    assert mode == ["660", ctx.user, "www-data"] or mode[0] == "660", mode
+
+
+class Load:
+    """Requests in a loop from several threads, counting failures, while something else happens."""
+
+    def __init__(self, browser: Browser, paths: list[str], threads: int = 4) -> None:
+        self.browser, self.paths, self.threads = browser, paths, threads
+        self.results: Counter[str] = Counter()
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._workers: list[threading.Thread] = []
+
+    def _run(self, index: int) -> None:
+        own = Browser(self.browser.host, self.browser.port, self.browser.http_port)
+        i = index
+        while not self._stop.is_set():
+            path = self.paths[i % len(self.paths)]
+            i += 1
+            try:
+                status = own.get(path).status
+                self.results[str(status)] += 1
+                if status != 200:
+                    self.errors.append(f"{path}: HTTP {status}")
+            except Exception as exc:  # noqa: BLE001 - every failure counts
+                self.results["error"] += 1
+                self.errors.append(f"{path}: {type(exc).__name__}: {exc}")
+
+    def __enter__(self) -> Load:
+        for index in range(self.threads):
+            worker = threading.Thread(target=self._run, args=(index,), daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        time.sleep(1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        time.sleep(1)
+        self._stop.set()
+        for worker in self._workers:
+            worker.join(timeout=60)
+
+
+def test_a_release_under_load_drops_no_request(
+    deployed: TestHost, browser: Browser, ctx: HostContext, tmp_path: Path
+) -> None:
+    source = with_migration(
+        tmp_path, "e2e_marker", "migrations.RunSQL('CREATE TABLE e2e_marker (id int)', 'DROP TABLE e2e_marker')"
+    )
+    with Load(browser, ["/", "/healthz", "/static/notes/site.css"]) as load:
+        release(deployed, ctx, "r2", source)
+    total = sum(load.results.values())
+    assert total > 50, f"the load generator made too few requests to mean anything: {load.results}"
+    assert not load.errors, f"{len(load.errors)} failed of {total}: {load.errors[:10]}"
+    assert live_release(browser) == "r2"
+    tables = deployed.ssh(
+        f"sudo -n -u postgres psql -p {ctx.db_port} -d {ctx.db_name} -Atc \"select to_regclass('e2e_marker')\""
+    )
+    assert tables.stdout.strip() == "e2e_marker", "the release's migration did not run"
+
+
+def test_an_unchanged_requirements_release_reuses_the_wheel_cache(deployed: TestHost, ctx: HostContext) -> None:
+    result = release(deployed, ctx, "r3")
+    assert result.duration < 240, f"release with unchanged requirements took {result.duration:.0f}s"  # type: ignore[attr-defined]
+
+
+def note_count(host: TestHost, ctx: HostContext) -> int:
+    out = host.ssh(
+        f"sudo -n -u postgres psql -p {ctx.db_port} -d {ctx.db_name} -Atc 'select count(*) from notes_note'"
+    )
+    return int(out.stdout.strip())
+
+
+def test_a_failing_migration_keeps_the_old_release_serving_and_loses_no_rows(
+    deployed: TestHost, browser: Browser, ctx: HostContext, tmp_path: Path
+) -> None:
+    browser.post_form("/", {"text": "row that must survive"})
+    before = note_count(deployed, ctx)
+    broken = with_migration(tmp_path, "broken", "migrations.RunSQL('ALTER TABLE notes_note ADD COLUMN broken nosuchtype')")
+    result = release(deployed, ctx, "r4-broken", broken, check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "nosuchtype" in output, output[-3000:]
+    assert live_release(browser) == "r3"
+    assert note_count(deployed, ctx) == before
+
+
+def test_rollback_returns_to_the_previous_release(deployed: TestHost, browser: Browser, ctx: HostContext) -> None:
+    assert live_release(browser) == "r3"
+    result = deployed.ssh(f"sudo -n {ctx.release_script} rollback", timeout=600, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert live_release(browser) == "r2"
+
+
+def test_every_service_comes_back_after_a_restart(deployed: TestHost, browser: Browser, ctx: HostContext) -> None:
+    deployed.restart()
+    deadline = time.monotonic() + 120
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            response = browser.get("/readyz")
+            if response.status == 200 and response.json()["checks"] == {"database": "ok", "cache": "ok"}:
+                break
+            last = response.text
+        except OSError as exc:
+            last = str(exc)
+        time.sleep(2)
+    else:
+        pytest.fail(f"the app did not come back after a restart: {last}")
+    units = [f"{ctx.gunicorn_unit}.socket", f"{ctx.celery_worker_unit}.service", f"{ctx.celery_beat_unit}.service"]
+    states = deployed.ssh("systemctl is-active " + " ".join(units), check=False).stdout.split()
+    assert states == ["active"] * len(units), dict(zip(units, states, strict=False))
+    assert json.loads(browser.get("/healthz").text) == {"status": "ok"}
