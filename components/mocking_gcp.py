@@ -34,6 +34,11 @@ def _region(inputs: dict[str, Any]) -> str:
     return str(inputs.get("region") or inputs.get("location") or "europe-west1").lower()
 
 
+def _global_link(inputs: dict[str, Any], collection: str, name: str) -> str:
+    base = f"https://www.googleapis.com/compute/v1/projects/{_project(inputs)}/global"
+    return f"{base}/{collection}/{inputs.get('name', name)}"
+
+
 def _account(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     email = f"{inputs.get('accountId', name)}@{_project(inputs)}.iam.gserviceaccount.com"
     return {
@@ -104,7 +109,7 @@ ATTRIBUTES: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "gcp:storage/bucketIAMMember:BucketIAMMember": lambda name, inputs: {"etag": "CAE="},
     "gcp:serviceaccount/iAMMember:IAMMember": lambda name, inputs: {"etag": "BwYmock="},
     "gcp:compute/network:Network": lambda name, inputs: {
-        "selfLink": f"https://www.googleapis.com/compute/v1/projects/{_project(inputs)}/global/networks/{inputs.get('name', name)}",
+        "selfLink": _global_link(inputs, "networks", name),
         "numericId": "5000000000000000001",
     },
     "gcp:compute/subnetwork:Subnetwork": lambda name, inputs: {
@@ -115,7 +120,7 @@ ATTRIBUTES: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
         "gatewayAddress": "10.8.0.1",
     },
     "gcp:compute/globalAddress:GlobalAddress": lambda name, inputs: {
-        "selfLink": f"https://www.googleapis.com/compute/v1/projects/{_project(inputs)}/global/addresses/{inputs.get('name', name)}",
+        "selfLink": _global_link(inputs, "addresses", name),
     },
     "gcp:servicenetworking/connection:Connection": lambda name, inputs: {
         "peering": "servicenetworking-googleapis-com",

@@ -1,0 +1,70 @@
+"""Pure naming helpers for the GCP target: no resources, no Pulumi calls.
+
+Physical names are a contract with GCP (a renamed Cloud SQL instance or bucket is a new one), so they
+are derived in one place from the component ``name`` and checked against GCP's length limits up front.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+CLOUD_RUN_NAME_MAX = 49
+"""Cloud Run service, job and worker pool names: at most 49 characters."""
+
+EXECUTION_NAME_MAX = 63
+"""A Job execution is named ``<job>-<token>``; the SDK requires len(job) + len(token) < 63."""
+
+TOKEN_LENGTH = 16
+"""Hex characters of the migration execution token (64 bits of sha256: collisions are not a concern)."""
+
+
+def slug(value: str) -> str:
+    """Lower-case ``value`` and replace anything outside [a-z0-9-] with '-' (stack names may hold '_')."""
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")
+    return re.sub(r"-{2,}", "-", cleaned)
+
+
+def resource_prefix(app_name: str, stack: str) -> str:
+    """The prefix of every physical name of a stack: ``<app>-<stack>`` (``notes-staging``)."""
+    return slug(f"{app_name}-{stack}")
+
+
+def check_length(kind: str, value: str, limit: int) -> str:
+    """Return ``value`` or raise ValueError naming the GCP limit it breaks."""
+    if len(value) > limit:
+        raise ValueError(
+            f"{kind} name {value!r} is {len(value)} characters; GCP allows at most {limit}. "
+            "Shorten djangostack:app.name or the stack name."
+        )
+    return value
+
+
+def execution_token(release_id: str, image: str) -> str:
+    """The Cloud Run Job ``run_execution_token`` for a release.
+
+    Derived only from the release id and the image reference, so it is deterministic: the same
+    release of the same image gives the same token (no new execution, no diff), and a new image or
+    a new release id gives a new token (a new migration execution). Hashed because the execution
+    name ``<job>-<token>`` must stay under 63 characters whatever the release id looks like.
+    """
+    digest = hashlib.sha256(f"{release_id}\n{image}".encode()).hexdigest()
+    return digest[:TOKEN_LENGTH]
+
+
+def run_app_host(service_name: str, project_number: str, region: str) -> str:
+    """The deterministic Cloud Run host: ``<service>-<project number>.<region>.run.app``.
+
+    Google documents this form as stable for the life of the service, and it is computable before
+    the service exists, which is what lets ALLOWED_HOSTS name it in the very revision that serves it.
+    """
+    return f"{service_name}-{project_number}.{region}.run.app"
+
+
+MAINTENANCE_DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+
+
+def maintenance_window(window: str) -> tuple[int, int]:
+    """``"sun:03:00-sun:04:00"`` -> (7, 3): Cloud SQL takes a start day (1 = Monday) and hour."""
+    day, hour, _ = window.split("-", 1)[0].split(":")
+    return MAINTENANCE_DAYS[day], int(hour)
