@@ -368,3 +368,13 @@ def test_every_secret_key_is_declared_secret_in_pulumi_yaml() -> None:
     for key in SECRET_KEYS:
         assert declared[f"djangostack:{key}"]["secret"] is True, key
     assert project["stackConfigDir"] == "stacks"
+
+
+def test_the_readme_documents_every_output_of_the_contract() -> None:
+    from components.outputs import CONTRACT
+
+    readme = (REPO / "README.md").read_text()
+    for spec in CONTRACT:
+        row = next((line for line in readme.splitlines() if line.startswith(f"| `{spec.name}` |")), None)
+        assert row is not None, f"README has no row for output {spec.name}"
+        assert ("| yes |" in row) == spec.secret, f"README says the wrong secrecy for {spec.name}"
