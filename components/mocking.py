@@ -200,11 +200,20 @@ INVOKES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 """Invoke token -> result. Extend per component (AMI and zone look-ups, identities, ...)."""
 
 
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+STACK_REFERENCES: dict[str, AttributeFn] = {}
+"""Target kind -> what a referenced stack (the shared network) exports to that target."""
+
+
 def _load_target_tables() -> None:
     from components import mocking_aws, mocking_gcp
 
-    for module in (mocking_aws, mocking_gcp):
-        ATTRIBUTES.update(module.ATTRIBUTES)
+    for kind, module in (("aws-ec2", mocking_aws), ("gcp-cloudrun", mocking_gcp)):
+        for token, answer in module.ATTRIBUTES.items():
+            if token == STACK_REFERENCE:
+                STACK_REFERENCES[kind] = answer
+            else:
+                ATTRIBUTES[token] = answer
         INVOKES.update(module.INVOKES)
 
 
@@ -214,13 +223,14 @@ _load_target_tables()
 class RecordingMocks(pulumi.runtime.Mocks):
     """Answers the engine's calls and remembers invokes."""
 
-    def __init__(self) -> None:
+    def __init__(self, target_kind: str = "") -> None:
         self.invokes: list[Invoke] = []
         self.states: dict[str, dict[str, Any]] = {}
+        self.target_kind = target_kind
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
-        extra = ATTRIBUTES.get(args.typ)
+        extra = STACK_REFERENCES.get(self.target_kind) if args.typ == STACK_REFERENCE else ATTRIBUTES.get(args.typ)
         if extra is not None:
             state.update(extra(args.name, dict(args.inputs)))
         resource_id = args.resource_id or f"{args.name}-id"
@@ -351,7 +361,8 @@ def _evaluate(stack_name: str, config: dict[str, str], secret_keys: list[str]) -
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        mocks = RecordingMocks()
+        target = json.loads(config.get(f"{PROJECT}:target", "{}") or "{}")
+        mocks = RecordingMocks(target.get("kind", "") if isinstance(target, dict) else "")
         monitor = RecordingMonitor(mocks)
         pulumi.runtime.set_all_config(config, secret_keys)
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack_name, preview=False, monitor=monitor)
@@ -368,6 +379,10 @@ def _evaluate(stack_name: str, config: dict[str, str], secret_keys: list[str]) -
         # hang) the next evaluation in this process.
         with pulumi.runtime.settings.SETTINGS.lock:
             pulumi.runtime.settings.SETTINGS.outputs.clear()
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
         asyncio.set_event_loop(None)

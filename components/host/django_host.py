@@ -126,6 +126,9 @@ class DjangoHost(pulumi.ComponentResource):
         stdin = pulumi.Output.all(*values).apply(payload) if names else pulumi.Output.from_input(payload_files)
         opts = pulumi.ResourceOptions(parent=self, protect=args.protect)
         delete = f"sudo -n bash -c {shlex.quote(uninstall_script(ctx))}"
+        # No `triggers` here: pulumi-command marks triggers replace-on-change, and a replacement
+        # runs the old resource's delete (the uninstall) after the new bootstrap, wiping the app.
+        # stdin carries every rendered file, so any rendered change already runs `update`.
         if isinstance(connection, SshConnection):
             return SshCommand(
                 f"{name}-bootstrap",
@@ -134,7 +137,6 @@ class DjangoHost(pulumi.ComponentResource):
                 update="sudo -n bash -s",
                 delete=delete,
                 stdin=stdin,
-                triggers=[self.bootstrap_sha256],
                 opts=opts,
             )
         return remote.Command(
@@ -144,7 +146,6 @@ class DjangoHost(pulumi.ComponentResource):
             update="sudo -n bash -s",
             delete=delete,
             stdin=stdin,
-            triggers=[self.bootstrap_sha256],
             opts=opts,
         )
 

@@ -95,13 +95,13 @@ class Browser:
     def post_json(self, path: str) -> Response:
         return self.request("POST", path, b"", self.csrf_headers())
 
-    def post_file(self, path: str, field_name: str, filename: str, content: bytes, extra: dict[str, str] | None = None) -> Response:
+    def post_file(
+        self, path: str, field_name: str, filename: str, content: bytes, extra: dict[str, str] | None = None
+    ) -> Response:
         boundary = uuid.uuid4().hex
         parts: list[bytes] = []
         for key, value in (extra or {}).items():
-            parts.append(
-                f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
-            )
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode())
         parts.append(
             (
                 f'--{boundary}\r\nContent-Disposition: form-data; name="{field_name}"; filename="{filename}"\r\n'

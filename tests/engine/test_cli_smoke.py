@@ -4,6 +4,12 @@ Creates a throwaway Python project on a local file backend, sets a secret,
 `pulumi up`s a resource that runs `echo`, checks the outputs, checks that the
 secret is not stored in plaintext, then `pulumi destroy`s.
 
+The remote-command test proves the program's own SSH dynamic providers
+(``components/host/ssh_provider.py``, the ``builtin-ssh`` executor) against the
+engine tests' test host: the pulumi-command plugin cannot be built here (the Go
+module proxy answers 403 for github.com/pulumi/pulumi-command/provider), so
+that is what the server stack runs on in these tests (docs/engine-tests.md).
+
 Run:  .venv/bin/python -m pytest -m engine tests/engine -v
 """
 
@@ -12,19 +18,22 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import shutil
+import subprocess
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.testhost import TestHost
 from tests.engine.pulumi_cli import (
+    REPO_ROOT,
     VENV_DIR,
     isolated_env,
     missing_tools,
     missing_tools_message,
     run_pulumi,
-    tools_bin,
 )
 
 pytestmark = pytest.mark.engine
@@ -35,7 +44,6 @@ CORE_TOOLS = (
     "pulumi-language-python-exec",
     "pulumi-resource-pulumi-python",
 )
-COMMAND_VERSION = "1.2.1"
 STACK = "smoke"
 
 # A Python dynamic provider: exercises the CLI, the language host and a
@@ -67,14 +75,34 @@ pulumi.export("stdout", echo.stdout)
 pulumi.export("secret_value", cfg.require_secret("greeting"))
 """
 
-COMMAND_PROGRAM = """
+SSH_PROGRAM = """
+from pathlib import Path
+
 import pulumi
-import pulumi_command as command
+
+from components.host.ssh_provider import SshCommand, SshConnection, SshCopy
 
 cfg = pulumi.Config()
-cmd = command.local.Command("echo", create="echo hello-from-command")
-pulumi.export("stdout", cmd.stdout)
-pulumi.export("secret_value", cfg.require_secret("greeting"))
+connection = SshConnection(
+    host="127.0.0.1",
+    port=int(cfg.require("port")),
+    user="deploy",
+    private_key=Path(cfg.require("keyFile")).read_text(),
+    dial_error_limit=3,
+    per_dial_timeout=5,
+)
+marker = cfg.require("marker")
+note = SshCommand(
+    "note",
+    connection=connection,
+    create=f"cat > {marker} && echo created",
+    update=f"cat > {marker} && echo updated",
+    delete=f"rm -f {marker}",
+    stdin=cfg.require_secret("greeting"),
+    triggers=[cfg.require("trigger")],
+)
+upload = SshCopy("upload", connection=connection, source_path=Path("payload.txt"), remote_path=marker + ".payload")
+pulumi.export("stdout", note.stdout)
 """
 
 
@@ -151,15 +179,57 @@ def test_up_destroy_dynamic_provider(tmp_path: Path) -> None:
     _up_check_destroy(tmp_path, DYNAMIC_PROGRAM, "hello-from-echo")
 
 
-def test_up_destroy_command_provider(tmp_path: Path) -> None:
-    _require(
-        *CORE_TOOLS,
-        "pulumi-resource-command",
-        note=(
-            " (where the Go module proxy does not serve github.com/pulumi/pulumi-command/provider,"
-            " the script cannot build it: install pulumi-resource-command"
-            f" {COMMAND_VERSION} into that directory by other means)"
-        ),
-    )
-    binary = str(tools_bin() / "pulumi-resource-command")
-    _up_check_destroy(tmp_path, COMMAND_PROGRAM, "hello-from-command", plugins=[("command", COMMAND_VERSION, binary)])
+def test_up_update_destroy_builtin_ssh_provider(tmp_path: Path, engine_host: TestHost) -> None:
+    _require(*CORE_TOOLS)
+    project = tmp_path / "project"
+    _write_project(project, SSH_PROGRAM)
+    shutil.copytree(REPO_ROOT / "components", project / "components", ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "payload.txt").write_text("payload v1\n")
+    env = isolated_env(tmp_path)
+    marker = f"/tmp/smoke-{secrets.token_hex(4)}"
+    secret = "s3cr3t-" + secrets.token_hex(8)
+
+    def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run_pulumi(list(args), cwd=project, env=env, check=check)
+
+    def on_host(command: str) -> str:
+        return engine_host.ssh(command, timeout=60).stdout
+
+    cli("stack", "init", STACK, "--non-interactive")
+    for key, value in (("port", str(engine_host.port)), ("keyFile", str(engine_host.private_key_path))):
+        cli("config", "set", key, value)
+    cli("config", "set", "marker", marker)
+    cli("config", "set", "trigger", "1")
+    cli("config", "set", "--secret", "greeting", secret)
+
+    cli("up", "--yes", "--skip-preview", "--non-interactive")
+    assert json.loads(cli("stack", "output", "--json").stdout) == {"stdout": "created\n"}
+    assert on_host(f"cat {marker}") == secret, "stdin did not reach the create command"
+    assert on_host(f"cat {marker}.payload") == "payload v1\n"
+    assert cli("preview", "--expect-no-changes", "--non-interactive", check=False).returncode == 0
+
+    for path in [p for p in (tmp_path / "backend").rglob("*") if p.is_file()]:
+        data = path.read_bytes()
+        assert secret.encode() not in data, f"stdin in plaintext in {path}"
+        assert engine_host.private_key_pem.splitlines()[1].encode() not in data, f"private key in {path}"
+
+    cli("config", "set", "trigger", "2")
+    (project / "payload.txt").write_text("payload v2\n")
+    diff = cli("preview", "--diff", "--non-interactive").stdout
+    assert '~ [0]: "1" => "2"' in diff and "~ sourceHash" in diff, diff
+    cli("up", "--yes", "--skip-preview", "--non-interactive")
+    assert json.loads(cli("stack", "output", "--json").stdout) == {"stdout": "updated\n"}
+    assert on_host(f"cat {marker}.payload") == "payload v2\n"
+
+    cli("config", "set", "trigger", "3")
+    failing = SSH_PROGRAM.replace("echo updated", "echo half-done; echo broken-on-purpose >&2; exit 7")
+    (project / "__main__.py").write_text(textwrap.dedent(failing))
+    failed = cli("up", "--yes", "--skip-preview", "--non-interactive", check=False)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert "exited with status 7" in output and "broken-on-purpose" in output and "half-done" in output, output
+    assert secret not in output
+
+    cli("destroy", "--yes", "--non-interactive")
+    assert engine_host.ssh(f"test -e {marker}", check=False).returncode != 0, "delete did not run"
+    engine_host.ssh(f"rm -f {marker}.payload", check=False)

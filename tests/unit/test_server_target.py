@@ -72,12 +72,22 @@ def test_a_new_release_id_changes_the_release_step_and_nothing_else(dev: Recordi
     assert changed == {"notes-release"}
 
 
-def test_the_bootstrap_reruns_when_rendered_content_changes(dev: Recording) -> None:
+def test_the_bootstrap_reruns_in_place_when_rendered_content_changes(dev: Recording) -> None:
     bigger = evaluate_stack("dev", overrides={"web": {"workers": 2, "maxUploadMb": 25}})
-    before = dev.named("notes-bootstrap").inputs
-    after = bigger.named("notes-bootstrap").inputs
-    assert before["triggers"] != after["triggers"]
+    before = dev.named("notes-bootstrap")
+    after = bigger.named("notes-bootstrap")
+    assert before.inputs["stdin"] != after.inputs["stdin"]
+    assert after.inputs["update"] == after.inputs["create"]
     assert bigger.named("notes-release").inputs == dev.named("notes-release").inputs
+
+
+def test_the_bootstrap_is_never_replaced(dev: Recording) -> None:
+    # A replacement would run the old bootstrap's delete (the uninstall) after the new one ran.
+    bootstrap = dev.named("notes-bootstrap")
+    assert "triggers" not in bootstrap.inputs
+    # pulumi-command always asks to replace on trigger changes; without triggers nothing can.
+    assert set(bootstrap.options["replace_on_changes"]) <= {"triggers[*]"}
+    assert not bootstrap.options["delete_before_replace"]
 
 
 def test_the_ssh_key_is_a_secret_and_connections_retry_with_a_limit(dev: Recording) -> None:

@@ -1,0 +1,297 @@
+"""The real Pulumi engine deploys the `server` target to a real systemd host (verification ladder,
+step 5).
+
+One stack of a copy of the project, on a local file backend, with ``remoteExecutor: builtin-ssh``
+(the pulumi-command plugin cannot be installed here; see docs/engine-tests.md), pointed at the
+engine tests' own test host. The tests run in file order and share that one deployed stack:
+preview + up, no perpetual diff, outputs, a consumer stack, secrets in state, a new release, a
+failing migration, destroy, and a fresh up on the same host.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import secrets
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.outputs import SECRET_OUTPUTS, contract_names
+from tests.e2e.testhost import TestHost
+from tests.engine.conftest import Cli, copy_project, output_of
+from tests.engine.pulumi_cli import REPO_ROOT, isolated_env
+
+pytestmark = pytest.mark.engine
+
+STACK = "engine"
+APP = "notes"
+HTTP_PORT, HTTPS_PORT, DB_PORT, REDIS_PORT = 9080, 9443, 5434, 6381
+"""Ports of this stack's services: clear of the host e2e stack (8080/8443/5433/6380) and of
+this machine's own PostgreSQL and Redis (5432/6379); the container shares the host's network."""
+PREVIEW_DOC = REPO_ROOT / "docs" / "example-pr-preview.txt"
+
+
+@dataclass
+class Deployment:
+    """The shared stack: its CLI, its project copy, the host and the secrets it was given."""
+
+    cli: Cli
+    project: Path
+    workdir: Path
+    host: TestHost
+    secret_values: dict[str, str]
+    release_id: str = "r1"
+
+    def https_get(self, path: str) -> tuple[int, str]:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # the host's self-signed certificate
+        connection = http.client.HTTPSConnection("127.0.0.1", HTTPS_PORT, timeout=30, context=context)
+        try:
+            connection.request("GET", path, headers={"Host": "127.0.0.1"})
+            response = connection.getresponse()
+            return response.status, response.read().decode("utf-8", errors="replace")
+        finally:
+            connection.close()
+
+    def readyz(self) -> dict[str, Any]:
+        status, body = self.https_get("/readyz")
+        assert status == 200, f"/readyz answered {status}: {body[:2000]}"
+        return dict(json.loads(body))
+
+    def ssh(self, command: str) -> subprocess.CompletedProcess[str]:
+        return self.host.ssh(command, check=False, timeout=120)
+
+    def set_release(self, release_id: str, source: str = "examples/django_app") -> None:
+        self.cli.set_config(STACK, "djangostack:app", {"name": APP, "releaseId": release_id, "source": source})
+
+
+def stack_config(host: TestHost, release_id: str) -> dict[str, Any]:
+    return {
+        "djangostack:environment": "dev",
+        "djangostack:target": {
+            "kind": "server",
+            "host": host.host,
+            "sshPort": host.port,
+            "sshUser": host.user,
+            "sshKeyFile": str(host.private_key_path),
+            "httpPort": HTTP_PORT,
+            "httpsPort": HTTPS_PORT,
+            "firewall": False,
+            "releasesToKeep": 3,
+            "remoteExecutor": "builtin-ssh",
+        },
+        "djangostack:app": {"name": APP, "releaseId": release_id, "source": "examples/django_app"},
+        "djangostack:web": {"workers": 2},
+        "djangostack:database": {"mode": "local", "port": DB_PORT, "sslmode": "disable"},
+        "djangostack:cache": {"mode": "local", "port": REDIS_PORT},
+        "djangostack:celery": {"worker": True, "beat": True},
+    }
+
+
+def add_migration(app_dir: Path, name: str, operation: str) -> Path:
+    """Add one migration to the app in ``app_dir`` (after its last one); returns its file."""
+    migrations = sorted((app_dir / "notes/migrations").glob("0*.py"))
+    last = migrations[-1].stem
+    path = app_dir / f"notes/migrations/{int(last[:4]) + 1:04d}_{name}.py"
+    path.write_text(
+        "from django.db import migrations\n\n\n"
+        "class Migration(migrations.Migration):\n"
+        f"    dependencies = [('notes', '{last}')]\n"
+        f"    operations = [{operation}]\n"
+    )
+    return path
+
+
+def up(deployment: Deployment, check: bool = True) -> subprocess.CompletedProcess[str]:
+    started = time.monotonic()
+    result = deployment.cli("up", "--yes", "--non-interactive", "--skip-preview", check=check)
+    print(f"pulumi up took {time.monotonic() - started:.0f}s")
+    return result
+
+
+def steps_of(preview_json: str) -> dict[str, str]:
+    """``pulumi preview --json``: resource name -> operation, for every step that is not 'same'."""
+    document = json.loads(preview_json)
+    return {step["urn"].rsplit("::", 1)[-1]: step["op"] for step in document.get("steps", []) if step["op"] != "same"}
+
+
+@pytest.fixture(scope="module")
+def deployment(engine_host: TestHost, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    workdir = tmp_path_factory.mktemp("engine-server")
+    project = copy_project(workdir / "project")
+    cli = Cli(project, isolated_env(workdir))
+    secret_values = {
+        "secretKey": "engine-secret-key-" + secrets.token_urlsafe(48),
+        "databasePassword": "engine-db-password-" + secrets.token_hex(16),
+    }
+    cli.init_stack(STACK, stack_config(engine_host, "r1"), secret_values)
+    deployment = Deployment(cli, project, workdir, engine_host, secret_values)
+    yield deployment
+    # Leave the host as we found it even when a test failed half-way.
+    cli("destroy", "--yes", "--non-interactive", check=False)
+
+
+def test_preview_then_up_bootstraps_the_host_and_serves_the_app(deployment: Deployment) -> None:
+    preview = deployment.cli("preview", "--non-interactive")
+    for name in ("notes-bootstrap", "notes-source", "notes-release"):
+        assert name in preview.stdout, preview.stdout
+    assert "to create" in preview.stdout
+    up(deployment)
+    health = deployment.readyz()
+    assert health["checks"] == {"database": "ok", "cache": "ok"}, health
+    assert health["release"] == "r1", health
+    applied = deployment.ssh(
+        f"sudo -n runuser -u postgres -- psql -p {DB_PORT} -d app -Atc "
+        "\"select count(*) from django_migrations where app = 'notes'\""
+    )
+    assert applied.returncode == 0 and int(applied.stdout.strip()) >= 1, applied
+
+
+def test_stack_outputs_follow_the_contract_and_hide_secrets(deployment: Deployment) -> None:
+    outputs = json.loads(deployment.cli("stack", "output", "--json").stdout)
+    assert sorted(outputs) == sorted(contract_names())
+    for name in SECRET_OUTPUTS:
+        assert outputs[name] == "[secret]", f"{name} is shown without --show-secrets"
+    assert outputs["url"] == f"https://127.0.0.1:{HTTPS_PORT}"
+    assert outputs["releaseId"] == "r1"
+    assert outputs["target"] == "server"
+    assert outputs["databasePort"] == DB_PORT
+    shown = json.loads(deployment.cli("stack", "output", "--json", "--show-secrets").stdout)
+    assert deployment.secret_values["databasePassword"] in shown["databaseUrl"]
+
+
+def test_a_preview_right_after_up_shows_no_changes(deployment: Deployment) -> None:
+    result = deployment.cli("preview", "--expect-no-changes", "--non-interactive", check=False)
+    assert result.returncode == 0, f"perpetual diff:\n{output_of(result)}"
+
+
+def test_secrets_are_encrypted_in_state_and_in_the_stack_file(deployment: Deployment) -> None:
+    plaintexts = [*deployment.secret_values.values(), deployment.host.private_key_pem.splitlines()[1]]
+    backend = deployment.workdir / "backend"
+    files = [p for p in backend.rglob("*") if p.is_file()]
+    assert any(p.name == f"{STACK}.json" for p in files), files
+    for path in [*files, deployment.cli.stack_file(STACK)]:
+        data = path.read_bytes()
+        for secret in plaintexts:
+            assert secret.encode() not in data, f"a secret is stored in plaintext in {path}"
+    state = json.loads(deployment.cli("stack", "export").stdout)
+    bootstrap = next(r for r in state["deployment"]["resources"] if r["urn"].endswith("::notes-bootstrap"))
+    for key in ("stdin", "__provider"):
+        assert "ciphertext" in json.dumps(bootstrap["inputs"][key]), f"bootstrap input {key} is not encrypted"
+    assert "ciphertext" in json.dumps(bootstrap["inputs"]["connection"]["privateKey"])
+
+
+def test_a_consumer_stack_reads_the_outputs_through_a_stack_reference(deployment: Deployment) -> None:
+    consumer = deployment.workdir / "consumer"
+    consumer.mkdir()
+    (consumer / "Pulumi.yaml").write_text(
+        f"name: consumer\nruntime:\n  name: python\n  options:\n    virtualenv: {REPO_ROOT / '.venv'}\n"
+    )
+    (consumer / "__main__.py").write_text(
+        "import pulumi\n\n"
+        f"ref = pulumi.StackReference('organization/djangostack/{STACK}')\n"
+        "pulumi.export('healthUrl', pulumi.Output.concat(ref.require_output('url'), '/readyz'))\n"
+        "pulumi.export('liveRelease', ref.require_output('releaseId'))\n"
+        "pulumi.export('databaseUrl', ref.require_output('databaseUrl'))\n"
+    )
+    cli = Cli(consumer, deployment.cli.env)
+    cli("stack", "init", "consumer", "--non-interactive")
+    cli("up", "--yes", "--non-interactive", "--skip-preview")
+    outputs = json.loads(cli("stack", "output", "--json").stdout)
+    assert outputs == {
+        "healthUrl": f"https://127.0.0.1:{HTTPS_PORT}/readyz",
+        "liveRelease": "r1",
+        "databaseUrl": "[secret]",
+    }, outputs
+    cli("destroy", "--yes", "--non-interactive")
+    cli("stack", "rm", "--yes", "consumer")
+
+
+def test_a_new_release_previews_as_the_release_step_only_and_runs_its_migration(deployment: Deployment) -> None:
+    app = deployment.project / "examples/django_app"
+    add_migration(
+        app,
+        "engine_marker",
+        "migrations.RunSQL('CREATE TABLE engine_marker (id int)', 'DROP TABLE engine_marker')",
+    )
+    deployment.set_release("r2")
+
+    steps = steps_of(deployment.cli("preview", "--json", "--non-interactive").stdout)
+    assert steps == {"notes-release": "update", "notes-source": "update"}, steps
+
+    diff = deployment.cli("preview", "--diff", "--non-interactive").stdout
+    assert "notes-bootstrap" not in diff, f"the bootstrap would run again:\n{diff}"
+    assert not re.search(r"^\s*[+-]{2}|replace", diff, re.M), f"something would be replaced:\n{diff}"
+    assert '~ [0]: "r1" => "r2"' in diff, diff
+    PREVIEW_DOC.parent.mkdir(exist_ok=True)
+    PREVIEW_DOC.write_text(
+        "$ pulumi preview --diff   # release id r1 -> r2, the app gained one migration\n\n"
+        + diff.replace(str(deployment.project), "<project>")
+    )
+
+    up(deployment)
+    assert deployment.readyz()["release"] == "r2"
+    marker = deployment.ssh(
+        f"sudo -n runuser -u postgres -- psql -p {DB_PORT} -d app -Atc \"select to_regclass('engine_marker')\""
+    )
+    assert marker.stdout.strip() == "engine_marker", f"the release's migration did not run: {marker}"
+    result = deployment.cli("preview", "--expect-no-changes", "--non-interactive", check=False)
+    assert result.returncode == 0, f"perpetual diff after a release:\n{output_of(result)}"
+
+
+def test_a_failing_migration_fails_the_update_and_the_old_release_keeps_serving(deployment: Deployment) -> None:
+    app = deployment.project / "examples/django_app"
+    broken = add_migration(app, "broken", "migrations.RunSQL('ALTER TABLE notes_note ADD COLUMN broken nosuchtype')")
+    deployment.set_release("r3-broken")
+    try:
+        result = up(deployment, check=False)
+        assert result.returncode != 0, output_of(result)
+        assert "nosuchtype" in output_of(result), output_of(result)[-4000:]
+        assert deployment.readyz()["release"] == "r2"
+    finally:
+        broken.unlink()
+        deployment.set_release("r2")
+    # Back to the live release: only the artifact differs from what was last uploaded.
+    up(deployment)
+    result = deployment.cli("preview", "--expect-no-changes", "--non-interactive", check=False)
+    assert result.returncode == 0, output_of(result)
+
+
+def test_destroy_removes_the_app_from_the_host(deployment: Deployment) -> None:
+    deployment.cli("destroy", "--yes", "--non-interactive")
+    checks = {
+        "/srv/notes": f"test ! -e /srv/{APP}",
+        "/etc/notes": f"test ! -e /etc/{APP}",
+        "nginx site": f"test ! -e /etc/nginx/sites-enabled/{APP}.conf",
+        "units": f"! ls /etc/systemd/system | grep -q '^{APP}'",
+        "database": (
+            f'test -z "$(sudo -n runuser -u postgres -- psql -p {DB_PORT} -Atc '
+            '"select 1 from pg_database where datname = \'app\'")"'
+        ),
+        "unix user": f"! id -u {APP}",
+    }
+    left = {what: deployment.ssh(cmd) for what, cmd in checks.items()}
+    assert not [w for w, r in left.items() if r.returncode != 0], {
+        w: (r.stdout, r.stderr) for w, r in left.items() if r.returncode != 0
+    }
+    exported = json.loads(deployment.cli("stack", "export").stdout)
+    assert not exported["deployment"].get("resources"), exported
+
+
+def test_the_host_is_reusable_after_destroy(deployment: Deployment) -> None:
+    deployment.set_release("r4")
+    up(deployment)
+    health = deployment.readyz()
+    assert health["release"] == "r4"
+    assert health["checks"] == {"database": "ok", "cache": "ok"}
+    deployment.cli("destroy", "--yes", "--non-interactive")
+    assert deployment.ssh(f"test ! -e /srv/{APP}").returncode == 0
