@@ -17,7 +17,7 @@ from components.host.context import HostContext
 from components.host.django_host import env_prelude, uninstall_script, upload_script
 from components.host.render import render_all
 from components.outputs import SECRET_OUTPUTS, contract_names
-from tests.harness import Recording, evaluate_stack
+from tests.harness import Recording, evaluate_dev_with_pulumi_command
 
 REPO = Path(__file__).resolve().parents[2]
 SECRETS = {
@@ -29,12 +29,12 @@ SECRETS = {
 
 @pytest.fixture(scope="module")
 def dev() -> Recording:
-    return evaluate_stack("dev")
+    return evaluate_dev_with_pulumi_command()
 
 
 @pytest.fixture(scope="module")
 def dev_with_secrets() -> Recording:
-    return evaluate_stack("dev", secrets=SECRETS)
+    return evaluate_dev_with_pulumi_command(secrets=SECRETS)
 
 
 def test_the_host_component_owns_bootstrap_upload_and_release(dev: Recording) -> None:
@@ -64,8 +64,7 @@ def test_the_release_is_triggered_by_the_release_id_only(dev: Recording) -> None
 
 
 def test_a_new_release_id_changes_the_release_step_and_nothing_else(dev: Recording) -> None:
-    newer = evaluate_stack(
-        "dev",
+    newer = evaluate_dev_with_pulumi_command(
         overrides={"app": {"name": "notes", "releaseId": "2026.11.26-1", "source": "examples/django_app"}},
     )
     changed = {r.name for r in newer.resources if r.inputs != dev.named(r.name).inputs}
@@ -73,7 +72,7 @@ def test_a_new_release_id_changes_the_release_step_and_nothing_else(dev: Recordi
 
 
 def test_the_bootstrap_reruns_in_place_when_rendered_content_changes(dev: Recording) -> None:
-    bigger = evaluate_stack("dev", overrides={"web": {"workers": 2, "maxUploadMb": 25}})
+    bigger = evaluate_dev_with_pulumi_command(overrides={"web": {"workers": 2, "maxUploadMb": 25}})
     before = dev.named("notes-bootstrap")
     after = bigger.named("notes-bootstrap")
     assert before.inputs["stdin"] != after.inputs["stdin"]
@@ -163,11 +162,11 @@ def test_destroy_removes_the_app_but_keeps_system_packages() -> None:
 
 
 def test_the_bootstrap_is_protected_when_the_database_is(tmp_path: Path) -> None:
-    protected = evaluate_stack(
-        "dev", overrides={"database": {"mode": "local", "port": 5433, "deletionProtection": True}}
+    protected = evaluate_dev_with_pulumi_command(
+        overrides={"database": {"mode": "local", "port": 5433, "deletionProtection": True}}
     )
     assert protected.named("notes-bootstrap").protect
-    assert not evaluate_stack("dev").named("notes-bootstrap").protect
+    assert not evaluate_dev_with_pulumi_command().named("notes-bootstrap").protect
 
 
 def test_the_artifact_is_reproducible_and_excludes_caches(tmp_path: Path) -> None:
@@ -184,10 +183,12 @@ def test_the_artifact_is_reproducible_and_excludes_caches(tmp_path: Path) -> Non
 
 def test_a_missing_source_directory_is_a_settings_error() -> None:
     with pytest.raises(pulumi.RunError, match=r"djangostack:app.source: .*not a Django project"):
-        evaluate_stack("dev", overrides={"app": {"name": "notes", "releaseId": "r1", "source": "components"}})
+        evaluate_dev_with_pulumi_command(
+            overrides={"app": {"name": "notes", "releaseId": "r1", "source": "components"}}
+        )
 
 
 def test_invalid_settings_stop_before_any_resource() -> None:
     with pytest.raises(pulumi.RunError) as caught:
-        evaluate_stack("dev", overrides={"web": {"workers": 0}})
+        evaluate_dev_with_pulumi_command(overrides={"web": {"workers": 0}})
     assert "djangostack:web.workers: Input should be greater than or equal to 1 (got 0)" in str(caught.value)

@@ -32,7 +32,7 @@ from components.host.ssh_provider import (
     known_hosts_line,
     tail,
 )
-from tests.harness import Recording, evaluate_stack
+from tests.harness import Recording, evaluate_dev_with_pulumi_command, evaluate_stack
 
 REPO = Path(__file__).resolve().parents[2]
 COMMAND_TYPE = "pulumi-python:dynamic/djangostack:SshCommand"
@@ -84,7 +84,7 @@ def test_builtin_ssh_creates_the_same_three_steps_as_dynamic_resources(builtin: 
 
 
 def test_pulumi_command_stays_the_default_executor() -> None:
-    default = evaluate_stack("dev")
+    default = evaluate_dev_with_pulumi_command()
     assert {r.type for r in default.resources if r.name.startswith("notes-")} == {
         "command:remote:Command",
         "command:remote:CopyToRemote",
@@ -99,7 +99,7 @@ def test_builtin_ssh_keeps_the_order_bootstrap_upload_release(builtin: Recording
 
 
 def test_builtin_ssh_steps_have_the_same_commands_and_triggers_as_pulumi_command(builtin: Recording) -> None:
-    default = evaluate_stack("dev", secrets=SECRETS)
+    default = evaluate_dev_with_pulumi_command(secrets=SECRETS)
     for name in ("notes-bootstrap", "notes-release"):
         ours, theirs = builtin.named(name).inputs, default.named(name).inputs
         for key in ("create", "update", "delete", "stdin", "triggers"):
