@@ -64,16 +64,26 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from components.plan import diff_plans, make_plan, render_plan
+    from components.plan import PlanError, diff_plans, make_plan, render_plan
 
     path = stack_path(args.stack)
     load_from_stack_file(path)  # fail with the settings errors before evaluating anything
-    plan = make_plan(path)
+    base_text = None
     if args.diff:
-        base_text = Path(args.diff).read_text(encoding="utf-8")
-        print(diff_plans(base_text, plan), end="")
-    else:
+        try:
+            base_text = Path(args.diff).read_text(encoding="utf-8")
+        except OSError as exc:
+            print(f"plan: cannot read the base plan {args.diff}: {exc.strerror}", file=sys.stderr)
+            return 1
+    plan = make_plan(path)
+    if base_text is None:
         print(render_plan(plan, args.format), end="")
+        return 0
+    try:
+        print(diff_plans(base_text, plan), end="")
+    except PlanError as exc:
+        print(f"plan: {args.diff}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -98,7 +98,7 @@ class Plan:
             "outputs": self.outputs,
             "warnings": self.warnings,
         }
-        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
@@ -261,7 +261,7 @@ def _summarised(text: str) -> str:
     data = text.encode("utf-8")
     first = text.splitlines()[0].rstrip() if text.strip() else ""
     if len(first) > FIRST_LINE_CHARS:
-        first = first[:FIRST_LINE_CHARS] + "…"
+        first = first[:FIRST_LINE_CHARS] + "..."
     digest = hashlib.sha256(data).hexdigest()[:12]
     return f"sha256:{digest} ({len(data)} bytes) {first}".rstrip()
 
@@ -307,58 +307,95 @@ def render_plan(plan: Plan, fmt: str = "markdown") -> str:
     return "\n".join(lines)
 
 
-def diff_plans(base_json_text: str, plan: Plan) -> str:
-    """Markdown for a pull-request comment: what ``plan`` adds, changes and removes against the
-    saved plan ``base_json_text``, with a one-line summary (``+2 ~1 -0``)."""
-    base = Plan.from_json(base_json_text)
+Change = tuple[str, Any, Any]
+"""(leaf path, value before, value after); ``ABSENT`` on the side where the leaf does not exist."""
+
+
+@dataclass(frozen=True)
+class PlanDiff:
+    """What a plan adds, changes and removes against a base plan."""
+
+    base_stack: str
+    stack: str
+    added: list[PlannedResource]
+    changed: list[tuple[PlannedResource, list[Change]]]
+    removed: list[PlannedResource]
+    unchanged: int
+    output_changes: list[Change]
+    warnings: list[str]
+
+    @property
+    def summary(self) -> str:
+        return f"+{len(self.added)} ~{len(self.changed)} -{len(self.removed)}"
+
+
+def compare_plans(base: Plan, plan: Plan) -> PlanDiff:
+    """Resources match by (type, name, parent), as Pulumi matches them by URN; within a resource,
+    inputs and options compare leaf by leaf (``template.containers[0].image``)."""
     before = {r.key: r for r in base.resources}
     after = {r.key: r for r in plan.resources}
-    added = [after[k] for k in sorted(after.keys() - before.keys())]
-    removed = [before[k] for k in sorted(before.keys() - after.keys())]
-    changed: list[tuple[PlannedResource, list[tuple[str, Any, Any]]]] = []
+    changed: list[tuple[PlannedResource, list[Change]]] = []
     for key in sorted(before.keys() & after.keys()):
         changes = _changes(dict(_resource_leaves(before[key])), dict(_resource_leaves(after[key])))
         if changes:
             changed.append((after[key], changes))
-    unchanged = len(after) - len(added) - len(changed)
-    output_changes = _changes(_leaf_map(base.outputs), _leaf_map(plan.outputs))
+    added = [after[k] for k in sorted(after.keys() - before.keys())]
+    return PlanDiff(
+        base_stack=base.stack,
+        stack=plan.stack,
+        added=added,
+        changed=changed,
+        removed=[before[k] for k in sorted(before.keys() - after.keys())],
+        unchanged=len(after) - len(added) - len(changed),
+        output_changes=_changes(_leaf_map(base.outputs), _leaf_map(plan.outputs)),
+        warnings=plan.warnings,
+    )
 
-    summary = f"+{len(added)} ~{len(changed)} -{len(removed)}"
+
+def diff_plans(base_json_text: str, plan: Plan) -> str:
+    """Markdown for a pull-request comment: what ``plan`` adds, changes and removes against the
+    saved plan ``base_json_text``, with a one-line summary (``+2 ~1 -0``)."""
+    return render_diff(compare_plans(Plan.from_json(base_json_text), plan))
+
+
+def render_diff(diff: PlanDiff) -> str:
+    """A ``PlanDiff`` as markdown: a summary line, then a list per section."""
+    n_outputs = len(diff.output_changes)
     lines = [
-        f"### Plan diff for stack `{plan.stack}`: {summary}",
+        f"### Plan diff for stack `{diff.stack}`: {diff.summary}",
         "",
-        f"**{summary}**: {len(added)} to add, {len(changed)} to change, {len(removed)} to remove, "
-        f"{unchanged} unchanged; {len(output_changes)} output value{'s' if len(output_changes) != 1 else ''} "
-        "changed.",
+        f"**{diff.summary}**: {len(diff.added)} to add, {len(diff.changed)} to change, "
+        f"{len(diff.removed)} to remove, {diff.unchanged} unchanged; "
+        f"{n_outputs} output value{'s' if n_outputs != 1 else ''} changed.",
         "",
     ]
-    if base.stack != plan.stack:
-        lines += ["> [!NOTE]", f"> The base plan is for stack `{base.stack}`.", ""]
-    lines += _warning_lines(plan.warnings)
+    if diff.base_stack != diff.stack:
+        lines += ["> [!NOTE]", f"> The base plan is for stack `{diff.base_stack}`.", ""]
+    lines += _warning_lines(diff.warnings)
 
-    lines += [f"#### Added ({len(added)})", ""]
-    for resource in added:
+    lines += [f"#### Added ({len(diff.added)})", ""]
+    for resource in diff.added:
         lines.append(f"- {_describe(resource)}")
         leaves = _resource_leaves(resource)
         if leaves:
             lines += ["", "  <details><summary>inputs</summary>", ""]
             lines += [f"  - {_code(path)}: {_value(value)}" for path, value in leaves]
             lines += ["", "  </details>", ""]
-    lines += ([] if added else ["_none_"]) + [""]
+    lines += ([] if diff.added else ["_none_"]) + [""]
 
-    lines += [f"#### Changed ({len(changed)})", ""]
-    for resource, changes in changed:
+    lines += [f"#### Changed ({len(diff.changed)})", ""]
+    for resource, changes in diff.changed:
         lines.append(f"- {_describe(resource)}")
-        lines += [f"  - {_code(path)}: {_value(old)} → {_value(new)}" for path, old, new in changes]
-    lines += ([] if changed else ["_none_"]) + [""]
+        lines += [f"  - {_code(path)}: {_value(old)} -> {_value(new)}" for path, old, new in changes]
+    lines += ([] if diff.changed else ["_none_"]) + [""]
 
-    lines += [f"#### Removed ({len(removed)})", ""]
-    lines += [f"- {_describe(resource)}" for resource in removed] or ["_none_"]
+    lines += [f"#### Removed ({len(diff.removed)})", ""]
+    lines += [f"- {_describe(resource)}" for resource in diff.removed] or ["_none_"]
     lines.append("")
 
-    if output_changes:
+    if diff.output_changes:
         lines += ["#### Outputs", ""]
-        lines += [f"- {_code(path)}: {_value(old)} → {_value(new)}" for path, old, new in output_changes]
+        lines += [f"- {_code(path)}: {_value(old)} -> {_value(new)}" for path, old, new in diff.output_changes]
         lines.append("")
     lines += [FOOTNOTE, ""]
     return "\n".join(lines)
@@ -367,14 +404,17 @@ def diff_plans(base_json_text: str, plan: Plan) -> str:
 class _Absent:
     """A value present on one side of a comparison only."""
 
+    def __repr__(self) -> str:
+        return "ABSENT"
+
 
 ABSENT = _Absent()
 
 
-def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
     """(path, old, new) for every leaf that differs. Secret leaves compare as equal: under mocks
     their values are stand-ins, so only a secret appearing or disappearing is a change."""
-    result = []
+    result: list[Change] = []
     for path in sorted(before.keys() | after.keys()):
         old = before.get(path, ABSENT)
         new = after.get(path, ABSENT)
@@ -402,7 +442,7 @@ def _leaves(value: Any, prefix: str) -> list[tuple[str, Any]]:
             if _PLAIN_KEY.match(key):
                 path = f"{prefix}.{key}" if prefix else key
             else:
-                path = f"{prefix}[{json.dumps(key, ensure_ascii=False)}]"
+                path = f"{prefix}[{json.dumps(key, ensure_ascii=True)}]"
             result += _leaves(value[key], path)
         return result
     if isinstance(value, list) and value:
@@ -425,7 +465,7 @@ def _value(value: Any) -> str:
         return str(value)
     if isinstance(value, str) and _SUMMARY.match(value):
         return _code(value)
-    return _code(json.dumps(value, sort_keys=True, ensure_ascii=False))
+    return _code(json.dumps(value, sort_keys=True, ensure_ascii=True))
 
 
 def _code(text: str) -> str:

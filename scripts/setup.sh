@@ -45,4 +45,6 @@ fi
 # The engine tests use the CLI and language host built here (fast no-op once built). The command
 # provider is left out: the Go module proxy refuses its module (see scripts/install-pulumi.sh).
 PULUMI_TOOLS_COMPONENTS="${PULUMI_TOOLS_COMPONENTS:-cli python}" bash scripts/install-pulumi.sh
+# actionlint checks the GitHub workflows (tests/artifacts/test_workflows.py).
+bash scripts/install-actionlint.sh
 echo "setup: done"

@@ -122,18 +122,7 @@ class SecurityGroups(pulumi.ComponentResource):
         cidr_ipv6: str | None = None,
         referenced: aws.ec2.SecurityGroup | None = None,
     ) -> None:
-        aws.vpc.SecurityGroupIngressRule(
-            f"{self._name}-{rule}",
-            security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=port,
-            to_port=port,
-            cidr_ipv4=cidr_ipv4,
-            cidr_ipv6=cidr_ipv6,
-            referenced_security_group_id=referenced.id if referenced is not None else None,
-            description=rule,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        self._rule(aws.vpc.SecurityGroupIngressRule, rule, group, port, cidr_ipv4, cidr_ipv6, referenced)
 
     def _egress(
         self,
@@ -145,7 +134,20 @@ class SecurityGroups(pulumi.ComponentResource):
         cidr_ipv6: str | None = None,
         referenced: aws.ec2.SecurityGroup | None = None,
     ) -> None:
-        aws.vpc.SecurityGroupEgressRule(
+        self._rule(aws.vpc.SecurityGroupEgressRule, rule, group, port, cidr_ipv4, cidr_ipv6, referenced)
+
+    def _rule(
+        self,
+        kind: type[aws.vpc.SecurityGroupIngressRule] | type[aws.vpc.SecurityGroupEgressRule],
+        rule: str,
+        group: aws.ec2.SecurityGroup,
+        port: int,
+        cidr_ipv4: str | None,
+        cidr_ipv6: str | None,
+        referenced: aws.ec2.SecurityGroup | None,
+    ) -> None:
+        """One TCP port, one source or destination (a CIDR or another group), named after ``rule``."""
+        kind(
             f"{self._name}-{rule}",
             security_group_id=group.id,
             ip_protocol="tcp",
