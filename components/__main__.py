@@ -45,21 +45,30 @@ def _check(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     from components.host.context import HostContext
-    from components.host.render import render_all
+    from components.host.render import render_all, render_cloud_init
 
     settings = _load(args.stack)
     if settings.target.kind == "gcp-cloudrun":
         print(f"{args.stack}: the gcp-cloudrun target has no host files to render", file=sys.stderr)
         return 1
+    try:
+        ctx = HostContext.from_settings(settings)
+    except ValueError as exc:
+        print(f"{args.stack}: {exc}", file=sys.stderr)
+        return 1
     out = Path(args.out)
-    files = render_all(HostContext.from_settings(settings))
+    files = render_all(ctx)
     for key in sorted(files):
         host_file = files[key]
         target = out / host_file.path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(host_file.content, encoding="utf-8")
-        print(f"{host_file.mode:>4} {host_file.owner:<16} {host_file.path}")
-    print(f"{len(files)} files written under {out}")
+        print(f"{host_file.mode_text} {host_file.owner}:{host_file.group:<10} {host_file.path}")
+    user_data = out / "cloud-init" / "user-data.yaml"
+    user_data.parent.mkdir(parents=True, exist_ok=True)
+    user_data.write_text(render_cloud_init(ctx, files), encoding="utf-8")
+    print(f"{'':4} {'':<16} (first-boot user data with the same files: {user_data})")
+    print(f"{len(files)} host files written under {out}")
     return 0
 
 

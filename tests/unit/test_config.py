@@ -381,3 +381,19 @@ def test_the_readme_documents_every_output_of_the_contract() -> None:
         row = next((line for line in readme.splitlines() if line.startswith(f"| `{spec.name}` |")), None)
         assert row is not None, f"README has no row for output {spec.name}"
         assert ("| yes |" in row) == spec.secret, f"README says the wrong secrecy for {spec.name}"
+
+
+def test_render_writes_every_host_file_and_the_user_data(tmp_path: Path) -> None:
+    from components.host.context import HostContext
+    from components.host.render import render_all
+
+    out = tmp_path / "host"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli(["render", "--stack", "dev", "--out", str(out)]) == 0
+    files = render_all(HostContext.from_settings(load_from_stack_file(REPO / "stacks/Pulumi.dev.yaml")))
+    for path, host_file in files.items():
+        assert (out / path.lstrip("/")).read_text() == host_file.content
+    assert (out / "cloud-init/user-data.yaml").read_text().startswith("#cloud-config")
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert cli(["render", "--stack", "staging", "--out", str(out)]) == 1
+    assert "no host files" in err.getvalue()
