@@ -830,6 +830,12 @@ def validate(raw: Mapping[str, Any], secrets_present: set[str], plaintext_secret
         raise SettingsError(lines) from None
     if lines:
         raise SettingsError(lines)
+    if isinstance(settings.target, AwsEc2Target):
+        # AWS-only combinations (NAT for a fleet, CIDR overlap with a referenced network, TLS
+        # shapes) live with the AWS rules; checked here so `check` and the program agree.
+        from components.aws.rules import check_settings
+
+        check_settings(settings)
     return settings
 
 

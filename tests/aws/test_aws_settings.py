@@ -63,9 +63,9 @@ def test_a_cidr_overlapping_the_referenced_network_stops_before_any_resource() -
         "cidr": "10.20.0.0/16",
         "reference": {"stack": "acme/network/prod", "cidr": "10.0.0.0/8"},
     }
-    settings = _settings(PROD, network=network)
+    # validate() runs the AWS rules too, so `check` and the program stop on the same line.
     with pytest.raises(SettingsError) as error:
-        check_settings(settings)
+        _settings(PROD, network=network)
     assert any(line.startswith("djangostack:network.cidr: 10.20.0.0/16 overlaps") for line in error.value.lines)
     # Through the program: the update stops with the same line, before any resource is registered.
     with pytest.raises((SettingsError, pulumi.RunError), match=r"network\.cidr: 10\.20\.0\.0/16 overlaps"):
@@ -89,27 +89,27 @@ def test_ssh_from_the_whole_internet_is_rejected_by_config() -> None:
 
 
 def test_a_huge_admin_range_is_rejected_before_any_resource() -> None:
-    settings = _settings(PROD, network={"cidr": "10.20.0.0/16", "nat": "per-az", "adminCidrs": ["0.0.0.0/1"]})
+    # validate() runs the AWS rules too, so `check` and the program stop on the same line.
     with pytest.raises(SettingsError, match=r"network\.adminCidrs: 0\.0\.0\.0/1"):
-        check_settings(settings)
+        _settings(PROD, network={"cidr": "10.20.0.0/16", "nat": "per-az", "adminCidrs": ["0.0.0.0/1"]})
 
 
 def test_a_fleet_without_nat_is_rejected() -> None:
-    settings = _settings(PROD, network={"cidr": "10.20.0.0/16", "nat": "none"})
+    # validate() runs the AWS rules too, so `check` and the program stop on the same line.
     with pytest.raises(SettingsError, match=r"network\.nat: 'none'"):
-        check_settings(settings)
+        _settings(PROD, network={"cidr": "10.20.0.0/16", "nat": "none"})
 
 
 def test_a_fleet_needs_a_domain_with_an_acm_certificate() -> None:
-    settings = _settings(PROD, domain={})
+    # validate() runs the AWS rules too, so `check` and the program stop on the same line.
     with pytest.raises(SettingsError, match=r"djangostack:domain: target\.instances is 2"):
-        check_settings(settings)
+        _settings(PROD, domain={})
 
 
 def test_acm_on_a_single_instance_is_rejected() -> None:
-    settings = _settings(SINGLE, domain={"names": ["a.example.com"], "tls": {"mode": "acm"}})
+    # validate() runs the AWS rules too, so `check` and the program stop on the same line.
     with pytest.raises(SettingsError, match="acm certificates are served by a load balancer"):
-        check_settings(settings)
+        _settings(SINGLE, domain={"names": ["a.example.com"], "tls": {"mode": "acm"}})
 
 
 def test_the_shipped_stacks_pass_the_aws_checks() -> None:

@@ -397,3 +397,16 @@ def test_render_writes_every_host_file_and_the_user_data(tmp_path: Path) -> None
     with contextlib.redirect_stderr(io.StringIO()) as err:
         assert cli(["render", "--stack", "staging", "--out", str(out)]) == 1
     assert "no host files" in err.getvalue()
+
+
+def test_a_cidr_overlapping_the_referenced_network_is_caught_by_check(tmp_path: Path) -> None:
+    document = stack_document("prod")
+    document["config"]["djangostack:network"] = {
+        "mode": "reference",
+        "cidr": "10.20.0.0/16",
+        "reference": {"stack": "acme/network/prod", "cidr": "10.20.128.0/17"},
+    }
+    lines = errors_for(tmp_path, document)
+    assert any(
+        line.startswith("djangostack:network.cidr: 10.20.0.0/16 overlaps the referenced network") for line in lines
+    )

@@ -1,0 +1,139 @@
+"""The djangostack-guardrails policy pack: every guardrail of ``guardrails.py``, mandatory.
+
+Run by the Pulumi CLI (``pulumi preview --policy-pack policy``), which executes this directory with
+the pulumi-policy SDK and talks to the ``PolicyPack`` over gRPC. The checks themselves are the pure
+functions in ``guardrails.py``; this file only adapts them to the SDK's callbacks.
+
+Production-only rules (``prod-database-protection``) need to know the stack's environment. It is
+taken, in order, from the policy's config (``environment``, set with ``--policy-pack-config``), the
+stack's ``djangostack:environment`` config, and the stack name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyPack,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+try:  # run by the CLI: this directory is on sys.path
+    import guardrails
+except ImportError:  # imported from the repository (tests)
+    from policy import guardrails
+
+PACK_NAME = "djangostack-guardrails"
+PROJECT = "djangostack"
+
+ENVIRONMENT_SCHEMA = PolicyConfigSchema(
+    properties={
+        "environment": {
+            "type": "string",
+            "description": "The stack's environment; default: djangostack:environment, else the stack name.",
+        },
+        "prodEnvironments": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": sorted(guardrails.PROD_ENVIRONMENTS),
+            "description": "Environments that get the production-only rules.",
+        },
+        "minBackupRetentionDays": {
+            "type": "integer",
+            "minimum": 1,
+            "default": guardrails.MIN_BACKUP_RETENTION_DAYS,
+            "description": "Shortest backup retention accepted in production, in days.",
+        },
+    }
+)
+
+
+def stack_environment(policy_config: Mapping[str, Any]) -> str | None:
+    """The environment the production-only rules compare against (see the module docstring)."""
+    explicit = policy_config.get("environment")
+    if explicit:
+        return str(explicit)
+    try:
+        configured = pulumi.Config(PROJECT).get("environment")
+    except Exception:
+        configured = None
+    if configured:
+        return configured
+    try:
+        return pulumi.get_stack() or None
+    except Exception:
+        return None
+
+
+def context_from(policy_config: Mapping[str, Any]) -> guardrails.Context:
+    # The SDK unwraps secret props before validation, so a Pulumi secret cannot be told apart from
+    # a plain value here (secret_props stays empty); the mocks runner does know and passes them.
+    return guardrails.Context(
+        environment=stack_environment(policy_config),
+        prod_environments=frozenset(policy_config.get("prodEnvironments") or guardrails.PROD_ENVIRONMENTS),
+        min_backup_retention_days=int(
+            policy_config.get("minBackupRetentionDays") or guardrails.MIN_BACKUP_RETENTION_DAYS
+        ),
+    )
+
+
+def resource_policy(guardrail: guardrails.Guardrail) -> ResourceValidationPolicy:
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        context = context_from(args.get_config())
+        for message in guardrail(args.resource_type, args.props, context):
+            report_violation(message, None)
+
+    return ResourceValidationPolicy(
+        name=guardrail.name,
+        description=guardrail.description,
+        validate=validate,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        config_schema=ENVIRONMENT_SCHEMA if guardrail.name == "prod-database-protection" else None,
+    )
+
+
+def stack_policy(guardrail: guardrails.StackGuardrail) -> StackValidationPolicy:
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        resources = [
+            guardrails.StackResource(
+                type=r.resource_type,
+                name=r.name,
+                urn=r.urn,
+                props=r.props,
+                property_dependencies={
+                    k: frozenset(d.urn for d in deps) for k, deps in r.property_dependencies.items()
+                },
+            )
+            for r in args.resources
+        ]
+        for violation in guardrail(resources, context_from(args.get_config())):
+            report_violation(violation.message, violation.urn)
+
+    return StackValidationPolicy(
+        name=guardrail.name,
+        description=guardrail.description,
+        validate=validate,
+        enforcement_level=EnforcementLevel.MANDATORY,
+    )
+
+
+def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
+    return [resource_policy(g) for g in guardrails.GUARDRAILS] + [stack_policy(g) for g in guardrails.STACK_GUARDRAILS]
+
+
+if __name__ == "__main__":
+    # Serves the analyzer over gRPC until the engine stops it.
+    PolicyPack(
+        name=PACK_NAME,
+        enforcement_level=EnforcementLevel.MANDATORY,
+        policies=build_policies(),  # type: ignore[arg-type]  # the SDK annotates List[Policy]
+        description="Security guardrails for production Django stacks (server, aws-ec2, gcp-cloudrun).",
+    )
