@@ -140,5 +140,15 @@ def check_settings(settings: StackSettings) -> None:
             "djangostack:domain.tls.mode: acm certificates are served by a load balancer, which a single "
             "instance does not have; use letsencrypt (or set target.instances above 1)"
         )
+    if target.instances > 1:
+        # The ALB and target group are auto-named "<app>-<env>-app-alb-<7 random>": AWS caps both
+        # names at 32 characters.
+        longest = len(f"{settings.app.name}-{settings.environment}-app-alb") + 8
+        if longest > 32:
+            problems.append(
+                f"djangostack:app.name: {settings.app.name!r} is too long for the load balancer's name "
+                f"(AWS allows 32 characters, this needs {longest}); use at most "
+                f"{len(settings.app.name) - (longest - 32)} characters"
+            )
     if problems:
         raise SettingsError(problems)

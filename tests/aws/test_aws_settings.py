@@ -194,3 +194,10 @@ def test_the_aws_host_scripts_pass_shellcheck(tmp_path: Path) -> None:
     send.write_text("#!/usr/bin/env bash\n" + SSM_SEND_COMMAND_SCRIPT, encoding="utf-8")
     result = subprocess.run(["shellcheck", str(release), str(send)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+def test_an_app_name_too_long_for_the_load_balancer_is_rejected() -> None:
+    raw, secrets = _raw(PROD)
+    raw["app"] = {**raw["app"], "name": "a-very-long-application-name"}
+    with pytest.raises(SettingsError, match=r"djangostack:app.name: .* too long for the load balancer"):
+        validate(raw, secrets, set())
