@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from components.aws.rules import RDS_CA_CERT, performance_insights_supported
 
@@ -92,6 +93,12 @@ class PostgresDatabase(pulumi.ComponentResource):
         )
         insights = performance_insights_supported(args.instance_class)
         protected = args.deletion_protection
+        final_snapshot: pulumi.Input[str] | None = None
+        if protected:
+            # A fixed name would collide with the snapshot a previous incarnation of this stack
+            # left behind; the suffix is drawn once per database and kept in state.
+            suffix = random.RandomId(f"{name}-final-snapshot", byte_length=4, opts=pulumi.ResourceOptions(parent=self))
+            final_snapshot = pulumi.Output.concat(name, "-final-", suffix.hex)
         self.instance = aws.rds.Instance(
             f"{name}-postgres",
             engine="postgres",
@@ -121,7 +128,7 @@ class PostgresDatabase(pulumi.ComponentResource):
             performance_insights_retention_period=7 if insights else None,
             deletion_protection=protected,
             skip_final_snapshot=not protected,
-            final_snapshot_identifier=f"{name}-final" if protected else None,
+            final_snapshot_identifier=final_snapshot,
             delete_automated_backups=not protected,
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, protect=protected),

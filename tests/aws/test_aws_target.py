@@ -101,7 +101,9 @@ def test_prod_database_has_backups_multi_az_deletion_protection_and_a_final_snap
     assert db.protect, "the prod database must be protected in Pulumi"
     assert db.inputs["deletionProtection"] is True
     assert db.inputs["skipFinalSnapshot"] is False
-    assert db.inputs["finalSnapshotIdentifier"] == "notes-prod-db-final"
+    # A per-database random suffix: a recreated stack never collides with an old final snapshot.
+    assert db.inputs["finalSnapshotIdentifier"] == "notes-prod-db-final-0badc0de"
+    assert prod.one("random:index/randomId:RandomId").parent == prod.one("djangostack:aws:PostgresDatabase").urn
     assert db.inputs["multiAz"] is True
     assert db.inputs["backupRetentionPeriod"] == 14
     assert db.inputs["instanceClass"] == "db.t4g.medium"
