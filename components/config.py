@@ -696,11 +696,6 @@ class StackSettings(_Model):
             raise ValueError("\n".join(problems))
         return self
 
-    @property
-    def stack_outputs_secret_free(self) -> dict[str, Any]:
-        """The settings as JSON-able camelCase data (no secrets live in this model)."""
-        return self.model_dump(mode="json", by_alias=True, exclude={"secrets_present"})
-
 
 # --------------------------------------------------------------------------------------------------
 # Errors: one line per problem, full key, bad value, what is allowed

@@ -90,8 +90,23 @@ def export_outputs(outputs: StackOutputs) -> None:
 
 
 def require_output(reference: pulumi.StackReference, name: str) -> pulumi.Output[object]:
-    """Read one output of another stack, failing the update with a clear message when absent."""
-    return reference.require_output(name)
+    """Read one output of another stack, failing the update with a clear message when absent.
+
+    ``name`` may be a dotted path into a map output, so a stack can reference another stack of
+    this program directly (``networkIds.vpcId``) as well as a network stack's top-level names.
+    """
+    head, _, rest = name.partition(".")
+    keys = rest.split(".") if rest else []
+
+    def member(found: object) -> object:
+        for key in keys:
+            if not isinstance(found, dict) or key not in found:
+                raise KeyError(f"the referenced stack's output {name!r} has no {key!r}")
+            found = found[key]
+        return found
+
+    output: pulumi.Output[object] = reference.require_output(head)
+    return output.apply(member) if keys else output
 
 
 def contract_names() -> list[str]:
