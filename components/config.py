@@ -352,6 +352,8 @@ class NetworkReference(_Model):
     stack: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")]
     """Fully qualified stack name: org/project/stack (or project/stack on a file backend)."""
     vpc_id_output: str = "vpcId"
+    """Output names in the referenced stack; a dotted path reads inside a map output, so another
+    stack of this program is referenced with ``networkIds.vpcId`` (and so on)."""
     public_subnet_ids_output: str = "publicSubnetIds"
     private_subnet_ids_output: str = "privateSubnetIds"
     cidr: Cidr | None = None
