@@ -355,11 +355,20 @@ def evaluate_stack(
     return contextvars.Context().run(_evaluate, stack_name, config, secret_keys)
 
 
+def _drop_pending_outputs() -> None:
+    """Forget output tasks Pulumi tracks process-wide (``SETTINGS.outputs``). Tasks left by a
+    program that failed, or by code that made Outputs outside an evaluation, belong to another
+    (closed) event loop; waiting on them would hang or fail this evaluation."""
+    with pulumi.runtime.settings.SETTINGS.lock:
+        pulumi.runtime.settings.SETTINGS.outputs.clear()
+
+
 def _evaluate(stack_name: str, config: dict[str, str], secret_keys: list[str]) -> Recording:
     from components.program import main
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    _drop_pending_outputs()
     try:
         target = json.loads(config.get(f"{PROJECT}:target", "{}") or "{}")
         mocks = RecordingMocks(target.get("kind", "") if isinstance(target, dict) else "")
@@ -377,8 +386,7 @@ def _evaluate(stack_name: str, config: dict[str, str], secret_keys: list[str]) -
     finally:
         # A program that failed leaves its pending outputs behind; they must not leak into (and
         # hang) the next evaluation in this process.
-        with pulumi.runtime.settings.SETTINGS.lock:
-            pulumi.runtime.settings.SETTINGS.outputs.clear()
+        _drop_pending_outputs()
         pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
         for task in pending:
             task.cancel()

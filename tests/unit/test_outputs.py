@@ -27,6 +27,8 @@ def event_loop_for_outputs() -> Any:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     yield loop
+    with pulumi.runtime.settings.SETTINGS.lock:  # outputs made here must not outlive the loop
+        pulumi.runtime.settings.SETTINGS.outputs.clear()
     asyncio.set_event_loop(None)
     loop.close()
 
