@@ -76,4 +76,6 @@ def test_stack_outputs_use_the_contract_names_and_wrap_secrets() -> None:
     ).as_dict()
     assert sorted(outputs) == sorted(spec.name for spec in CONTRACT)
     assert isinstance(outputs["databaseUrl"], pulumi.Output)
+    assert resolve(outputs["databaseUrl"]) == "postgres://x"
+    assert resolve(outputs["redisUrl"]) == "redis://y"
     assert outputs["url"] == "https://a"
