@@ -192,3 +192,23 @@ def test_invalid_settings_stop_before_any_resource() -> None:
     with pytest.raises(pulumi.RunError) as caught:
         evaluate_dev_with_pulumi_command(overrides={"web": {"workers": 0}})
     assert "djangostack:web.workers: Input should be greater than or equal to 1 (got 0)" in str(caught.value)
+
+
+def test_first_boot_user_data_installs_exactly_what_the_ssh_bootstrap_uploads() -> None:
+    import yaml
+
+    from components.host.render import render_cloud_init
+
+    ctx = HostContext.from_settings(load_from_stack_file(REPO / "stacks/Pulumi.dev.yaml"))
+    files = render_all(ctx)
+    script = upload_script(ctx, files)
+    uploaded = {
+        dest: base64.b64decode(body).decode()
+        for dest, body in re.findall(
+            r"base64 -d > (\S+) <<'__DJANGOSTACK_EOF__'\n(.*?)\n__DJANGOSTACK_EOF__", script, re.S
+        )
+    }
+    user_data = yaml.safe_load(render_cloud_init(ctx, files))
+    written = {entry["path"]: entry["content"] for entry in user_data["write_files"]}
+    assert written == uploaded
+    assert user_data["runcmd"] == [["bash", ctx.bootstrap_path]]
