@@ -212,3 +212,35 @@ def test_first_boot_user_data_installs_exactly_what_the_ssh_bootstrap_uploads() 
     written = {entry["path"]: entry["content"] for entry in user_data["write_files"]}
     assert written == uploaded
     assert user_data["runcmd"] == [["bash", ctx.bootstrap_path]]
+
+
+def test_an_external_database_and_redis_reach_the_host_only_as_secrets() -> None:
+    url = "postgres://app:ext-db-password@db.internal.example.com:6432/app?sslmode=require"
+    redis = "rediss://:ext-redis-password@cache.internal.example.com:6380/0"
+    recording = evaluate_dev_with_pulumi_command(
+        overrides={
+            "database": {"mode": "external", "sslmode": "require"},
+            "cache": {"mode": "external"},
+        },
+        secrets={"databaseUrl": url, "redisUrl": redis},
+    )
+    bootstrap = recording.named("notes-bootstrap")
+    assert "stdin" in bootstrap.secret_inputs
+    assert "export DATABASE_URL=" in bootstrap.inputs["stdin"]
+    assert "export REDIS_URL=" in bootstrap.inputs["stdin"]
+    for resource, key, text in recording.all_plaintext_strings():
+        assert "ext-db-password" not in text, f"{resource.name}.{key}"
+        assert "ext-redis-password" not in text, f"{resource.name}.{key}"
+    assert recording.outputs["databaseHost"] == "db.internal.example.com"
+    assert recording.outputs["databasePort"] == 6432
+    assert {"databaseUrl", "redisUrl"} <= recording.secret_outputs
+    assert "databaseHost" not in recording.secret_outputs
+    # Neither PostgreSQL nor Redis is installed on the host.
+    blocks = re.findall(
+        r"base64 -d > (\S+) <<'__DJANGOSTACK_EOF__'\n(.*?)\n__DJANGOSTACK_EOF__", bootstrap.inputs["stdin"], re.S
+    )
+    script = next(base64.b64decode(body).decode() for dest, body in blocks if dest.endswith("/bootstrap"))
+    packages = script.split("packages=(", 1)[1].split(")", 1)[0].split()
+    assert "postgresql" not in packages
+    assert "redis-server" not in packages
+    assert "postgresql-client" in packages  # pre-release pg_dump of the external database
