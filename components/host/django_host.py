@@ -129,19 +129,9 @@ class DjangoHost(pulumi.ComponentResource):
         # No `triggers` here: pulumi-command marks triggers replace-on-change, and a replacement
         # runs the old resource's delete (the uninstall) after the new bootstrap, wiping the app.
         # stdin carries every rendered file, so any rendered change already runs `update`.
-        if isinstance(connection, SshConnection):
-            return SshCommand(
-                f"{name}-bootstrap",
-                connection=connection,
-                create="sudo -n bash -s",
-                update="sudo -n bash -s",
-                delete=delete,
-                stdin=stdin,
-                opts=opts,
-            )
-        return remote.Command(
+        return _command(
             f"{name}-bootstrap",
-            connection=connection,
+            connection,
             create="sudo -n bash -s",
             update="sudo -n bash -s",
             delete=delete,
@@ -178,27 +168,52 @@ class DjangoHost(pulumi.ComponentResource):
             )
         command = release_command(ctx, args.release_id, remote_archive)
         release_opts = pulumi.ResourceOptions(parent=self, depends_on=[bootstrap, source])
-        release: RemoteCommand
-        if isinstance(connection, SshConnection):
-            release = SshCommand(
-                f"{name}-release",
-                connection=connection,
-                create=command,
-                update=command,
-                triggers=[args.release_id],
-                opts=release_opts,
-            )
-        else:
-            release = remote.Command(
-                f"{name}-release",
-                connection=connection,
-                create=command,
-                update=command,
-                triggers=[args.release_id],
-                opts=release_opts,
-            )
+        release = _command(
+            f"{name}-release",
+            connection,
+            create=command,
+            update=command,
+            triggers=[args.release_id],
+            opts=release_opts,
+        )
         release_id = args.release_id
         return release.stdout.apply(lambda _: release_id)
+
+
+def _command(
+    name: str,
+    connection: Connection,
+    *,
+    create: pulumi.Input[str],
+    update: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+    delete: pulumi.Input[str] | None = None,
+    stdin: pulumi.Input[str] | None = None,
+    triggers: list[str] | None = None,
+) -> RemoteCommand:
+    """A remote command through the stack's executor: the builtin SSH provider for an
+    ``SshConnection``, pulumi-command's ``remote.Command`` otherwise (same inputs, same meaning)."""
+    if isinstance(connection, SshConnection):
+        return SshCommand(
+            name,
+            connection=connection,
+            create=create,
+            update=update,
+            delete=delete,
+            stdin=stdin,
+            triggers=triggers,
+            opts=opts,
+        )
+    return remote.Command(
+        name,
+        connection=connection,
+        create=create,
+        update=update,
+        delete=delete,
+        stdin=stdin,
+        triggers=triggers,
+        opts=opts,
+    )
 
 
 def env_prelude(env: Mapping[str, str]) -> str:

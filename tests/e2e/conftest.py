@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.testhost import DEFAULT_CACHE_DIR, DEFAULT_SSH_PORT, TestHost, build_base_root
-
-
-def _unavailable() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (debootstrap, chroot, systemd-nspawn)"
-    missing = [t for t in ("debootstrap", "systemd-nspawn", "ssh", "ssh-keygen") if shutil.which(t) is None]
-    if missing:
-        return f"missing host tools {missing}: apt-get install -y debootstrap systemd-container openssh-client"
-    return None
+from tests.e2e.testhost import DEFAULT_CACHE_DIR, DEFAULT_SSH_PORT, TestHost, build_base_root, require_test_host
 
 
 @pytest.fixture(scope="session")
@@ -28,11 +18,7 @@ def test_host() -> Iterator[TestHost]:
     from it for every session. Set TESTHOST_SSH_PORT to run several sessions side by side,
     TESTHOST_REQUIRED=1 to fail (not skip) when the host cannot run containers.
     """
-    reason = _unavailable()
-    if reason is not None:
-        if os.environ.get("TESTHOST_REQUIRED") == "1":
-            pytest.fail(f"test host unavailable: {reason}")
-        pytest.skip(f"test host unavailable: {reason}")
+    require_test_host()
     port = int(os.environ.get("TESTHOST_SSH_PORT", str(DEFAULT_SSH_PORT)))
     cache_dir = DEFAULT_CACHE_DIR
     host = TestHost(cache_dir / "machines" / f"pytest-{port}", port, base_root=build_base_root(cache_dir))

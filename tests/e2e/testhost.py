@@ -658,6 +658,25 @@ def _children(pid: int) -> list[int]:
 # ------------------------------------------------------------------------ the host
 
 
+def require_test_host() -> None:
+    """Skip the calling test when this machine cannot run a test host, or fail it when
+    ``TESTHOST_REQUIRED=1`` (CI: a missing tool must not turn into a silent skip)."""
+    import pytest
+
+    reason = None
+    if os.geteuid() != 0:
+        reason = "needs root (debootstrap, chroot, systemd-nspawn)"
+    else:
+        missing = [t for t in ("debootstrap", "systemd-nspawn", "ssh", "ssh-keygen") if shutil.which(t) is None]
+        if missing:
+            reason = f"missing host tools {missing}: apt-get install -y debootstrap systemd-container openssh-client"
+    if reason is None:
+        return
+    if os.environ.get("TESTHOST_REQUIRED") == "1":
+        pytest.fail(f"test host unavailable: {reason}")
+    pytest.skip(f"test host unavailable: {reason}")
+
+
 class TestHost:
     """One booted systemd container reached over SSH on 127.0.0.1:<ssh_port>.
 

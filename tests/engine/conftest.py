@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.testhost import DEFAULT_CACHE_DIR, TestHost, build_base_root
+from tests.e2e.testhost import DEFAULT_CACHE_DIR, TestHost, build_base_root, require_test_host
 from tests.engine.pulumi_cli import REPO_ROOT, VENV_DIR, run_pulumi
 
 ENGINE_SSH_PORT = int(os.environ.get("ENGINE_TESTHOST_SSH_PORT", "2240"))
@@ -86,23 +86,10 @@ def output_of(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout + result.stderr
 
 
-def _unavailable() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (debootstrap, chroot, systemd-nspawn)"
-    missing = [t for t in ("debootstrap", "systemd-nspawn", "ssh", "ssh-keygen") if shutil.which(t) is None]
-    if missing:
-        return f"missing host tools {missing}: apt-get install -y debootstrap systemd-container openssh-client"
-    return None
-
-
 @pytest.fixture(scope="session")
 def engine_host() -> Iterator[TestHost]:
     """A booted Debian container of the engine tests' own (ssh on 127.0.0.1:2240)."""
-    reason = _unavailable()
-    if reason is not None:
-        if os.environ.get("TESTHOST_REQUIRED") == "1":
-            pytest.fail(f"test host unavailable: {reason}")
-        pytest.skip(f"test host unavailable: {reason}")
+    require_test_host()
     host = TestHost(
         DEFAULT_CACHE_DIR / "machines" / f"engine-{ENGINE_SSH_PORT}",
         ENGINE_SSH_PORT,
