@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,14 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.aws.rules import problems as aws_problems
+from components.errors import SettingsError
+from components.gcp.rules import problems as gcp_problems
+from components.rules import problems as guardrail_problems
+from components.rules import warnings as guardrail_warnings
+
+__all__ = ["SettingsError"]
+
 PROJECT = "djangostack"
 """The Pulumi project name, and so the config namespace (``djangostack:<key>``)."""
 
@@ -43,13 +52,14 @@ Environment = Literal["dev", "staging", "prod"]
 # Field types
 # --------------------------------------------------------------------------------------------------
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+"""One DNS label (matched with ``fullmatch``: ``$`` would let a trailing newline through)."""
 
 
 def _hostname(value: str) -> str:
     name = value.lower().rstrip(".")
     labels = name.split(".")
-    if len(name) > 253 or len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+    if len(name) > 253 or len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
         raise ValueError("must be a fully qualified DNS name such as app.example.com")
     if labels[-1].isdigit():
         raise ValueError("must be a DNS name, not an IP address")
@@ -57,6 +67,9 @@ def _hostname(value: str) -> str:
 
 
 def _host_or_ip(value: str) -> str:
+    if "%" in value:
+        # ipaddress accepts any text after % as an IPv6 scope id; it would reach shell and nginx.
+        raise ValueError("must not carry an IPv6 scope id (%...); use a global address or a DNS name")
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
@@ -67,6 +80,8 @@ def _host_or_ip(value: str) -> str:
 
 
 def _cidr(value: str) -> str:
+    if "%" in value:
+        raise ValueError("must not carry an IPv6 scope id (%...); write the network as address/prefix")
     try:
         return str(ipaddress.ip_network(value, strict=True))
     except ValueError as exc:
@@ -80,25 +95,75 @@ def _url_path(value: str) -> str:
 
 
 def _python_target(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", value):
+    if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", value, flags=re.ASCII):
         raise ValueError("must look like package.module:attribute, e.g. project.wsgi:application")
     return value
 
 
+def _private_ipv4_cidr(value: str) -> str:
+    network = ipaddress.ip_network(value)
+    if network.version != 4 or not network.is_private:
+        raise ValueError("must be a private IPv4 range (RFC 1918, e.g. 10.20.0.0/16)")
+    return value
+
+
+def _email(value: str) -> str:
+    local, _, domain = value.partition("@")
+    if not re.fullmatch(r"[A-Za-z0-9._+-]{1,64}", local) or local.startswith(("-", ".")):
+        raise ValueError("must be an email address such as ops@example.com (letters, digits, . _ + - before the @)")
+    _hostname(domain)
+    return value
+
+
+_IMAGE = re.compile(
+    r"(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]{1,5})?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@sha256:(?P<digest>[a-f0-9]{64}))?"
+)
+"""An OCI image reference: repository, optional tag, optional sha256 digest (64 lowercase hex)."""
+
+
+def _image(value: str) -> str:
+    if not _IMAGE.fullmatch(value):
+        raise ValueError(
+            "must be an image reference such as registry/repo/app:1.2.3 or registry/repo/app@sha256:<64 hex digits>"
+        )
+    return value
+
+
+def _env_value(value: str) -> str:
+    """A value that systemd's EnvironmentFile, bash and the container env all read back unchanged."""
+    if "'" in value:
+        raise ValueError("must not contain a single quote (values are single-quoted in the host env file)")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        raise ValueError("must not contain control characters (line breaks, tabs, NUL, escape) or lone surrogates")
+    if value != value.strip():
+        raise ValueError("must not start or end with whitespace")
+    return value
+
+
 def _python_module(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", value):
+    if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", value, flags=re.ASCII):
         raise ValueError("must be a dotted Python module path, e.g. project.settings")
     return value
 
 
-Hostname = Annotated[str, AfterValidator(_hostname)]
-HostOrIp = Annotated[str, AfterValidator(_host_or_ip)]
-Cidr = Annotated[str, AfterValidator(_cidr)]
+Hostname = Annotated[str, Field(max_length=254), AfterValidator(_hostname)]
+HostOrIp = Annotated[str, Field(max_length=254), AfterValidator(_host_or_ip)]
+Cidr = Annotated[str, Field(max_length=49), AfterValidator(_cidr)]
 UrlPath = Annotated[str, Field(max_length=200), AfterValidator(_url_path)]
 PythonTarget = Annotated[str, Field(max_length=200), AfterValidator(_python_target)]
 PythonModule = Annotated[str, Field(max_length=200), AfterValidator(_python_module)]
-Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
-ReleaseId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
+Image = Annotated[str, Field(max_length=512), AfterValidator(_image)]
+PrivateCidr = Annotated[str, Field(max_length=18), AfterValidator(_cidr), AfterValidator(_private_ipv4_cidr)]
+EnvName = Annotated[str, Field(max_length=128, pattern=r"^[A-Z][A-Z0-9_]*$")]
+EnvValue = Annotated[str, Field(max_length=4096), AfterValidator(_env_value)]
+RelativePath = Annotated[str, Field(max_length=1024, pattern=r"^[A-Za-z0-9_./~+-]+$")]
+"""A local file or directory path; read where ``pulumi up`` runs, never rendered onto a host."""
+OutputName = Annotated[str, Field(max_length=256, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
+Slug = Annotated[str, Field(max_length=100, pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
+ReleaseId = Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
@@ -111,7 +176,8 @@ class _Model(BaseModel):
         alias_generator=to_camel,
         validate_by_name=False,
         validate_by_alias=True,
-        strict=False,
+        # Strict: a YAML `true` is not the number 1, and "10" is not 10.
+        strict=True,
     )
 
 
@@ -184,9 +250,9 @@ class AppSettings(_Model):
     """Short name: the unix user, /srv/<name>, unit names and resource name prefix."""
     release_id: ReleaseId
     """Identifies the code being deployed (a version or artifact hash); a change runs a release."""
-    source: str = "examples/django_app"
+    source: RelativePath = "examples/django_app"
     """Host targets: directory of the Django project, relative to the Pulumi project root."""
-    image: str | None = None
+    image: Image | None = None
     """Container targets: image reference, pinned by digest or an immutable tag (never latest)."""
     interface: Literal["wsgi", "asgi"] = "wsgi"
     wsgi_module: PythonTarget = "project.wsgi:application"
@@ -196,8 +262,10 @@ class AppSettings(_Model):
     """Readiness endpoint: checks database and cache; gates releases and load balancers."""
     liveness_path: UrlPath = "/healthz"
     """Liveness endpoint: cheap, touches neither database nor cache."""
-    extra_env: dict[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")], str] = {}
-    """Extra non-secret environment for the app (secrets never go here)."""
+    extra_env: Annotated[dict[EnvName, EnvValue], Field(max_length=100)] = {}
+    """Extra non-secret environment for the app (secrets never go here). Names that change how
+    root, the shell or the interpreter behave, and names the targets set, are refused
+    (``components.rules``)."""
 
     @model_validator(mode="after")
     def _image_is_immutable(self) -> AppSettings:
@@ -250,8 +318,8 @@ class DatabaseSettings(_Model):
     """PostgreSQL: on the host, external (a URL secret), or managed by the cloud target."""
 
     mode: Literal["local", "external", "managed"] = "managed"
-    name: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = "app"
-    user: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = "app"
+    name: Annotated[str, Field(max_length=100, pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = "app"
+    user: Annotated[str, Field(max_length=100, pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = "app"
     port: Port = 5432
     version: Literal["14", "15", "16", "17"] = "16"
     storage_gb: Annotated[int, Field(ge=10, le=16384)] = 20
@@ -264,7 +332,10 @@ class DatabaseSettings(_Model):
     """High availability (Multi-AZ / regional); unset: on in prod only."""
     maintenance_window: Annotated[
         str,
-        Field(pattern=r"^(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d-(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d$"),
+        Field(
+            max_length=19,
+            pattern=r"^(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d-(mon|tue|wed|thu|fri|sat|sun):\d\d:\d\d$",
+        ),
     ] = "sun:03:00-sun:04:00"
     conn_max_age_seconds: Annotated[int, Field(ge=0, le=3600)] = 60
     sslmode: Literal["disable", "prefer", "require", "verify-full"] = "require"
@@ -289,9 +360,12 @@ class MediaSettings(_Model):
     """User uploads: a local directory served by Nginx, or a private bucket."""
 
     storage: Literal["local", "s3", "gcs"] = "local"
-    bucket_name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")] | None = None
+    bucket_name: Annotated[str, Field(max_length=100, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")] | None = None
     """Physical bucket name; unset: derived from the stack."""
     noncurrent_version_days: Annotated[int, Field(ge=1, le=3650)] = 30
+
+
+QueueName = Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
 class CelerySettings(_Model):
@@ -301,7 +375,7 @@ class CelerySettings(_Model):
     beat: bool = False
     app: PythonModule = "project"
     concurrency: Annotated[int, Field(ge=1, le=64)] = 2
-    queues: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]] = ["celery"]
+    queues: Annotated[list[QueueName], Field(max_length=20)] = ["celery"]
 
     @model_validator(mode="after")
     def _beat_needs_worker(self) -> CelerySettings:
@@ -316,9 +390,9 @@ class TlsSettings(_Model):
     """How the certificate for the custom domains is obtained."""
 
     mode: Literal["letsencrypt", "acm", "managed", "self-signed"]
-    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    email: Email | None = None
     """ACME account email (letsencrypt)."""
-    route53_zone_id: Annotated[str, Field(pattern=r"^Z[A-Z0-9]{1,31}$")] | None = None
+    route53_zone_id: Annotated[str, Field(max_length=100, pattern=r"^Z[A-Z0-9]{1,31}$")] | None = None
     """acm: a Route 53 hosted zone for DNS validation records; unset: validate by hand."""
 
     @model_validator(mode="after")
@@ -331,7 +405,8 @@ class TlsSettings(_Model):
 class DomainSettings(_Model):
     """Public hostnames. Empty: the platform address (IP, load balancer or run.app URL)."""
 
-    names: list[Hostname] = []
+    names: Annotated[list[Hostname], Field(max_length=100)] = []
+    """At most 100: the SAN limit of both ACM and Let's Encrypt certificates."""
     tls: TlsSettings | None = None
 
     @model_validator(mode="after")
@@ -349,14 +424,14 @@ class DomainSettings(_Model):
 class NetworkReference(_Model):
     """An existing network exported by another stack."""
 
-    stack: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")]
+    stack: Annotated[str, Field(max_length=400, pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")]
     """Fully qualified stack name: org/project/stack (or project/stack on a file backend)."""
-    vpc_id_output: str = "vpcId"
+    vpc_id_output: OutputName = "vpcId"
     """Output names in the referenced stack; a dotted path reads inside a map output, so another
     stack of this program is referenced with ``networkIds.vpcId`` (and so on)."""
-    public_subnet_ids_output: str = "publicSubnetIds"
-    private_subnet_ids_output: str = "privateSubnetIds"
-    cidr: Cidr | None = None
+    public_subnet_ids_output: OutputName = "publicSubnetIds"
+    private_subnet_ids_output: OutputName = "privateSubnetIds"
+    cidr: PrivateCidr | None = None
     """The referenced network's CIDR, when known: checked for overlap with peered ranges."""
 
 
@@ -364,11 +439,11 @@ class NetworkSettings(_Model):
     """The network the stack runs in: created, or taken from another stack."""
 
     mode: Literal["create", "reference"] = "create"
-    cidr: Cidr = "10.20.0.0/16"
+    cidr: PrivateCidr = "10.20.0.0/16"
     az_count: Annotated[int, Field(ge=2, le=6)] = 2
     nat: Literal["none", "single", "per-az"] = "single"
     reference: NetworkReference | None = None
-    admin_cidrs: list[Cidr] = []
+    admin_cidrs: Annotated[list[Cidr], Field(max_length=50)] = []
     """Where SSH may come from; empty: SSH closed (Session Manager / console only)."""
 
     @model_validator(mode="after")
@@ -414,13 +489,14 @@ class ServerTarget(_Model):
     kind: Literal["server"]
     host: HostOrIp
     ssh_port: Port = 22
-    ssh_user: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")] = "deploy"
+    ssh_user: Annotated[str, Field(max_length=100, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")] = "deploy"
     ssh_host_key: (
-        Annotated[str, Field(pattern=r"^(ssh-ed25519|ecdsa-sha2-nistp256|ssh-rsa) [A-Za-z0-9+/=]+$")] | None
+        Annotated[str, Field(max_length=4096, pattern=r"^(ssh-ed25519|ecdsa-sha2-nistp256|ssh-rsa) [A-Za-z0-9+/=]+$")]
+        | None
     ) = None
     """The host's public key ("ssh-ed25519 AAAA..."); every connection verifies it. Unset: the key
     is not checked (only for throwaway hosts such as the local test host)."""
-    ssh_key_file: str | None = None
+    ssh_key_file: RelativePath | None = None
     """Path (relative to the project root, or absolute) of the deploy user's private key; read at
     deploy time and kept secret. Alternative to the secret key sshPrivateKey."""
     http_port: Port = 80
@@ -472,15 +548,15 @@ class AwsEc2Target(_Model):
     """EC2 with Nginx + Gunicorn, RDS, ElastiCache and S3; an ALB + Auto Scaling group past one."""
 
     kind: Literal["aws-ec2"]
-    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")] = "eu-west-1"
-    instance_type: Annotated[str, AfterValidator(_aws_instance_type)] = "t3.small"
+    region: Annotated[str, Field(max_length=100, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")] = "eu-west-1"
+    instance_type: Annotated[str, Field(max_length=32), AfterValidator(_aws_instance_type)] = "t3.small"
     instances: Annotated[int, Field(ge=1, le=100)] = 1
     max_instances: Annotated[int, Field(ge=1, le=100)] | None = None
     """Auto Scaling upper bound; unset: twice ``instances``."""
     root_volume_gb: Annotated[int, Field(ge=8, le=1024)] = 20
-    db_instance_class: Annotated[str, Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] | None = None
-    cache_node_type: Annotated[str, Field(pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")] | None = None
-    ssh_key_name: str | None = None
+    db_instance_class: Annotated[str, Field(max_length=100, pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] | None = None
+    cache_node_type: Annotated[str, Field(max_length=100, pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")] | None = None
+    ssh_key_name: Annotated[str, Field(max_length=255, pattern=r"^[A-Za-z0-9._-]+$")] | None = None
     releases_to_keep: Annotated[int, Field(ge=2, le=50)] = 5
 
     @model_validator(mode="after")
@@ -494,19 +570,19 @@ class GcpCloudRunTarget(_Model):
     """Cloud Run with Cloud SQL, Memorystore, Secret Manager and GCS."""
 
     kind: Literal["gcp-cloudrun"]
-    project: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
-    region: Annotated[str, Field(pattern=r"^[a-z]+-[a-z]+\d$")] = "europe-west1"
+    project: Annotated[str, Field(max_length=100, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
+    region: Annotated[str, Field(max_length=100, pattern=r"^[a-z]+-[a-z]+\d$")] = "europe-west1"
     min_instances: Annotated[int, Field(ge=0, le=100)] | None = None
     max_instances: Annotated[int, Field(ge=1, le=1000)] = 10
     concurrency: Annotated[int, Field(ge=1, le=1000)] = 40
     cpu: Literal["1", "2", "4", "8"] = "1"
-    memory: Annotated[str, Field(pattern=r"^\d+(Mi|Gi)$")] = "512Mi"
+    memory: Annotated[str, Field(max_length=100, pattern=r"^\d+(Mi|Gi)$")] = "512Mi"
     ingress: Literal["all", "internal", "internal-and-cloud-load-balancing"] = "all"
     public: bool = True
     """Allow unauthenticated invocations (allUsers as invoker); false: IAM-only."""
-    db_tier: Annotated[str, Field(pattern=r"^db-[a-z0-9-]+$")] | None = None
+    db_tier: Annotated[str, Field(max_length=100, pattern=r"^db-[a-z0-9-]+$")] | None = None
     cache_tier: Literal["BASIC", "STANDARD_HA"] = "BASIC"
-    egress_subnet_cidr: Cidr = "10.8.0.0/26"
+    egress_subnet_cidr: PrivateCidr = "10.8.0.0/26"
     request_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
 
 
@@ -704,14 +780,6 @@ class StackSettings(_Model):
 # --------------------------------------------------------------------------------------------------
 
 
-class SettingsError(Exception):
-    """Invalid stack settings; ``lines`` holds one human-readable line per problem."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
-        super().__init__("\n".join(lines))
-
-
 _TAGS = {"server", "aws-ec2", "gcp-cloudrun"}
 _RELATIVE_KEY = re.compile(r"[a-z][A-Za-z0-9]*(\.[a-z][A-Za-z0-9]*)*")
 
@@ -745,15 +813,26 @@ def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, str) and len(value) > 100:
+        value = value[:100]  # only the first 77 characters are shown; never dump megabytes
     text = json.dumps(value, default=str, sort_keys=True)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _key_part(index: int, part: str | int) -> str:
+    """One step of a key path: ``.name``, ``[0]``, or ``["odd key"]`` for a dict key that is no name."""
+    if isinstance(part, int):
+        return f"[{part}]"
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]{0,63}", part):
+        return ("." if index else "") + part
+    return f"[{_show(part)}]"
 
 
 def _error_lines(exc: ValidationError) -> list[str]:
     lines: list[str] = []
     for err in exc.errors(include_url=False):
         loc = tuple(p for p in err["loc"] if p not in _TAGS)
-        path = "".join(f"[{p}]" if isinstance(p, int) else ("." if i else "") + p for i, p in enumerate(loc))
+        path = "".join(_key_part(i, p) for i, p in enumerate(loc))
         key = f"{PROJECT}:{path}"
         etype = err["type"]
         if etype == "extra_forbidden":
@@ -808,10 +887,20 @@ class StackSecrets:
         return value
 
 
-def validate(raw: Mapping[str, Any], secrets_present: set[str], plaintext_secrets: set[str]) -> StackSettings:
+def validate(
+    raw: Mapping[str, Any],
+    secrets_present: set[str],
+    plaintext_secrets: set[str],
+    stack: str | None = None,
+) -> StackSettings:
     """Validate raw config (keys without namespace, JSON values) into ``StackSettings``.
 
-    Raises ``SettingsError`` listing every problem at once.
+    ``stack`` is the Pulumi stack name; physical names derive from it (GCP name limits). Unset (a
+    settings dict without a stack file), the environment name stands in for it.
+
+    Every rule runs here: the models' own checks, the cross-target guardrails
+    (``components.rules``) and the per-target rules (``components.aws.rules``,
+    ``components.gcp.rules``). Raises ``SettingsError`` listing every problem at once.
     """
     lines: list[str] = []
     for key in sorted(plaintext_secrets):
@@ -819,20 +908,21 @@ def validate(raw: Mapping[str, Any], secrets_present: set[str], plaintext_secret
             f"{PROJECT}:{key}: is stored in plaintext; it is a secret: `pulumi config set --secret {key} <value>`"
         )
     data = {k: v for k, v in raw.items() if k not in SECRET_KEYS}
-    data["secretsPresent"] = sorted(secrets_present)
+    data["secretsPresent"] = frozenset(secrets_present)
     try:
         settings = StackSettings.model_validate(data)
     except ValidationError as exc:
         lines.extend(_error_lines(exc))
         raise SettingsError(lines) from None
-    if lines:
-        raise SettingsError(lines)
+    lines.extend(guardrail_problems(settings))
     if isinstance(settings.target, AwsEc2Target):
         # AWS-only combinations (NAT for a fleet, CIDR overlap with a referenced network, TLS
         # shapes) live with the AWS rules; checked here so `check` and the program agree.
-        from components.aws.rules import check_settings
-
-        check_settings(settings)
+        lines.extend(aws_problems(settings))
+    if isinstance(settings.target, GcpCloudRunTarget):
+        lines.extend(gcp_problems(settings, stack or settings.environment))
+    if lines:
+        raise SettingsError(lines)
     return settings
 
 
@@ -866,12 +956,30 @@ def load_from_pulumi() -> tuple[StackSettings, StackSecrets]:
             secret_values[key] = config.require_secret(key)
         else:
             raw[key] = _parse_value(key, pulumi.runtime.get_config(full_key))
-    settings = validate(raw, secrets_present, plaintext)
+    settings = validate(raw, secrets_present, plaintext, pulumi.get_stack())
+    for line in guardrail_warnings(settings):
+        pulumi.log.warn(line)
     return settings, StackSecrets(secret_values)
 
 
+MAX_STACK_FILE_BYTES = 1_000_000
+"""A stack file is a few kilobytes; anything past 1 MB is refused before it is parsed."""
+
+
 class _StackFileLoader(yaml.SafeLoader):
-    """YAML loader that refuses duplicate keys (a silent override is a config bug)."""
+    """Safe YAML loader that refuses duplicate keys (a silent override is a config bug) and aliases.
+
+    Aliases (``*name``) are refused outright: a chain of them expands exponentially (the "billion
+    laughs" bomb), and a stack file has no use for them.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):  # type: ignore[no-untyped-call]
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not allowed in a stack file", event.start_mark
+            )
+        return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
 
 
 def _construct_mapping(loader: _StackFileLoader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -893,9 +1001,14 @@ _StackFileLoader.add_constructor(
 def read_stack_file(path: Path) -> tuple[dict[str, Any], set[str], set[str]]:
     """Parse ``Pulumi.<stack>.yaml``: (raw config, secret keys set, secret keys in plaintext)."""
     try:
+        size = path.stat().st_size
+        if size > MAX_STACK_FILE_BYTES:
+            raise SettingsError([f"{path}: too large ({size} bytes); a stack file has at most {MAX_STACK_FILE_BYTES}"])
         document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StackFileLoader)  # noqa: S506
     except FileNotFoundError:
         raise SettingsError([f"{path}: no such stack file"]) from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError([f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
     except yaml.YAMLError as exc:
         raise SettingsError([f"{path}: not valid YAML: {str(exc).splitlines()[0]}"]) from None
     if document is None:
@@ -930,7 +1043,13 @@ def read_stack_file(path: Path) -> tuple[dict[str, Any], set[str], set[str]]:
     return raw, secrets, plaintext
 
 
+def stack_name(path: Path) -> str | None:
+    """``Pulumi.<stack>.yaml`` -> ``<stack>``; None for any other file name."""
+    match = re.fullmatch(r"Pulumi\.(.+)\.ya?ml", path.name)
+    return match.group(1) if match else None
+
+
 def load_from_stack_file(path: Path) -> StackSettings:
     """Validate a stack file without Pulumi (``secure:`` values count as present secrets)."""
     raw, secrets, plaintext = read_stack_file(path)
-    return validate(raw, secrets, plaintext)
+    return validate(raw, secrets, plaintext, stack_name(path))

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
-from components.config import AwsEc2Target, SettingsError, StackSettings
+from components.errors import SettingsError
+
+if TYPE_CHECKING:  # the settings models call these rules, so only the type checker imports them
+    from components.config import AwsEc2Target, StackSettings
 
 SUBNET_SLOT_BITS = 4
 """The network CIDR is cut into 2**4 = 16 equal slots: public subnets take slots 0-5 and private
@@ -82,9 +86,9 @@ def performance_insights_supported(db_instance_class: str) -> bool:
 def aws_target(settings: StackSettings) -> AwsEc2Target:
     """The settings' target, narrowed to ``AwsEc2Target`` (the caller checked the kind)."""
     target = settings.target
-    if not isinstance(target, AwsEc2Target):
+    if target.kind != "aws-ec2":
         raise TypeError(f"expected the aws-ec2 target, got {target.kind!r}")
-    return target
+    return cast("AwsEc2Target", target)
 
 
 def max_instances(target: AwsEc2Target) -> int:
@@ -93,15 +97,20 @@ def max_instances(target: AwsEc2Target) -> int:
 
 
 def check_settings(settings: StackSettings) -> None:
-    """AWS-only combinations ``components.config`` does not check; raises ``SettingsError``.
+    """Raise ``SettingsError`` with every AWS-only problem (``components.config.validate`` already
+    ran these; ``deploy`` calls it again before any resource is registered)."""
+    lines = problems(settings)
+    if lines:
+        raise SettingsError(lines)
 
-    Called by ``deploy`` before any resource is registered.
-    """
+
+def problems(settings: StackSettings) -> list[str]:
+    """AWS-only combinations, one line each (part of ``components.config.validate``)."""
     target = aws_target(settings)
-    problems: list[str] = []
+    found: list[str] = []
     network = settings.network
     if target.instances > 1 and network.mode == "create" and network.nat == "none":
-        problems.append(
+        found.append(
             f"djangostack:network.nat: 'none' leaves the Auto Scaling group's private subnets without "
             f"outbound internet (packages, AWS APIs) while target.instances is {target.instances}; "
             "use single or per-az"
@@ -111,32 +120,25 @@ def check_settings(settings: StackSettings) -> None:
         own = ipaddress.ip_network(network.cidr)
         ref = ipaddress.ip_network(reference.cidr)
         if own != ref and own.overlaps(ref):
-            problems.append(
+            found.append(
                 f"djangostack:network.cidr: {own} overlaps the referenced network "
                 f"{ref} ({reference.stack}) without being it; set network.cidr to {ref} "
                 "or to a range that does not overlap it"
             )
-    for admin in network.admin_cidrs:
-        admin_net = ipaddress.ip_network(admin)
-        if admin_net.version == 4 and admin_net.prefixlen < 8:
-            problems.append(
-                f"djangostack:network.adminCidrs: {admin} opens SSH to a large part of the internet; "
-                "list the office or VPN ranges (/8 or narrower)"
-            )
     tls = settings.domain.tls
     if target.instances > 1 and (not settings.domain.names or tls is None or tls.mode != "acm"):
-        problems.append(
+        found.append(
             f"djangostack:domain: target.instances is {target.instances}, so an ALB serves the site and "
             "needs an ACM certificate for HTTPS (an ALB cannot serve HTTPS on its own name); set "
             "domain.names and domain.tls.mode: acm"
         )
     if tls is not None and tls.mode == "letsencrypt" and not settings.domain.names:
-        problems.append(
+        found.append(
             "djangostack:domain.tls.mode: letsencrypt issues certificates for DNS names only; "
             "set domain.names or use self-signed"
         )
     if target.instances == 1 and tls is not None and tls.mode == "acm":
-        problems.append(
+        found.append(
             "djangostack:domain.tls.mode: acm certificates are served by a load balancer, which a single "
             "instance does not have; use letsencrypt (or set target.instances above 1)"
         )
@@ -145,10 +147,9 @@ def check_settings(settings: StackSettings) -> None:
         # names at 32 characters.
         longest = len(f"{settings.app.name}-{settings.environment}-app-alb") + 8
         if longest > 32:
-            problems.append(
+            found.append(
                 f"djangostack:app.name: {settings.app.name!r} is too long for the load balancer's name "
                 f"(AWS allows 32 characters, this needs {longest}); use at most "
                 f"{len(settings.app.name) - (longest - 32)} characters"
             )
-    if problems:
-        raise SettingsError(problems)
+    return found

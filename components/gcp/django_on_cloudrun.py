@@ -47,6 +47,7 @@ from components.gcp.naming import (
     execution_token,
     run_app_host,
 )
+from components.gcp.rules import MANAGED_ENV
 from components.gcp.secrets import SecretRef
 
 INGRESS = {
@@ -60,9 +61,6 @@ CLOUDSQL_VOLUME = "cloudsql"
 CLOUDSQL_MOUNT = "/cloudsql"
 REDIS_CA_VOLUME = "redis-ca"
 CONTAINER_PORT = 8080
-
-MANAGED_ENV = frozenset({"ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "RELEASE_ID", "DJANGO_SETTINGS_MODULE"})
-"""Variables this component sets itself; the caller's environment may not override them."""
 
 
 @dataclass(frozen=True)

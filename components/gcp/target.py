@@ -17,17 +17,12 @@ import pulumi_gcp as gcp
 from components.config import ENVIRONMENT_DEFAULTS, GcpCloudRunTarget, StackSecrets, StackSettings
 from components.gcp.cache import MemorystoreRedis, MemorystoreRedisArgs
 from components.gcp.database import CloudSqlPostgres, CloudSqlPostgresArgs
-from components.gcp.django_on_cloudrun import (
-    MANAGED_ENV,
-    CeleryArgs,
-    DjangoOnCloudRun,
-    DjangoOnCloudRunArgs,
-    check_names,
-)
+from components.gcp.django_on_cloudrun import CeleryArgs, DjangoOnCloudRun, DjangoOnCloudRunArgs
 from components.gcp.identity import RuntimeIdentity, RuntimeIdentityArgs
-from components.gcp.naming import check_length, maintenance_window, resource_prefix
-from components.gcp.network import NetworkReferenceArgs, PrivateNetwork, PrivateNetworkArgs, check_ranges
+from components.gcp.naming import maintenance_window, resource_prefix
+from components.gcp.network import NetworkReferenceArgs, PrivateNetwork, PrivateNetworkArgs
 from components.gcp.project_services import ProjectServices, ProjectServicesArgs
+from components.gcp.rules import MANAGED_ENV, SECRET_ENV, TARGET_ENV  # noqa: F401 - re-exported
 from components.gcp.secrets import AppSecrets, AppSecretsArgs
 from components.gcp.storage import MediaBucket, MediaBucketArgs
 from components.outputs import StackOutputs
@@ -52,7 +47,8 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
     prefix = resource_prefix(settings.app.name, pulumi.get_stack())
     protect = ENVIRONMENT_DEFAULTS[settings.environment].deletion_protection
     bucket_name = settings.media.bucket_name or f"{target.project}-{prefix}-media"
-    _preflight(settings, target, prefix, bucket_name)
+    # Name limits, range overlap and extraEnv clashes are settings rules (components.gcp.rules),
+    # checked by components.config.validate before this runs.
 
     provider = gcp.Provider(f"{prefix}-gcp", project=target.project, region=target.region)
     opts = pulumi.ResourceOptions(providers=[provider])
@@ -280,40 +276,3 @@ def _plain_env(settings: StackSettings, media_bucket: pulumi.Input[str]) -> dict
     }
     env.update(settings.app.extra_env)
     return env
-
-
-TARGET_ENV = frozenset(
-    {
-        "MEDIA_STORAGE",
-        "MEDIA_BUCKET",
-        "LOG_LEVEL",
-        "WEB_CONCURRENCY",
-        "GUNICORN_CMD_ARGS",
-        "SECURE_HSTS_SECONDS",
-        "X_FRAME_OPTIONS",
-        "DATA_UPLOAD_MAX_MEMORY_SIZE",
-        "DATABASE_CONN_MAX_AGE",
-        "SENTRY_ENVIRONMENT",
-        "SENTRY_TRACES_SAMPLE_RATE",
-    }
-)
-"""What ``_plain_env`` sets; app.extraEnv may not override it."""
-
-SECRET_ENV = frozenset({"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "SENTRY_DSN", "REDIS_CA"})
-"""Variables (and the CA file role) that only ever come from Secret Manager."""
-
-
-def _preflight(settings: StackSettings, target: GcpCloudRunTarget, prefix: str, bucket_name: str) -> None:
-    """Every check that can fail, before the first resource is registered (STYLE section 3)."""
-    check_names(prefix, settings.app.release_id, _require_image(settings))
-    check_length("service account id", f"{prefix}-run", 30)
-    check_length("GCS bucket", bucket_name, 63)
-    if settings.network.mode == "create":
-        check_ranges(target.egress_subnet_cidr, settings.network.cidr)
-    clash = sorted(set(settings.app.extra_env) & (TARGET_ENV | MANAGED_ENV | SECRET_ENV))
-    if clash:
-        raise ValueError(
-            "djangostack:app.extraEnv: "
-            + ", ".join(clash)
-            + " are set by the gcp-cloudrun target (secrets come from Secret Manager); remove them"
-        )

@@ -135,7 +135,7 @@ def test_a_referenced_network_comes_from_the_other_stack_and_nothing_network_wid
 
 def test_egress_subnet_overlapping_the_private_services_range_is_refused() -> None:
     error = evaluation_error("staging", {"network": {"cidr": "10.8.0.0/16"}})
-    assert "egressSubnetCidr (10.8.0.0/26) overlaps djangostack:network.cidr (10.8.0.0/16)" in str(error)
+    assert "djangostack:target.egressSubnetCidr: 10.8.0.0/26 overlaps network.cidr (10.8.0.0/16)" in str(error)
 
 
 # ---------------------------------------------------------------------------------------- database
