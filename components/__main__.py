@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from components.config import SettingsError, StackSettings, load_from_stack_file
+from components.rules import warnings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,6 +37,8 @@ def _check(args: argparse.Namespace) -> int:
     path = stack_path(args.stack_file)
     settings = load_from_stack_file(path)
     resolved = settings.model_dump(mode="json", by_alias=True, exclude={"secrets_present"})
+    for line in warnings(settings):
+        print(f"warning: {line}", file=sys.stderr)
     print(f"# {path}: valid ({settings.target.kind}, {settings.environment})")
     print(yaml.safe_dump({"settings": resolved}, sort_keys=True, default_flow_style=False), end="")
     present = sorted(settings.secrets_present)
