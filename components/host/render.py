@@ -15,6 +15,7 @@ secrets reach the host as environment of the bootstrap run and are assembled the
 from __future__ import annotations
 
 import re
+import shlex
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -57,9 +58,46 @@ BASE_PACKAGES: tuple[str, ...] = (
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+# Quoting filters: the second line of defence behind the settings validation. Every value from a
+# stack that lands in a shell script, Nginx or a systemd unit goes through one of them, so even a
+# value the validator wrongly let through stays data (or stops the render) instead of becoming code.
+
+_NGINX_SAFE = re.compile(r"[A-Za-z0-9._:/\[\]*~-]+")
+_SYSTEMD_SAFE = re.compile(r"[A-Za-z0-9._:/@,=+-]+")
+
+
+def shell_quote(value: object) -> str:
+    """One shell word (``shlex.quote``): plain values stay as they are, anything else is single-quoted."""
+    return shlex.quote(str(value))
+
+
+def nginx_token(value: object) -> str:
+    """A bare Nginx token; refuses whatever could end the directive or expand a variable."""
+    text = str(value)
+    if not _NGINX_SAFE.fullmatch(text):
+        raise ValueError(f"refusing to render {text!r} into the Nginx configuration")
+    return text
+
+
+def systemd_word(value: object) -> str:
+    """One word of a systemd unit setting (``%`` escaped as ``%%``); refuses spaces, quotes, newlines."""
+    text = str(value)
+    if not _SYSTEMD_SAFE.fullmatch(text.replace("%", "")):
+        raise ValueError(f"refusing to render {text!r} into a systemd unit")
+    return text.replace("%", "%%")
+
+
+def env_quote(value: object) -> str:
+    """``'value'`` for the env file (systemd EnvironmentFile and bash read it back unchanged)."""
+    text = str(value)
+    if "'" in text or any(ch in text for ch in "\n\r\0"):
+        raise ValueError("refusing to render a quote or line break into the env file")
+    return f"'{text}'"
+
+
 @cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -67,6 +105,8 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,  # noqa: S701 - config files and shell scripts, not HTML
     )
+    env.filters.update(sh=shell_quote, nginx=nginx_token, systemd=systemd_word, envq=env_quote)
+    return env
 
 
 def _render(template: str, ctx: HostContext, **extra: Any) -> str:
@@ -98,7 +138,7 @@ def render_nginx_site(ctx: HostContext) -> str:
         ctx,
         upstream=f"{slug}_gunicorn",
         ssl_cache_zone=f"{slug}_tls",
-        server_names=" ".join(ctx.server_names),
+        server_names=" ".join(nginx_token(name) for name in ctx.server_names),
     )
 
 
@@ -338,8 +378,9 @@ def _tag(ctx: HostContext, path: str) -> str:
 
 
 def _san(ctx: HostContext) -> str:
-    """subjectAltName of the self-signed site certificate."""
-    return ",".join(f"{'IP' if is_ip_address(n) else 'DNS'}:{n}" for n in ctx.server_names)
+    """subjectAltName of the self-signed site certificate (single-quoted in the bootstrap script, so
+    each name must be a bare token: ``nginx_token`` refuses quotes, spaces and ``$``)."""
+    return ",".join(f"{'IP' if is_ip_address(n) else 'DNS'}:{nginx_token(n)}" for n in ctx.server_names)
 
 
 def render_bootstrap_script(ctx: HostContext) -> str:
