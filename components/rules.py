@@ -193,6 +193,13 @@ def problems(settings: StackSettings) -> list[str]:
                 "office or VPN ranges (IPv4 /8 or narrower, IPv6 /32 or narrower)"
             )
     target = settings.target
+    tls = settings.domain.tls
+    if target.kind == "server" and tls is not None and tls.mode == "letsencrypt" and not settings.domain.names:
+        # Was a ValueError (a traceback in `pulumi up`) when the host files were rendered.
+        found.append(
+            "djangostack:domain.tls.mode: letsencrypt issues certificates for DNS names only, and "
+            "domain.names is empty; set domain.names or use self-signed"
+        )
     if target.kind == "server" and settings.environment == "prod" and getattr(target, "ssh_host_key", None) is None:
         found.append(
             "djangostack:target.sshHostKey: required in prod; without it every SSH connection trusts any host key "

@@ -222,3 +222,8 @@ def test_plan_and_render_stop_on_the_same_line_as_check(tmp_path: Path) -> None:
         outputs.append(err.getvalue())
     assert "djangostack:app.extraEnv" in outputs[0]
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+def test_letsencrypt_without_domain_names_on_a_server_is_refused_by_check() -> None:
+    """It used to pass check and then raise ValueError while the host files were rendered."""
+    refused(server(domain__tls={"mode": "letsencrypt", "email": "ops@example.com"}), "domain.tls.mode")
