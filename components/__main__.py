@@ -56,11 +56,11 @@ def _render(args: argparse.Namespace) -> int:
         return 1
     try:
         ctx = HostContext.from_settings(settings)
+        files = render_all(ctx)  # the quoting filters refuse, rather than render, an unsafe value
     except ValueError as exc:
         print(f"{args.stack}: {exc}", file=sys.stderr)
         return 1
     out = Path(args.out)
-    files = render_all(ctx)
     for key in sorted(files):
         host_file = files[key]
         target = out / host_file.path.lstrip("/")

@@ -262,6 +262,8 @@ class AppSettings(_Model):
     """Readiness endpoint: checks database and cache; gates releases and load balancers."""
     liveness_path: UrlPath = "/healthz"
     """Liveness endpoint: cheap, touches neither database nor cache."""
+    # 100 names of at most 4096 characters: far below Cloud Run's 1000 variables per container
+    # (https://cloud.google.com/run/quotas) and small enough for an env file and user data.
     extra_env: Annotated[dict[EnvName, EnvValue], Field(max_length=100)] = {}
     """Extra non-secret environment for the app (secrets never go here). Names that change how
     root, the shell or the interpreter behave, and names the targets set, are refused
@@ -406,7 +408,9 @@ class DomainSettings(_Model):
     """Public hostnames. Empty: the platform address (IP, load balancer or run.app URL)."""
 
     names: Annotated[list[Hostname], Field(max_length=100)] = []
-    """At most 100: the SAN limit of both ACM and Let's Encrypt certificates."""
+    """At most 100: Let's Encrypt's limit of names per certificate
+    (https://letsencrypt.org/docs/rate-limits/) and ACM's highest names-per-certificate quota
+    (https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html; the default is 10)."""
     tls: TlsSettings | None = None
 
     @model_validator(mode="after")
@@ -444,6 +448,8 @@ class NetworkSettings(_Model):
     nat: Literal["none", "single", "per-az"] = "single"
     reference: NetworkReference | None = None
     admin_cidrs: Annotated[list[Cidr], Field(max_length=50)] = []
+    # 50 leaves room for the group's other rules under AWS's default 60 inbound rules per security
+    # group (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html).
     """Where SSH may come from; empty: SSH closed (Session Manager / console only)."""
 
     @model_validator(mode="after")
@@ -557,6 +563,9 @@ class AwsEc2Target(_Model):
     db_instance_class: Annotated[str, Field(max_length=100, pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")] | None = None
     cache_node_type: Annotated[str, Field(max_length=100, pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")] | None = None
     ssh_key_name: Annotated[str, Field(max_length=255, pattern=r"^[A-Za-z0-9._-]+$")] | None = None
+    """EC2 key pair name: up to 255 ASCII characters
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ImportKeyPair.html); letters, digits
+    and . _ - only here."""
     releases_to_keep: Annotated[int, Field(ge=2, le=50)] = 5
 
     @model_validator(mode="after")
