@@ -992,7 +992,7 @@ class _StackFileLoader(yaml.SafeLoader):
             raise yaml.composer.ComposerError(
                 None, None, "YAML aliases (*name) are not allowed in a stack file", event.start_mark
             )
-        return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader: _StackFileLoader, node: yaml.MappingNode) -> dict[Any, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from components.errors import SettingsError
 
@@ -88,7 +88,7 @@ def aws_target(settings: StackSettings) -> AwsEc2Target:
     target = settings.target
     if target.kind != "aws-ec2":
         raise TypeError(f"expected the aws-ec2 target, got {target.kind!r}")
-    return cast("AwsEc2Target", target)
+    return target
 
 
 def max_instances(target: AwsEc2Target) -> int:
