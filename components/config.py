@@ -808,9 +808,12 @@ class StackSecrets:
         return value
 
 
-def validate(raw: Mapping[str, Any], secrets_present: set[str], plaintext_secrets: set[str]) -> StackSettings:
+def validate(
+    raw: Mapping[str, Any], secrets_present: set[str], plaintext_secrets: set[str], stack: str | None = None
+) -> StackSettings:
     """Validate raw config (keys without namespace, JSON values) into ``StackSettings``.
 
+    ``stack`` is the stack name, when known: the cloud-limit checks of names that embed it need it.
     Raises ``SettingsError`` listing every problem at once.
     """
     lines: list[str] = []
@@ -833,6 +836,12 @@ def validate(raw: Mapping[str, Any], secrets_present: set[str], plaintext_secret
         from components.aws.rules import check_settings
 
         check_settings(settings)
+    # Values the cloud APIs would refuse (name lengths, sizes, counts): components/limits_rules.py.
+    from components.limits_rules import check_settings as check_cloud_limits
+
+    refused = check_cloud_limits(settings, stack)
+    if refused:
+        raise SettingsError(refused)
     return settings
 
 
@@ -866,7 +875,7 @@ def load_from_pulumi() -> tuple[StackSettings, StackSecrets]:
             secret_values[key] = config.require_secret(key)
         else:
             raw[key] = _parse_value(key, pulumi.runtime.get_config(full_key))
-    settings = validate(raw, secrets_present, plaintext)
+    settings = validate(raw, secrets_present, plaintext, stack=pulumi.get_stack())
     return settings, StackSecrets(secret_values)
 
 
@@ -933,4 +942,9 @@ def read_stack_file(path: Path) -> tuple[dict[str, Any], set[str], set[str]]:
 def load_from_stack_file(path: Path) -> StackSettings:
     """Validate a stack file without Pulumi (``secure:`` values count as present secrets)."""
     raw, secrets, plaintext = read_stack_file(path)
-    return validate(raw, secrets, plaintext)
+    return validate(raw, secrets, plaintext, stack=stack_name(path))
+
+
+def stack_name(path: Path) -> str:
+    """The stack a stack file belongs to: ``stacks/Pulumi.prod.yaml`` -> ``prod``."""
+    return path.name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml")
