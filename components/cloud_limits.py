@@ -140,6 +140,15 @@ SSM_DOCUMENT_CONTENT_BYTES = 64 * 1024
 ``[a-zA-Z0-9_.-]``; must not begin with ``aws``, ``amazon`` or ``amzn``) and ``Content`` (at most
 64 KB for a Command document; Systems Manager quotas, "Maximum size of a document")."""
 
+SSM_PARAMETER_NAME = re.compile(r"^/?[a-zA-Z0-9_.\-]+(/[a-zA-Z0-9_.\-]+)*$")
+SSM_PARAMETER_NAME_CHARS = 1011 - len("arn:aws:ssm:eu-west-1:123456789012:parameter/")
+SSM_PARAMETER_LEVELS = 15
+SSM_PARAMETER_VALUE_BYTES = {"Standard": 4096, "Advanced": 8192}
+"""AWS Systems Manager User Guide, "Requirements and constraints for parameter names" (letters,
+digits and ``_.-/``; no ``aws`` or ``ssm`` prefix; at most 15 hierarchy levels; the name with its
+full ARN at most 1,011 characters) and "Managing parameter tiers" (a value is at most 4 KB in the
+Standard tier, 8 KB in the Advanced tier)."""
+
 ACM_COMMON_NAME_OCTETS = 64
 ACM_SAN_OCTETS = 253
 ACM_NAMES_PER_CERTIFICATE = 10
@@ -413,6 +422,21 @@ def _ssm_document_name(value: str) -> Problem:
     )
 
 
+def _ssm_parameter_name(value: str) -> Problem:
+    source = "Systems Manager parameter names"
+    bare = value.lstrip("/")
+    return _first(
+        _length(value, 1, SSM_PARAMETER_NAME_CHARS, source),
+        _pattern(value, SSM_PARAMETER_NAME, "letters, digits and '_.-', levels separated by '/'", source),
+        f"{_show(value)} begins with a reserved prefix (aws, ssm) ({source})"
+        if bare.lower().startswith(("aws", "ssm"))
+        else None,
+        f"{_show(value)} has {bare.count('/') + 1} levels; at most {SSM_PARAMETER_LEVELS} ({source})"
+        if bare.count("/") + 1 > SSM_PARAMETER_LEVELS
+        else None,
+    )
+
+
 def _max_chars(high: int, source: str) -> Callable[[str], Problem]:
     def check(value: str) -> Problem:
         return _length(value, 0, high, source)
@@ -543,6 +567,7 @@ NAME_RULES: dict[str, dict[str, NameCheck]] = {
         "name": _ssm_document_name,
         "content": _max_bytes(SSM_DOCUMENT_CONTENT_BYTES, "Systems Manager CreateDocument Content"),
     },
+    "aws:ssm/parameter:Parameter": {"name": _ssm_parameter_name},
     "aws:autoscaling/group:Group": {
         "name": _max_chars(AUTOSCALING_GROUP_CHARS, "Auto Scaling CreateAutoScalingGroup AutoScalingGroupName")
     },
@@ -590,6 +615,7 @@ AUTONAMED: dict[str, tuple[str, bool]] = {
     "aws:secretsmanager/secret:Secret": ("name", False),
     "aws:ssm/document:Document": ("name", False),
     "aws:autoscaling/group:Group": ("name", False),
+    "aws:ssm/parameter:Parameter": ("name", False),
 }
 """Types whose physical name Pulumi makes when the program sets none: (property, lower-cased by the
 provider). The name checked is ``<logical name>-<7 hex>``."""
@@ -636,6 +662,21 @@ def _user_data(resource: Registered) -> Iterator[Breach]:
                 f"is {len(raw)} bytes raw; EC2 allows at most {EC2_USER_DATA_RAW_BYTES} "
                 "(EC2 User Guide, instance user data: 16 KB before base64)",
             )
+
+
+def _ssm_parameter_value(resource: Registered) -> Iterator[Breach]:
+    if resource.type != "aws:ssm/parameter:Parameter":
+        return
+    value = resource.inputs.get("value", resource.inputs.get("insecureValue"))
+    tier = str(resource.inputs.get("tier") or "Standard")
+    limit = SSM_PARAMETER_VALUE_BYTES.get(tier, SSM_PARAMETER_VALUE_BYTES["Advanced"])
+    if isinstance(value, str) and _known(value) and len(value.encode()) > limit:
+        yield Breach(
+            resource.type,
+            resource.name,
+            "value",
+            f"is {len(value.encode())} bytes; the {tier} tier holds at most {limit} (Systems Manager parameter tiers)",
+        )
 
 
 def _tag_pairs(resource: Registered) -> Iterator[tuple[str, dict[str, str]]]:
@@ -892,6 +933,7 @@ def _default_tags(recording: Recording) -> dict[str, dict[str, str]]:
 PER_RESOURCE: tuple[Callable[[Registered], Iterator[Breach]], ...] = (
     _names,
     _user_data,
+    _ssm_parameter_value,
     _labels,
     _certificate,
     _cloud_run,

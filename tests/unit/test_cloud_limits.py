@@ -160,6 +160,15 @@ BAD_AND_GOOD: list[tuple[str, dict[str, Any], dict[str, Any], str, str]] = [
     ("aws:secretsmanager/secret:Secret", {"name": "a secret"}, {"name": "a/secret"}, "name", "s"),
     ("aws:ssm/document:Document", {"name": "aws-release"}, {"name": "app-release"}, "name", "d"),
     ("aws:ssm/document:Document", {"name": "doc", "content": "x" * 65_537}, {"name": "doc"}, "content", "d"),
+    ("aws:ssm/parameter:Parameter", {"name": "/ssm/app"}, {"name": "/app/prod/files"}, "name", "p"),
+    ("aws:ssm/parameter:Parameter", {"name": "/" + "/".join("l" * 16)}, {"name": "/a/b"}, "name", "p"),
+    (
+        "aws:ssm/parameter:Parameter",
+        {"name": "/app/x", "value": "v" * 4097},
+        {"name": "/app/x", "value": "v" * 4097, "tier": "Advanced"},
+        "value",
+        "p",
+    ),
     ("aws:acm/certificate:Certificate", {"domainName": "a" * 61 + ".com"}, {"domainName": "a.com"}, "domainName", "c"),
     (
         "aws:acm/certificate:Certificate",
