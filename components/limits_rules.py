@@ -38,7 +38,7 @@ def _auto(logical: str, lower: bool = False) -> str:
 
 
 def _name_line(key: str, value: str, made: str, what: str, problem: str) -> str:
-    return f"{PROJECT}:{key}: {value!r} makes the {what} {made!r}, which the cloud refuses: {problem}"
+    return f"{PROJECT}:{key}: {value!r} makes the {what} {made!r}, which the cloud refuses: {problem}; shorten it"
 
 
 def check_settings(settings: StackSettings, stack: str | None) -> list[str]:
