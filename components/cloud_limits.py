@@ -878,14 +878,18 @@ def _cloud_run(resource: Registered) -> Iterator[Breach]:
                     f"is {len(value)} characters; at most {CLOUD_RUN_ENV_VALUE_CHARS} (Cloud Run ContainerEnv value)",
                 )
     if resource.type == "gcp:cloudrunv2/job:Job":
-        name = resource.inputs.get("name")
+        job_name = resource.inputs.get("name")
         token = resource.inputs.get("runExecutionToken")
-        if isinstance(name, str) and isinstance(token, str) and len(name) + len(token) >= CLOUD_RUN_EXECUTION_CHARS:
+        if (
+            isinstance(job_name, str)
+            and isinstance(token, str)
+            and len(job_name) + len(token) >= CLOUD_RUN_EXECUTION_CHARS
+        ):
             yield Breach(
                 resource.type,
                 resource.name,
                 "name + runExecutionToken",
-                f"are {len(name) + len(token)} characters together; fewer than {CLOUD_RUN_EXECUTION_CHARS} "
+                f"are {len(job_name) + len(token)} characters together; fewer than {CLOUD_RUN_EXECUTION_CHARS} "
                 "(pulumi_gcp cloudrunv2.Job run_execution_token)",
             )
 

@@ -305,6 +305,20 @@ def test_each_limit_refuses_a_value_the_cloud_refuses_and_accepts_one_it_accepts
     assert check_recording(_recording(_resource(type_, name, good))) == []
 
 
+def test_the_job_name_and_execution_token_are_counted_together() -> None:
+    job = _resource(
+        "gcp:cloudrunv2/job:Job",
+        "job",
+        {
+            "name": "j" * 47,
+            "runExecutionToken": "t" * 16,
+            "template": {"template": {"containers": [{"envs": [{"name": "A", "value": "v"}]}]}},
+        },
+    )
+    (breach,) = check_recording(_recording(job))
+    assert breach.problem.startswith("are 63 characters together; fewer than 63")
+
+
 def test_the_inline_policies_of_one_role_count_together() -> None:
     statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/" + "k" * 5100}
     policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
