@@ -4,7 +4,8 @@
   print the resolved settings (or one line per problem); exit 0 or 1.
 - ``render --stack <stack> --out <dir>``: write every file a host of that stack gets, for review.
 - ``plan --stack <stack> [--format markdown|json] [--diff BASE.json]``: what the program would
-  register, evaluated under the mocks engine (no credentials, no Pulumi CLI).
+  register, evaluated under the mocks engine (no credentials, no Pulumi CLI); fails with one line
+  per value a cloud API would refuse (``components.cloud_limits``).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from components.cloud_limits import CloudLimitsError
     from components.plan import PlanError, diff_plans, make_plan, render_plan
 
     path = stack_path(args.stack)
@@ -87,7 +89,11 @@ def _plan(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"plan: cannot read the base plan {args.diff}: {exc.strerror}", file=sys.stderr)
             return 1
-    plan = make_plan(path)
+    try:
+        plan = make_plan(path, check_limits=True)
+    except CloudLimitsError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     if base_text is None:
         print(render_plan(plan, args.format), end="")
         return 0

@@ -930,6 +930,10 @@ def validate(
         lines.extend(aws_problems(settings))
     if isinstance(settings.target, GcpCloudRunTarget):
         lines.extend(gcp_problems(settings, stack or settings.environment))
+    # Values the cloud APIs would refuse (name lengths, sizes, counts): components/limits_rules.py.
+    from components.limits_rules import check_settings as check_cloud_limits
+
+    lines.extend(check_cloud_limits(settings, stack))
     if lines:
         raise SettingsError(lines)
     return settings

@@ -139,15 +139,21 @@ class Plan:
 # --------------------------------------------------------------------------------------------------
 
 
-def make_plan(stack: str | Path) -> Plan:
+def make_plan(stack: str | Path, *, check_limits: bool = False) -> Plan:
     """Evaluate the program for a stack (name or stack file) under mocks and describe the result.
 
     The program runs from the repository root, as ``pulumi`` runs it from the project directory,
     so relative paths in the stack file resolve the same from wherever this is called.
+    ``check_limits`` applies ``components.cloud_limits`` to the recording and raises
+    ``CloudLimitsError`` (one line per breach) when a value would be refused by the cloud.
     """
     path = Path(stack).resolve() if Path(stack).suffix else stack
     with contextlib.chdir(REPO):
         recording = evaluate_stack(path)
+    if check_limits:
+        from components.cloud_limits import require_within_limits
+
+        require_within_limits(recording)
     stack_name = Path(str(stack)).name.removeprefix("Pulumi.").removesuffix(".yaml").removesuffix(".yml")
     return plan_from_recording(stack_name, recording)
 

@@ -383,9 +383,12 @@ def _san(ctx: HostContext) -> str:
     return ",".join(f"{'IP' if is_ip_address(n) else 'DNS'}:{nginx_token(n)}" for n in ctx.server_names)
 
 
-def render_bootstrap_script(ctx: HostContext) -> str:
-    """/usr/local/lib/<app>/bootstrap: idempotent host setup (see the script's header)."""
-    files = _config_files(ctx)
+def render_bootstrap_script(ctx: HostContext, files: list[HostFile] | None = None) -> str:
+    """/usr/local/lib/<app>/bootstrap: idempotent host setup (see the script's header).
+
+    ``files`` is ``_config_files(ctx)`` when the caller already rendered them (``render_all``).
+    """
+    files = _config_files(ctx) if files is None else files
     enabled = [f"{ctx.gunicorn_unit}.socket", f"{ctx.gunicorn_unit}.service"]
     disabled: list[str] = []
     for flag, unit in ((ctx.celery_worker, ctx.celery_worker_unit), (ctx.celery_beat, ctx.celery_beat_unit)):
@@ -408,7 +411,7 @@ def render_bootstrap_script(ctx: HostContext) -> str:
 def render_all(ctx: HostContext) -> dict[str, HostFile]:
     """Every file the host gets, keyed by destination path (sorted), bootstrap script included."""
     files = _config_files(ctx)
-    files.append(HostFile(ctx.bootstrap_path, 0o700, "root", "root", render_bootstrap_script(ctx)))
+    files.append(HostFile(ctx.bootstrap_path, 0o700, "root", "root", render_bootstrap_script(ctx, list(files))))
     return {f.path: f for f in sorted(files, key=lambda f: f.path)}
 
 
