@@ -167,6 +167,7 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
             bucket_name=media.bucket_name,
             depends_on=(database, app_secrets, identity),
             ssh_private_key=secrets.get("sshPrivateKey"),
+            host_tags=tags,
         ),
         opts,
     )
