@@ -288,7 +288,7 @@ coproc PG { exec psql "$DATABASE_URL" --no-psqlrc --quiet --no-align --tuples-on
     --set ON_ERROR_STOP=1 2>&1; }
 reply=""
 ask() { # one query; its first output line in $reply; fails when the session is gone or silent
-    printf '%s\n' "$1" >&"${PG[1]}" 2>/dev/null || return 1
+    printf '%s\n' "$1" 1>&"${PG[1]}" 2>/dev/null || return 1
     IFS= read -r -t 30 reply <&"${PG[0]}" || return 1
 }
 beat=""
