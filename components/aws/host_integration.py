@@ -1,18 +1,27 @@
 """How the EC2 hosts get the host layer's files, their secrets and their releases (pure functions).
 
 The host layer (``components.host``) renders every file a Django host needs and the cloud-init
-document that installs them. This module adds the AWS part, as two more host files:
+document that installs them. This module adds the AWS part, as more host files:
 
 - ``/etc/<app>/aws.env`` (0644 root): region, the two secret ARNs, database host/port/name, the
   bucket, and on fleet hosts the release id and archive key. No secret value, ever.
 - ``/usr/local/lib/<app>/aws-release`` (0755 root): ``aws-release boot`` (cloud-init, first boot)
   and ``aws-release release <id> <archive key> <sha256>`` (the release step, over SSH or Run
-  Command). Each run reads ``SECRET_KEY``/``REDIS_URL``/``SENTRY_DSN`` from the app secret and the
-  database password from the RDS-managed secret with ``aws secretsmanager get-secret-value`` (the
-  instance role), builds ``DATABASE_URL`` (password URL-encoded, ``sslmode=require``), and hands
-  them to the host layer's ``bootstrap`` in its environment; bootstrap stores them root-only and
-  writes the env file. Then it downloads the archive from S3, checks its sha256, unpacks it and runs
-  the host layer's ``release deploy <id> <dir>`` (migrations under a PostgreSQL advisory lock).
+  Command). Each run reads ``SECRET_KEY``/``REDIS_URL``/``SENTRY_DSN``/``DATABASE_APP_PASSWORD``
+  from the app secret and the master credentials from the RDS-managed secret with
+  ``aws secretsmanager get-secret-value`` (the instance role), builds ``DATABASE_URL`` for the app's
+  own role ``<database.user>_app`` (password URL-encoded, ``sslmode=require``), and hands them to
+  the host layer's ``bootstrap`` in its environment; bootstrap stores them root-only and writes the
+  env file. With the master credentials (never exported) it creates that role, sets its password
+  and makes it own the database (``ensure_app_role``): RDS rotates the master password, and the app
+  never uses it, so a rotation between releases changes nothing for the app. Then it downloads the
+  archive from S3, checks its sha256, unpacks it and runs the host layer's
+  ``release deploy <id> <dir>`` (migrations under a PostgreSQL advisory lock).
+- ``/usr/local/lib/<app>/beat-leader`` and a drop-in for the beat unit (when beat is on): one
+  Celery beat per stack, see ``single_scheduler_files``.
+
+The user data is only a loader (``loader_user_data``); every file above and the host layer's
+first-boot files reach the host as one S3 object named by its sha256 (``host_bundle``).
 
 It also holds the SSM document and the ``aws ssm send-command`` wrapper the release and migration
 steps run from the machine executing ``pulumi up`` (needs the AWS CLI and the same credentials).
@@ -131,6 +140,7 @@ def aws_env_file(settings: StackSettings, facts: AwsHostFacts) -> str:
         "DB_PORT": str(facts.db_port),
         "DB_NAME": settings.database.name,
         "DB_SSLMODE": settings.database.sslmode,
+        "DB_APP_USER": app_db_user(settings),
         "MEDIA_BUCKET": facts.bucket,
         "RELEASE_ID": facts.release_id or "",
         "ARCHIVE_KEY": facts.archive_key or "",
@@ -176,12 +186,13 @@ load_secrets() {
     db_json="$(aws secretsmanager get-secret-value --secret-id "$DB_SECRET_ARN" \
         --query SecretString --output text)" || die "cannot read the database secret"
     eval "$(APP_JSON="$app_json" DB_JSON="$db_json" python3 - <<'PY'
-import json, os, shlex
+import base64, hashlib, hmac, json, os, shlex
 from urllib.parse import quote
 app = json.loads(os.environ["APP_JSON"])
 db = json.loads(os.environ["DB_JSON"])
+app_password = app["DATABASE_APP_PASSWORD"]
 url = "postgres://{}:{}@{}:{}/{}?sslmode={}".format(
-    quote(db["username"], safe=""), quote(db["password"], safe=""),
+    quote(os.environ["DB_APP_USER"], safe=""), quote(app_password, safe=""),
     os.environ["DB_HOST"], os.environ["DB_PORT"], os.environ["DB_NAME"], os.environ["DB_SSLMODE"])
 out = {"SECRET_KEY": app["SECRET_KEY"], "DATABASE_URL": url}
 for key in ("REDIS_URL", "SENTRY_DSN"):
@@ -189,8 +200,33 @@ for key in ("REDIS_URL", "SENTRY_DSN"):
         out[key] = app[key]
 for key, value in out.items():
     print(f"export {key}={shlex.quote(value)}")
+# Not exported: only ensure_app_role's psql gets the master credentials, as its own environment.
+salt = os.urandom(16)
+salted = hashlib.pbkdf2_hmac("sha256", app_password.encode(), salt, 4096)
+client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+b64 = lambda b: base64.b64encode(b).decode()
+verifier = "SCRAM-SHA-256$4096:{}${}:{}".format(b64(salt), b64(hashlib.sha256(client_key).digest()), b64(server_key))
+for key, value in (("MASTER_USER", db["username"]), ("MASTER_PASSWORD", db["password"]),
+                   ("DB_APP_VERIFIER", verifier)):
+    print(f"{key}={shlex.quote(value)}")
 PY
 )"
+}
+
+# The app connects as DB_APP_USER, a role whose password Pulumi generated and RDS never rotates;
+# the RDS-managed master password (rotated every 7 days by default) is only used here, freshly read
+# at each boot and release, to create that role, set its password (as a SCRAM verifier computed on
+# the host, so no plaintext reaches the server or its logs), make it own the database and take over
+# what the master owns in it (stacks deployed before the role existed).
+ensure_app_role() {
+    PGHOST="$DB_HOST" PGPORT="$DB_PORT" PGDATABASE="$DB_NAME" PGSSLMODE="$DB_SSLMODE" \
+        PGUSER="$MASTER_USER" PGPASSWORD="$MASTER_PASSWORD" APP_VERIFIER="$DB_APP_VERIFIER" \
+        psql --no-psqlrc --quiet --no-align --tuples-only --set ON_ERROR_STOP=1 \
+        --set app_user="$DB_APP_USER" --set db_name="$DB_NAME" --set lock_key=@ROLE_LOCK_KEY@ \
+        >/dev/null <<'SQL' || die "cannot set up the database role $DB_APP_USER"
+@APP_ROLE_SQL@
+SQL
 }
 
 work=""
@@ -219,6 +255,7 @@ case "$command" in
         install_cli
         load_secrets
         "$BOOTSTRAP"
+        ensure_app_role
         if [[ -n "${RELEASE_ID:-}" ]]; then
             install_release "$RELEASE_ID" "$ARCHIVE_KEY" "$ARCHIVE_SHA256"
         fi
@@ -228,7 +265,10 @@ case "$command" in
         cloud-init status --wait >/dev/null || die "cloud-init failed on this host; see /var/log/cloud-init-output.log"
         install_cli
         load_secrets
+        # An existing host has psql: the role exists before bootstrap restarts anything with it.
+        if command -v psql >/dev/null; then ensure_app_role; fi
         "$BOOTSTRAP"
+        ensure_app_role
         install_release "$2" "$3" "$4"
         ;;
     *)
@@ -247,9 +287,50 @@ def aws_release_script(settings: StackSettings) -> str:
         ("@AWS_ENV@", aws_env),
         ("@BOOTSTRAP@", bootstrap),
         ("@RELEASE@", release),
+        ("@APP_ROLE_SQL@", APP_ROLE_SQL.strip()),
+        ("@ROLE_LOCK_KEY@", str(zlib.crc32(f"djangostack-approle-{settings.app.name}".encode()))),
     ):
         text = text.replace(placeholder, value)
     return text
+
+
+def app_db_user(settings: StackSettings) -> str:
+    """The role the app connects as (PostgreSQL names: at most 63 bytes)."""
+    return f"{settings.database.user[:59]}_app"
+
+
+# psql script run by the master user (variables: app_user, db_name, lock_key; APP_VERIFIER in the
+# environment). Idempotent, and serialised by a transaction lock: fleet hosts boot concurrently.
+APP_ROLE_SQL = r"""
+\getenv app_verifier APP_VERIFIER
+BEGIN;
+SELECT pg_advisory_xact_lock(:lock_key);
+SELECT format('CREATE ROLE %I LOGIN', :'app_user')
+    WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app_user') \gexec
+ALTER ROLE :"app_user" WITH LOGIN NOCREATEDB NOCREATEROLE
+    PASSWORD :'app_verifier';
+-- The master may act as the app role (needed to hand objects over to it).
+-- PostgreSQL 16 gives the creator ADMIN but not SET on a role it creates: ask for SET explicitly.
+SELECT format('GRANT %I TO %I%s', :'app_user', current_user,
+        CASE WHEN current_setting('server_version_num')::int >= 160000 THEN ' WITH SET TRUE' ELSE '' END)
+    WHERE NOT pg_has_role(current_user, :'app_user',
+        CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END) \gexec
+ALTER DATABASE :"db_name" OWNER TO :"app_user";
+SELECT format('ALTER %s %I.%I OWNER TO %I',
+        CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE'
+                       ELSE 'TABLE' END,
+        n.nspname, c.relname, :'app_user')
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)
+      AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_%'
+      AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+      -- sequences owned by a column follow their table
+      AND NOT (c.relkind = 'S' AND EXISTS (
+          SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+              AND d.deptype IN ('a', 'i')))
+    \gexec
+COMMIT;
+"""
 
 
 def aws_host_files(settings: StackSettings, facts: AwsHostFacts) -> list[Any]:

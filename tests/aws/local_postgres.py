@@ -25,9 +25,9 @@ class LocalPostgres:
         auth = f"{user}:{password}" if password is not None else user
         return f"postgresql://{auth}@/{database}?host={self.socket_dir}&port={PORT}"
 
-    def psql(self, sql: str, user: str = "postgres", database: str = "postgres") -> str:
+    def psql(self, sql: str, user: str = "postgres", database: str = "postgres", password: str | None = None) -> str:
         result = subprocess.run(
-            ["psql", self.url(user, database=database), "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+            ["psql", self.url(user, password, database), "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
             capture_output=True,
             text=True,
             timeout=30,
