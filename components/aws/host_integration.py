@@ -529,6 +529,8 @@ for entry in bundle["files"]:
     os.replace(tmp, path)
 PY
 log "installed the host files $BUNDLE_SHA256"
+rm -rf "$work"
+trap - EXIT
 exec @SELF@ boot
 """
 

@@ -308,7 +308,10 @@ def _runnable_loader(tmp_path: Path, files: list[dict[str, str]]) -> tuple[str, 
         bucket="notes-media",
     )
     loader = hosts.loader_user_data(load_from_stack_file(SINGLE), facts, bundle)
-    loader = loader.replace("exec /usr/local/lib/notes/aws-release boot", f"echo booted >> {tmp_path}/calls.log")
+    boot = tmp_path / "aws-release-boot"
+    boot.write_text(f"#!/bin/bash\necho booted >> {tmp_path}/calls.log\n")
+    boot.chmod(0o755)
+    loader = loader.replace("exec /usr/local/lib/notes/aws-release boot", f"exec {boot}")
     return loader, tmp_path / "downloaded.json", content
 
 
@@ -319,9 +322,12 @@ def test_the_loader_waits_for_snap_seeding_checks_the_digest_and_writes_the_file
     )
     source.write_text(content)
     bin_dir, log = _fake_tools(tmp_path, source)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "TMPDIR": str(scratch)}
     result = subprocess.run(["bash", "-c", loader], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+    assert not list(scratch.iterdir()), "the downloaded bundle must not outlive the loader"
     assert target.read_text() == "REGION=eu-central-1\n"
     assert oct(target.stat().st_mode & 0o777) == "0o640"
     calls = log.read_text().splitlines()
