@@ -46,7 +46,8 @@ class PostgresDatabaseArgs:
     """PostgreSQL major version (``16``); minors are picked and upgraded by RDS."""
     db_name: str
     username: str
-    """Master user; the app connects as this role (password from the RDS-managed secret)."""
+    """Master user (password managed and rotated by RDS); the app connects as its own role, see
+    ``components.aws.host_integration.app_db_user``."""
     port: int = 5432
     storage_gb: int = 20
     max_storage_gb: int = 100

@@ -107,6 +107,9 @@ class DjangoOnEc2Args:
     ssh_private_key: pulumi.Input[str] | None = None
     """Secret ``sshPrivateKey``: enables the SSH release path for a single instance."""
     tags: dict[str, str] = field(default_factory=dict)
+    host_tags: dict[str, str] = field(default_factory=dict)
+    """The stack's tags. The provider's default tags do not reach what a launch template launches,
+    so the template stamps these on its instances, volumes and network interfaces."""
 
 
 class DjangoOnEc2(pulumi.ComponentResource):
@@ -208,6 +211,33 @@ class DjangoOnEc2(pulumi.ComponentResource):
             )
         )
 
+    def _host_files(
+        self, facts: pulumi.Output[hosts.AwsHostFacts]
+    ) -> tuple[hosts.UploadedHostFiles, pulumi.Output[str]]:
+        """Upload the host files as one S3 object named by its sha256; return it and the loader.
+
+        The user data is only the loader (``hosts.loader_user_data``): it names the object and its
+        digest, so new host files are a new key, new user data and a new launch template version.
+        """
+        settings = self._args.settings
+        bundle = facts.apply(lambda f: hosts.host_bundle(settings, f))
+        obj = aws.s3.BucketObjectv2(
+            f"{self._name}-host-files",
+            bucket=self._args.bucket_name,
+            key=bundle.apply(lambda b: b.key),
+            content=bundle.apply(lambda b: b.content),
+            content_type="application/json",
+            server_side_encryption="AES256",
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # A new digest is a new key (a replacement). The previous object stays: an older
+                # launch template version (an auto-rollback, a manual one) must still boot.
+                retain_on_delete=True,
+            ),
+        )
+        user_data = pulumi.Output.all(facts, bundle).apply(lambda v: hosts.loader_user_data(settings, v[0], v[1]))
+        return hosts.UploadedHostFiles(obj=obj, sha256=bundle.apply(lambda b: b.sha256)), user_data
+
     def _ami(self) -> pulumi.Output[aws.ec2.GetAmiResult]:
         arch = instance_architecture(self._target.instance_type)
         return aws.ec2.get_ami_output(
@@ -227,7 +257,12 @@ class DjangoOnEc2(pulumi.ComponentResource):
     ) -> aws.ec2.LaunchTemplate:
         target = self._target
         ami = self._ami()
-        instance_tags = {**self._args.tags, **hosts.instance_tags(self._name), "Name": f"{self._name}-web"}
+        instance_tags = {
+            **self._args.host_tags,
+            **self._args.tags,
+            **hosts.instance_tags(self._name),
+            "Name": f"{self._name}-web",
+        }
         return aws.ec2.LaunchTemplate(
             f"{self._name}-web",
             description=f"{self._name}: Django web host",
@@ -260,6 +295,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
             tag_specifications=[
                 aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type="instance", tags=instance_tags),
                 aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type="volume", tags=instance_tags),
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type="network-interface", tags=instance_tags),
             ],
             tags=self._args.tags,
             opts=pulumi.ResourceOptions(
@@ -287,8 +323,8 @@ class DjangoOnEc2(pulumi.ComponentResource):
             else eip.public_ip.apply(lambda ip: [ip])
         )
         facts = self._facts(public_hosts, fleet=False)
-        rendered = facts.apply(lambda f: hosts.render_user_data(settings, f))
-        template = self._create_launch_template(rendered.apply(lambda r: r.user_data), [])
+        host_files, user_data = self._host_files(facts)
+        template = self._create_launch_template(user_data, [host_files.obj])
         subnet = pulumi.Output.from_input(args.public_subnet_ids).apply(lambda ids: ids[0])
         instance = aws.ec2.Instance(
             f"{self._name}-web",
@@ -302,8 +338,12 @@ class DjangoOnEc2(pulumi.ComponentResource):
         association = aws.ec2.EipAssociation(
             f"{self._name}-ip", allocation_id=eip.allocation_id, instance_id=instance.id, opts=child
         )
-        files_hash = rendered.apply(lambda r: r.files_sha256)
-        triggers: list[pulumi.Input[str]] = [settings.app.release_id, files_hash, instance.id, self._artifact.sha256]
+        triggers: list[pulumi.Input[str]] = [
+            settings.app.release_id,
+            host_files.sha256,
+            instance.id,
+            self._artifact.sha256,
+        ]
         waits_for: list[pulumi.Resource] = [*args.depends_on, instance, association, self._artifact.obj]
         if args.ssh_private_key is not None and settings.network.admin_cidrs and self._target.ssh_key_name:
             self.release_step = remote.Command(
@@ -401,7 +441,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
         )
         public_hosts = pulumi.Output.from_input(list(settings.domain.names))
         facts = self._facts(public_hosts, fleet=True)
-        rendered = facts.apply(lambda f: hosts.render_user_data(settings, f))
+        host_files, user_data = self._host_files(facts)
 
         migrate = self._ssm_command(
             f"{self._name}-migrate",
@@ -409,7 +449,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
             triggers=[settings.app.release_id, self._artifact.sha256],
             depends_on=[*args.depends_on, self._document, self._artifact.obj],
         )
-        template = self._create_launch_template(rendered.apply(lambda r: r.user_data), [migrate])
+        template = self._create_launch_template(user_data, [migrate, host_files.obj])
         group = aws.autoscaling.Group(
             f"{self._name}-web",
             vpc_zone_identifiers=args.private_subnet_ids,
@@ -437,7 +477,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
             ),
             tags=[
                 aws.autoscaling.GroupTagArgs(key=k, value=v, propagate_at_launch=False)
-                for k, v in sorted(args.tags.items())
+                for k, v in sorted({**args.tags, hosts.STACK_TAG: self._name}.items())
             ],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[https]),
         )
@@ -527,6 +567,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
         settings = self._args.settings
         environment: dict[str, pulumi.Input[str]] = {
             "AWS_REGION": self._target.region,
+            "AWS_DEFAULT_REGION": self._target.region,
             "DOCUMENT": self._document.name,
             "MODE": "release",
             "RELEASE_ID": settings.app.release_id,

@@ -9,6 +9,8 @@ Creates:
   * ``s3:ListBucket`` on the media bucket, only for keys under ``media/``;
   * ``s3:GetObject``/``PutObject``/``DeleteObject``/``AbortMultipartUpload`` on ``<bucket>/media/*``;
   * ``s3:GetObject`` on ``<bucket>/releases/*`` (the release archives the hosts install);
+  * ``s3:GetObject`` on ``<bucket>/host-files/*`` (the rendered host files the first-boot loader
+    fetches; read-only, so a host cannot change what the next host boots with);
 - an instance profile for the launch template.
 
 There are no IAM users and no access keys: boto3 and the AWS CLI on the host pick up the role's
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.storage import MEDIA_PREFIX, RELEASES_PREFIX
+from components.aws.storage import HOST_FILES_PREFIX, MEDIA_PREFIX, RELEASES_PREFIX
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,12 @@ def _access_policy(secret_arns: pulumi.Input[list[str]], bucket_arn: pulumi.Inpu
                     "Effect": "Allow",
                     "Action": "s3:GetObject",
                     "Resource": pulumi.Output.concat(bucket, f"/{RELEASES_PREFIX}*"),
+                },
+                {
+                    "Sid": "ReadHostFiles",
+                    "Effect": "Allow",
+                    "Action": "s3:GetObject",
+                    "Resource": pulumi.Output.concat(bucket, f"/{HOST_FILES_PREFIX}*"),
                 },
             ],
         }

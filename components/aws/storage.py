@@ -1,5 +1,5 @@
-"""MediaBucket: the private S3 bucket for Django's uploads (``media/``) and release artifacts
-(``releases/``).
+"""MediaBucket: the private S3 bucket for Django's uploads (``media/``), release artifacts
+(``releases/``) and the EC2 hosts' rendered files (``host-files/``).
 
 Creates (pulumi-aws 7 names: ``aws.s3.Bucket`` is the former BucketV2 shape, each setting its own
 resource):
@@ -26,6 +26,8 @@ MEDIA_PREFIX = "media/"
 """django-storages ``location``: uploads live under this prefix only."""
 RELEASES_PREFIX = "releases/"
 """Release artifacts (the app's source archive per release id), read by the hosts."""
+HOST_FILES_PREFIX = "host-files/"
+"""The EC2 hosts' rendered files, one JSON object per content hash, read by the first-boot loader."""
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,7 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
             redis_url=cache.url if cache is not None else None,
             sentry_dsn=secrets.get("sentryDsn") if settings.observability.sentry else None,
             recovery_window_days=SECRET_RECOVERY_DAYS[settings.environment],
+            database_app_password=True,
         ),
         opts,
     )
@@ -167,6 +168,7 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
             bucket_name=media.bucket_name,
             depends_on=(database, app_secrets, identity),
             ssh_private_key=secrets.get("sshPrivateKey"),
+            host_tags=tags,
         ),
         opts,
     )

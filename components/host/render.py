@@ -415,24 +415,30 @@ def render_all(ctx: HostContext) -> dict[str, HostFile]:
     return {f.path: f for f in sorted(files, key=lambda f: f.path)}
 
 
+def first_boot_writes(ctx: HostContext, files: Mapping[str, HostFile]) -> list[HostFile]:
+    """What first boot writes before bootstrap runs, sorted by destination: every rendered file at
+    its staged path (root-only, bootstrap installs it with its real owner and mode) and the
+    bootstrap script itself at its own path. Cloud targets deliver exactly these files."""
+    writes = []
+    for path in sorted(files):
+        f = files[path]
+        if path == ctx.bootstrap_path:
+            writes.append(HostFile(path, 0o700, "root", "root", f.content))
+        else:
+            writes.append(HostFile(f.staged_path(ctx.staging_dir), 0o600, "root", "root", f.content))
+    return writes
+
+
 def render_cloud_init(ctx: HostContext, files: Mapping[str, HostFile]) -> str:
     """cloud-init user data: packages, the app user, staged files, run bootstrap on first boot.
 
     ``files`` is ``render_all(ctx)``. Files are written to their staged paths (root only) and
     installed by the bootstrap script, which knows the owners; user data holds no secret.
     """
-    write_files = []
-    for path in sorted(files):
-        f = files[path]
-        is_bootstrap = path == ctx.bootstrap_path
-        write_files.append(
-            {
-                "path": path if is_bootstrap else f.staged_path(ctx.staging_dir),
-                "permissions": "0700" if is_bootstrap else "0600",
-                "owner": "root:root",
-                "content": f.content,
-            }
-        )
+    write_files = [
+        {"path": f.path, "permissions": f.mode_text, "owner": f"{f.owner}:{f.group}", "content": f.content}
+        for f in first_boot_writes(ctx, files)
+    ]
     document: dict[str, Any] = {
         "package_update": True,
         "package_upgrade": False,

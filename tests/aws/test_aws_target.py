@@ -9,7 +9,6 @@ import shlex
 from typing import Any
 
 import pytest
-import yaml
 
 from components.mocking import Recording, Registered
 from components.outputs import SECRET_OUTPUTS, contract_names
@@ -49,9 +48,18 @@ def _user_data(rec: Recording) -> str:
     return base64.b64decode(encoded).decode("utf-8")
 
 
-def _written_file(user_data: str, path: str) -> str:
-    document = yaml.safe_load(user_data)
-    (entry,) = [f for f in document["write_files"] if f["path"] == path]
+HOST_FILES = "aws:s3/bucketObjectv2:BucketObjectv2"
+
+
+def _host_files(rec: Recording) -> Registered:
+    (bundle,) = [o for o in rec.of_type(HOST_FILES) if o.name.endswith("-host-files")]
+    return bundle
+
+
+def _written_file(rec: Recording, path: str) -> str:
+    """What the first-boot loader writes at ``path`` (from the host file object in S3)."""
+    document = json.loads(_host_files(rec).inputs["content"])
+    (entry,) = [f for f in document["files"] if f["path"] == path]
     return str(entry["content"])
 
 
@@ -301,7 +309,7 @@ def test_the_first_fleet_migration_runs_once_after_the_group(prod: Recording) ->
 
 
 def test_fleet_user_data_carries_the_release_so_a_release_is_a_new_template_version(prod: Recording) -> None:
-    aws_env = _written_file(_user_data(prod), "/etc/notes/aws.env")
+    aws_env = _written_file(prod, "/etc/notes/aws.env")
     assert "RELEASE_ID=2026.11.25-1" in aws_env
     assert "ARCHIVE_KEY=releases/2026.11.25-1.tar.gz" in aws_env
 
@@ -321,7 +329,8 @@ def test_single_release_runs_over_ssh_after_the_database_and_the_instance(single
 def test_single_user_data_has_no_release_so_a_release_never_replaces_the_instance(single: Recording) -> None:
     user_data = _user_data(single)
     assert "2026.12.01-2" not in user_data
-    assert "RELEASE_ID=''" in _written_file(user_data, "/etc/notes/aws.env")
+    assert "2026.12.01-2" not in _host_files(single).inputs["content"]
+    assert "RELEASE_ID=''" in _written_file(single, "/etc/notes/aws.env")
 
 
 def test_single_release_uses_session_manager_without_an_ssh_key() -> None:
@@ -333,7 +342,7 @@ def test_single_release_uses_session_manager_without_an_ssh_key() -> None:
 
 
 def test_release_archive_is_uploaded_under_the_releases_prefix(prod: Recording) -> None:
-    archive = prod.one("aws:s3/bucketObjectv2:BucketObjectv2")
+    (archive,) = [o for o in prod.of_type(HOST_FILES) if o.name.endswith("-archive")]
     assert archive.inputs["key"] == "releases/2026.11.25-1.tar.gz"
     assert archive.inputs["bucket"] == prod.one("aws:s3/bucket:Bucket").state["bucket"]
 
@@ -365,16 +374,17 @@ def test_no_secret_value_appears_in_plaintext_in_any_input(stack: str, request: 
 def test_user_data_holds_no_secret_only_the_secret_arns(stack: str, request: Any) -> None:
     rec: Recording = request.getfixturevalue(stack)
     user_data = _user_data(rec)
-    assert user_data.startswith("#cloud-config\n")
+    assert user_data.startswith("#!/bin/bash\n")
+    bundle = _host_files(rec).inputs["content"]
     for marker in ("mock-secret-", "mock-random-", "SECRET_KEY=", "rediss://", "PRIVATE KEY"):
         assert marker not in user_data, f"user data contains {marker!r}"
+        assert marker not in bundle, f"the host files contain {marker!r}"
     app_secret = rec.one("aws:secretsmanager/secret:Secret").state["arn"]
     db_secret = rec.one(RDS).state["masterUserSecrets"][0]["secretArn"]
-    aws_env = _written_file(user_data, "/etc/notes/aws.env")
+    aws_env = _written_file(rec, "/etc/notes/aws.env")
     assert f"APP_SECRET_ARN={shlex.quote(app_secret)}" in aws_env
     assert f"DB_SECRET_ARN={shlex.quote(db_secret)}" in aws_env
-    document = yaml.safe_load(user_data)
-    assert document["runcmd"] == [["/usr/local/lib/notes/aws-release", "boot"]]
+    assert user_data.rstrip().endswith("exec /usr/local/lib/notes/aws-release boot")
 
 
 def test_app_secret_holds_secret_key_redis_url_and_sentry_dsn_as_a_secret(single: Recording) -> None:
@@ -558,7 +568,7 @@ def test_names_derive_from_app_and_environment(prod: Recording) -> None:
 def test_allowed_hosts_name_the_elastic_ip_when_there_is_no_domain() -> None:
     rec = evaluate_stack(SINGLE, overrides={"domain": None})
     eip = rec.one("aws:ec2/eip:Eip").state["publicIp"]
-    env = _written_file(_user_data(rec), "/usr/local/lib/notes/staged/etc/notes/app.env.base")
+    env = _written_file(rec, "/usr/local/lib/notes/staged/etc/notes/app.env.base")
     assert f"ALLOWED_HOSTS='{eip}'" in env
     assert f"CSRF_TRUSTED_ORIGINS='https://{eip}'" in env
     assert rec.outputs["url"] == f"https://{eip}"
@@ -566,5 +576,5 @@ def test_allowed_hosts_name_the_elastic_ip_when_there_is_no_domain() -> None:
 
 
 def test_allowed_hosts_are_the_domain_names_behind_the_load_balancer(prod: Recording) -> None:
-    env = _written_file(_user_data(prod), "/usr/local/lib/notes/staged/etc/notes/app.env.base")
+    env = _written_file(prod, "/usr/local/lib/notes/staged/etc/notes/app.env.base")
     assert "ALLOWED_HOSTS='notes.example.com,www.notes.example.com'" in env
