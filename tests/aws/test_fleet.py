@@ -484,3 +484,20 @@ def test_readme_aws_section_has_first_deploy_retry_and_teardown_commands() -> No
         assert needed in section, f"README AWS section lacks {needed!r}"
     for heading in ("First deploy", "Retry after a failed migration", "Roll back", "Tear down"):
         assert heading in section, heading
+
+
+def test_the_guard_scripts_pass_shellcheck(tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed")
+    paths = []
+    for name, script in (
+        ("snapshot.sh", fleet_steps.PRE_RELEASE_SNAPSHOT_SCRIPT),
+        ("refresh-wait.sh", fleet_steps.INSTANCE_REFRESH_WAIT_SCRIPT),
+    ):
+        path = tmp_path / name
+        path.write_text("#!/usr/bin/env bash\n" + script, encoding="utf-8")
+        paths.append(str(path))
+    result = subprocess.run(["shellcheck", *paths], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
