@@ -45,6 +45,18 @@ CONTRACT: tuple[OutputSpec, ...] = (
         False,
         "vpcId / network, publicSubnetIds, privateSubnetIds (empty on the server target).",
     ),
+    OutputSpec(
+        "loadBalancerDnsName",
+        "string",
+        False,
+        "DNS name of the load balancer in front of the app, for the domains' CNAME/alias records ('' when none).",
+    ),
+    OutputSpec(
+        "certificateValidationRecords",
+        "list[map[string, string]]",
+        False,
+        "DNS records (domain, name, type, value) that validate the managed certificate ([] when none).",
+    ),
 )
 """Every stack exports exactly these names."""
 
@@ -67,6 +79,8 @@ class StackOutputs:
     media_bucket: pulumi.Input[str]
     release_id: pulumi.Input[str]
     network_ids: pulumi.Input[dict[str, object]] = field(default_factory=dict)
+    load_balancer_dns_name: pulumi.Input[str] = ""
+    certificate_validation_records: pulumi.Input[list[dict[str, str]]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, pulumi.Input[object]]:
         """The outputs under their contract names (camelCase), secrets wrapped as secrets."""

@@ -32,12 +32,21 @@ Always:
   shown in the component outputs are created by hand), port 80 redirecting to HTTPS; an ALB has no
   certificate without a domain, so ``components.aws.rules.check_settings`` requires domain names
   for a fleet rather than serving plain HTTP;
-- a target group on port 80, health check on ``app.healthPath`` (200 only), deregistration delay
-  just above Gunicorn's graceful timeout;
+- a target group on port 80, health check on ``app.livenessPath`` (200 only: the process answers,
+  no database or cache involved), deregistration delay just above Gunicorn's graceful timeout.
+  Readiness (``app.healthPath``) stays the release gate on the host; were it the ELB check, a
+  Multi-AZ failover or a Redis maintenance would mark every host unhealthy and the group would
+  replace the whole fleet;
 - an Auto Scaling group in the private subnets (min ``instances``, max ``maxInstances`` or 2x),
   ELB health checks with a grace period, CPU target tracking, and a rolling ``instance_refresh``
-  (90% healthy minimum, automatic rollback) that starts whenever the launch template version
-  changes (a new release id is in the user data, so every release is a new version).
+  that starts whenever the launch template version changes (a new release id is in the user data,
+  so every release is a new version). Refresh and instance maintenance policy both launch before
+  they terminate: min 100% / max 200% healthy (``components.aws.rules.healthy_percentage_problems``
+  checks the API's limits), so capacity never drops below the desired count during a rollout;
+- with ``domain.tls.route53ZoneId``: an alias A record per domain name pointing at the ALB.
+
+After the group: ``<name>-refresh-wait`` (``components.aws.fleet_steps``), triggered by the launch
+template version, waits for the instance refresh and fails ``pulumi up`` unless it succeeded.
 
 Migrations once per release, before the fleet takes the new code:
 ``<name>-migrate`` is a ``local.Command`` triggered by the release id (and the archive hash) that
@@ -52,9 +61,13 @@ other hosts keep serving the previous release against the migrated schema (expan
 migrations are the app's side of the contract). Hosts started by the refresh or by scale-out
 install the same release at boot; their ``migrate`` finds nothing to apply (the advisory lock
 serialises them), so the schema changes exactly once.
+Before it, ``<name>-db-snapshot`` (when ``backups.preRelease``) takes one manual RDS snapshot per
+release (``components.aws.rules.pre_release_snapshot_identifier``), waits for it and prunes the
+older ones to ``backups.keep``.
 On the very first update there is no host yet: ``<name>-migrate`` notes that and exits 0, and
 ``<name>-migrate-initial`` (created once, after the Auto Scaling group) runs the release on one
-host; until then the first hosts have migrated themselves at boot under the same lock.
+host; until then the first hosts have migrated themselves at boot under the same lock. Its inputs
+that change with every release are ignored, so it never runs again.
 """
 
 from __future__ import annotations
@@ -67,13 +80,17 @@ import pulumi
 import pulumi_aws as aws
 from pulumi_command import local, remote
 
+from components.aws import fleet_steps
 from components.aws import host_integration as hosts
 from components.aws.rules import (
     CANONICAL_OWNER_ID,
     UBUNTU_AMI_NAME,
     aws_target,
+    healthy_percentage_problems,
     instance_architecture,
     max_instances,
+    pre_release_snapshot_identifier,
+    pre_release_snapshot_prefix,
 )
 from components.aws.storage import RELEASES_PREFIX
 from components.config import StackSettings
@@ -82,6 +99,14 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 HEALTH_CHECK_GRACE_SECONDS = 600
 """Time a new host gets (first boot: packages, venv, collectstatic) before ELB checks count."""
 SSM_TIMEOUT_SECONDS = 1800
+INITIAL_MIGRATION_DONE = (
+    "echo 'the initial migration ran when the stack was created; releases migrate in the -migrate step'"
+)
+REFRESH_MIN_HEALTHY_PERCENTAGE = 100
+"""Launch before terminate: the fleet never has fewer healthy hosts than desired during a rollout."""
+REFRESH_MAX_HEALTHY_PERCENTAGE = 200
+"""The whole replacement set starts at once (one batch), then the old hosts drain; the API allows
+at most 100 between min and max (``components.aws.rules.HEALTHY_PERCENTAGE_MAX_GAP``)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +131,9 @@ class DjangoOnEc2Args:
     """Required when the target has more than one instance."""
     ssh_private_key: pulumi.Input[str] | None = None
     """Secret ``sshPrivateKey``: enables the SSH release path for a single instance."""
+    db_instance_identifier: pulumi.Input[str] | None = None
+    """RDS instance identifier; with a fleet and ``backups.preRelease``, a snapshot precedes each
+    release's migration."""
     tags: dict[str, str] = field(default_factory=dict)
     host_tags: dict[str, str] = field(default_factory=dict)
     """The stack's tags. The provider's default tags do not reach what a launch template launches,
@@ -128,8 +156,13 @@ class DjangoOnEc2(pulumi.ComponentResource):
     alb_dns_name: pulumi.Output[str] | None
     """The load balancer's DNS name (point the domains' CNAME/alias records here); None when single."""
     alb_zone_id: pulumi.Output[str] | None
-    certificate_validation_records: pulumi.Output[Any] | None
-    """ACM DNS validation records to create by hand when no Route 53 zone is configured."""
+    certificate_validation_records: pulumi.Output[list[dict[str, str]]] | None
+    """ACM DNS validation records (``domain``, ``name``, ``type``, ``value``); create them by hand
+    when no Route 53 zone is configured. None when single."""
+    refresh_wait: pulumi.Resource | None
+    """The step that fails the update when the fleet's instance refresh fails; None when single."""
+    snapshot_step: pulumi.Resource | None
+    """The pre-release RDS snapshot the migration waits for; None when single or not configured."""
 
     def __init__(self, name: str, args: DjangoOnEc2Args, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("djangostack:aws:DjangoOnEc2", name, None, opts)
@@ -140,13 +173,21 @@ class DjangoOnEc2(pulumi.ComponentResource):
         self.alb_dns_name = None
         self.alb_zone_id = None
         self.certificate_validation_records = None
+        self.refresh_wait = None
+        self.snapshot_step = None
         self._artifact = self._upload_archive()
         self._document = self._create_release_document()
         if self._target.instances > 1:
             self._create_fleet()
         else:
             self._create_single()
-        self.release_id = pulumi.Output.from_input(settings.app.release_id)
+        release = settings.app.release_id
+        # A fleet's release is live once its instance refresh succeeded.
+        self.release_id = (
+            self.refresh_wait.id.apply(lambda _: release)
+            if isinstance(self.refresh_wait, local.Command)
+            else pulumi.Output.from_input(release)
+        )
         self.register_outputs(
             {
                 "url": self.url,
@@ -401,7 +442,8 @@ class DjangoOnEc2(pulumi.ComponentResource):
             deregistration_delay=settings.web.graceful_timeout_seconds + 5,
             health_check=aws.lb.TargetGroupHealthCheckArgs(
                 enabled=True,
-                path=settings.app.health_path,
+                # Liveness, not readiness: see the module docstring.
+                path=settings.app.liveness_path,
                 protocol="HTTP",
                 port="traffic-port",
                 matcher="200",
@@ -443,13 +485,19 @@ class DjangoOnEc2(pulumi.ComponentResource):
         facts = self._facts(public_hosts, fleet=True)
         host_files, user_data = self._host_files(facts)
 
+        snapshot = self._pre_release_snapshot()
         migrate = self._ssm_command(
             f"{self._name}-migrate",
             target_instance=None,
             triggers=[settings.app.release_id, self._artifact.sha256],
-            depends_on=[*args.depends_on, self._document, self._artifact.obj],
+            depends_on=[*args.depends_on, self._document, self._artifact.obj, *([snapshot] if snapshot else [])],
         )
         template = self._create_launch_template(user_data, [migrate, host_files.obj])
+        problems = healthy_percentage_problems(
+            REFRESH_MIN_HEALTHY_PERCENTAGE, REFRESH_MAX_HEALTHY_PERCENTAGE, "instanceRefresh.preferences"
+        )
+        if problems:
+            raise ValueError("; ".join(problems))
         group = aws.autoscaling.Group(
             f"{self._name}-web",
             vpc_zone_identifiers=args.private_subnet_ids,
@@ -465,13 +513,22 @@ class DjangoOnEc2(pulumi.ComponentResource):
             wait_for_capacity_timeout="20m",
             min_elb_capacity=self._target.instances,
             termination_policies=["OldestLaunchTemplate", "OldestInstance"],
+            # Health-check replacements launch before they terminate too.
+            instance_maintenance_policy=aws.autoscaling.GroupInstanceMaintenancePolicyArgs(
+                min_healthy_percentage=REFRESH_MIN_HEALTHY_PERCENTAGE,
+                max_healthy_percentage=REFRESH_MAX_HEALTHY_PERCENTAGE,
+            ),
             instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
                 strategy="Rolling",
                 preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
-                    min_healthy_percentage=90,
-                    max_healthy_percentage=200,
+                    min_healthy_percentage=REFRESH_MIN_HEALTHY_PERCENTAGE,
+                    max_healthy_percentage=REFRESH_MAX_HEALTHY_PERCENTAGE,
                     instance_warmup="120",
-                    auto_rollback=True,
+                    # No automatic rollback: the provider sets the new launch template version on
+                    # the group before it starts the refresh, so a "rollback" goes back to that
+                    # same new version (terraform-provider-aws#34189) and keeps replacing hosts.
+                    # `<name>-refresh-wait` fails the update instead; the README says how to roll back.
+                    auto_rollback=False,
                     skip_matching=True,
                 ),
             ),
@@ -504,6 +561,38 @@ class DjangoOnEc2(pulumi.ComponentResource):
             depends_on=[group, migrate],
             initial=True,
         )
+        self.refresh_wait = local.Command(
+            f"{self._name}-refresh-wait",
+            create=fleet_steps.INSTANCE_REFRESH_WAIT_SCRIPT,
+            update=fleet_steps.INSTANCE_REFRESH_WAIT_SCRIPT,
+            interpreter=["/bin/bash", "-c"],
+            environment={
+                "AWS_REGION": self._target.region,
+                "GROUP_NAME": group.name,
+                "RELEASE_ID": settings.app.release_id,
+                "TIMEOUT_SECONDS": str(fleet_steps.REFRESH_TIMEOUT_SECONDS),
+            },
+            # Every new launch template version starts a refresh on the group.
+            triggers=[template.latest_version],
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[group],
+                custom_timeouts=pulumi.CustomTimeouts(create="50m", update="50m"),
+            ),
+        )
+        tls = settings.domain.tls
+        if tls is not None and tls.route53_zone_id is not None:
+            for index, domain in enumerate(settings.domain.names):
+                aws.route53.Record(
+                    f"{self._name}-alias-{index}",
+                    zone_id=tls.route53_zone_id,
+                    name=domain,
+                    type="A",
+                    aliases=[
+                        aws.route53.RecordAliasArgs(name=alb.dns_name, zone_id=alb.zone_id, evaluate_target_health=True)
+                    ],
+                    opts=child,
+                )
         self.release_step = migrate
         self.web = group
         self.hostnames = public_hosts
@@ -542,7 +631,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
                 fqdns.append(record.fqdn)
-        self.certificate_validation_records = certificate.domain_validation_options
+        self.certificate_validation_records = certificate.domain_validation_options.apply(_validation_records)
         validation = aws.acm.CertificateValidation(
             f"{self._name}-cert",
             certificate_arn=certificate.arn,
@@ -550,6 +639,39 @@ class DjangoOnEc2(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         return validation.certificate_arn
+
+    def _pre_release_snapshot(self) -> local.Command | None:
+        """One manual RDS snapshot per release, before its migration (``fleet_steps``)."""
+        args = self._args
+        settings = args.settings
+        if not settings.backups.pre_release or args.db_instance_identifier is None:
+            return None
+        release = settings.app.release_id
+        db_id = pulumi.Output.from_input(args.db_instance_identifier)
+        self.snapshot_step = local.Command(
+            f"{self._name}-db-snapshot",
+            create=fleet_steps.PRE_RELEASE_SNAPSHOT_SCRIPT,
+            update=fleet_steps.PRE_RELEASE_SNAPSHOT_SCRIPT,
+            interpreter=["/bin/bash", "-c"],
+            environment={
+                "AWS_REGION": self._target.region,
+                "DB_INSTANCE_ID": db_id,
+                "SNAPSHOT_ID": db_id.apply(lambda i: pre_release_snapshot_identifier(i, release)),
+                "SNAPSHOT_PREFIX": db_id.apply(pre_release_snapshot_prefix),
+                "KEEP": str(settings.backups.keep),
+                "RELEASE_ID": release,
+                "STACK_TAG": self._name,
+                "TIMEOUT_SECONDS": str(fleet_steps.SNAPSHOT_TIMEOUT_SECONDS),
+            },
+            # Once per release: a retry of the same release keeps the snapshot of its first try.
+            triggers=[release],
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(args.depends_on),
+                custom_timeouts=pulumi.CustomTimeouts(create="65m", update="65m"),
+            ),
+        )
+        return self.snapshot_step
 
     # ------------------------------------------------------------------------------------------
     # Run Command
@@ -584,7 +706,9 @@ class DjangoOnEc2(pulumi.ComponentResource):
         return local.Command(
             resource_name,
             create=script,
-            update=script,
+            # The initial migration runs once, when the stack is created: later releases change
+            # its environment, and must neither re-run it nor show it as a change in the preview.
+            update=INITIAL_MIGRATION_DONE if initial else script,
             interpreter=["/bin/bash", "-c"],
             environment=environment,
             triggers=triggers,
@@ -592,5 +716,24 @@ class DjangoOnEc2(pulumi.ComponentResource):
                 parent=self,
                 depends_on=depends_on,
                 custom_timeouts=pulumi.CustomTimeouts(create="40m", update="40m"),
+                ignore_changes=["environment", "create"] if initial else None,
             ),
         )
+
+
+def _validation_records(options: Any) -> list[dict[str, str]]:
+    """ACM's DNS validation options as plain records, one per distinct record (names sharing a
+    record, such as a wildcard and its apex, list it once)."""
+    records: list[dict[str, str]] = []
+    seen: set[tuple[str, str, str]] = set()
+    for option in options or []:
+        record = (
+            option.resource_record_name or "",
+            option.resource_record_type or "CNAME",
+            option.resource_record_value or "",
+        )
+        if record in seen:
+            continue
+        seen.add(record)
+        records.append({"domain": option.domain_name or "", "name": record[0], "type": record[1], "value": record[2]})
+    return records

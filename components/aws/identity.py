@@ -6,7 +6,7 @@ Creates:
 - an inline policy allowing exactly:
   * ``secretsmanager:GetSecretValue`` on this stack's secrets (the app secret and the RDS-managed
     master secret), nothing else;
-  * ``s3:ListBucket`` on the media bucket, only for keys under ``media/``;
+  * ``s3:ListBucket`` on the media bucket, without an ``s3:prefix`` condition (see below);
   * ``s3:GetObject``/``PutObject``/``DeleteObject``/``AbortMultipartUpload`` on ``<bucket>/media/*``;
   * ``s3:GetObject`` on ``<bucket>/releases/*`` (the release archives the hosts install);
   * ``s3:GetObject`` on ``<bucket>/host-files/*`` (the rendered host files the first-boot loader
@@ -15,6 +15,16 @@ Creates:
 
 There are no IAM users and no access keys: boto3 and the AWS CLI on the host pick up the role's
 short-lived credentials from IMDSv2.
+
+Why ``ListBucket`` has no prefix condition: HeadObject on a missing key answers 404 only to a
+caller allowed ``s3:ListBucket`` on the bucket, and 403 to everyone else (S3 API reference,
+HeadObject, "Permissions": https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html).
+A HeadObject request carries no ``s3:prefix`` key, so a grant conditioned on ``s3:prefix`` never
+applies to it. django-storages' ``S3Storage.exists()`` is a HeadObject that treats only 404 as
+"absent" and re-raises anything else, and with ``file_overwrite=False`` (the app contract) every
+upload calls it to pick a free name, so every upload failed with 403. Listing the whole bucket
+shows the hosts only key names: the media keys they own and the release archive names they already
+read. Object access stays scoped to ``media/*`` (read/write) and ``releases/*`` (read).
 """
 
 from __future__ import annotations
@@ -108,11 +118,11 @@ def _access_policy(secret_arns: pulumi.Input[list[str]], bucket_arn: pulumi.Inpu
                     "Resource": secret_arns,
                 },
                 {
-                    "Sid": "ListMediaPrefix",
+                    # No s3:prefix condition: HeadObject must see 404 for a missing key (docstring).
+                    "Sid": "ListMediaBucket",
                     "Effect": "Allow",
                     "Action": "s3:ListBucket",
                     "Resource": bucket,
-                    "Condition": {"StringLike": {"s3:prefix": [f"{MEDIA_PREFIX}*"]}},
                 },
                 {
                     "Sid": "ReadWriteMedia",

@@ -5,9 +5,12 @@ Nothing here creates resources or calls AWS, so every rule is testable without P
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from components.errors import SettingsError
 
@@ -31,6 +34,116 @@ RDS_CA_CERT = "rds-ca-rsa2048-g1"
 """The RDS certificate authority the instance's server certificate is signed by."""
 
 REDIS_ENGINE_VERSION = "7.1"
+
+# --------------------------------------------------------------------------------------------------
+# Cloud limits found by the review of the aws-ec2 target (pure; meant to join the cloud-limits layer)
+# --------------------------------------------------------------------------------------------------
+
+AUTOSCALING_GROUP_TYPE = "aws:autoscaling/group:Group"
+
+HEALTHY_PERCENTAGE_MIN_RANGE = (0, 100)
+HEALTHY_PERCENTAGE_MAX_RANGE = (100, 200)
+HEALTHY_PERCENTAGE_MAX_GAP = 100
+"""EC2 Auto Scaling API reference, RefreshPreferences and InstanceMaintenancePolicy
+(https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RefreshPreferences.html,
+https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_InstanceMaintenancePolicy.html):
+MinHealthyPercentage is 0-100, MaxHealthyPercentage is 100-200, and the difference between them
+cannot be greater than 100. StartInstanceRefresh rejects anything else, after the migration ran."""
+
+
+def healthy_percentage_problems(min_healthy: int | None, max_healthy: int | None, where: str) -> list[str]:
+    """Problems with one min/max healthy percentage pair (instance refresh or maintenance policy).
+
+    ``where`` names the setting in the messages. A max without a min is checked against the API's
+    default min (90); a min without a max leaves the refresh at its default max of 100.
+    """
+    problems: list[str] = []
+    low, high = HEALTHY_PERCENTAGE_MIN_RANGE
+    if min_healthy is not None and not low <= min_healthy <= high:
+        problems.append(f"{where}.minHealthyPercentage: {min_healthy} is outside {low}-{high}")
+    low, high = HEALTHY_PERCENTAGE_MAX_RANGE
+    if max_healthy is not None and not low <= max_healthy <= high:
+        problems.append(f"{where}.maxHealthyPercentage: {max_healthy} is outside {low}-{high}")
+    if max_healthy is not None:
+        effective_min = 90 if min_healthy is None else min_healthy
+        if max_healthy - effective_min > HEALTHY_PERCENTAGE_MAX_GAP:
+            problems.append(
+                f"{where}: maxHealthyPercentage {max_healthy} minus minHealthyPercentage {effective_min} is "
+                f"{max_healthy - effective_min}; EC2 Auto Scaling allows a gap of at most "
+                f"{HEALTHY_PERCENTAGE_MAX_GAP} (e.g. min 100 / max 200)"
+            )
+    return problems
+
+
+def autoscaling_group_limit_problems(inputs: Mapping[str, Any]) -> list[str]:
+    """Cloud-limit check for the inputs of an ``aws:autoscaling/group:Group`` (provider camelCase
+    names, as the mocks engine records them): both healthy-percentage pairs."""
+    problems: list[str] = []
+    refresh = inputs.get("instanceRefresh") or {}
+    preferences = refresh.get("preferences") or {}
+    if preferences:
+        problems += healthy_percentage_problems(
+            preferences.get("minHealthyPercentage"),
+            preferences.get("maxHealthyPercentage"),
+            "instanceRefresh.preferences",
+        )
+    policy = inputs.get("instanceMaintenancePolicy") or {}
+    if policy:
+        problems += healthy_percentage_problems(
+            policy.get("minHealthyPercentage"), policy.get("maxHealthyPercentage"), "instanceMaintenancePolicy"
+        )
+    return problems
+
+
+RDS_SNAPSHOT_IDENTIFIER_MAX = 255
+"""RDS API reference, CreateDBSnapshot, DBSnapshotIdentifier
+(https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBSnapshot.html): 1-255
+letters, digits or hyphens; the first character a letter; no trailing hyphen and no two
+consecutive hyphens. RDS stores it in lowercase."""
+
+RDS_MANUAL_SNAPSHOT_QUOTA = 100
+"""Default quota of manual DB snapshots per Region and account (RDS User Guide, "Quotas in Amazon
+RDS"); the pre-release snapshots kept per stack must fit well inside it."""
+
+
+def rds_snapshot_identifier_problems(identifier: str, where: str = "DBSnapshotIdentifier") -> list[str]:
+    """Problems with an RDS DB snapshot identifier (empty when valid)."""
+    problems: list[str] = []
+    if not 1 <= len(identifier) <= RDS_SNAPSHOT_IDENTIFIER_MAX:
+        problems.append(f"{where}: {len(identifier)} characters; RDS allows 1-{RDS_SNAPSHOT_IDENTIFIER_MAX}")
+    if not re.fullmatch(r"[A-Za-z0-9-]*", identifier):
+        problems.append(f"{where}: {identifier!r} may hold only letters, digits and hyphens")
+    if identifier and not (identifier[0].isascii() and identifier[0].isalpha()):
+        problems.append(f"{where}: {identifier!r} must start with a letter")
+    if identifier.endswith("-") or "--" in identifier:
+        problems.append(f"{where}: {identifier!r} must not end with a hyphen or hold two hyphens in a row")
+    return problems
+
+
+PRE_RELEASE_SNAPSHOT_INFIX = "-pre-release-"
+
+
+def pre_release_snapshot_prefix(db_instance_identifier: str) -> str:
+    """Prefix of every pre-release snapshot of one RDS instance (what pruning looks for)."""
+    return f"{db_instance_identifier.lower()}{PRE_RELEASE_SNAPSHOT_INFIX}"
+
+
+def pre_release_snapshot_identifier(db_instance_identifier: str, release_id: str) -> str:
+    """The one manual RDS snapshot taken before ``release_id`` migrates.
+
+    ``<db identifier>-pre-release-<release id as letters/digits/hyphens>-<8 hex of the release id>``:
+    dots and underscores become hyphens, runs of hyphens collapse, and the hash keeps two release
+    ids that differ only in punctuation (``1.2`` and ``1-2``) apart. Raises ``ValueError`` when the
+    result breaks an RDS identifier rule (an invalid instance identifier).
+    """
+    slug = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9]+", "-", release_id.lower())).strip("-")
+    digest = hashlib.sha256(release_id.encode("utf-8")).hexdigest()[:8]
+    identifier = f"{pre_release_snapshot_prefix(db_instance_identifier)}{slug}-{digest}"
+    identifier = re.sub(r"-{2,}", "-", identifier)
+    problems = rds_snapshot_identifier_problems(identifier)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return identifier
 
 
 @dataclass(frozen=True)
@@ -141,6 +254,12 @@ def problems(settings: StackSettings) -> list[str]:
         found.append(
             "djangostack:domain.tls.mode: acm certificates are served by a load balancer, which a single "
             "instance does not have; use letsencrypt (or set target.instances above 1)"
+        )
+    if target.instances > 1 and settings.backups.pre_release and settings.backups.keep > RDS_MANUAL_SNAPSHOT_QUOTA // 4:
+        problems.append(
+            f"djangostack:backups.keep: {settings.backups.keep} pre-release RDS snapshots would use more than a "
+            f"quarter of the account's default quota of {RDS_MANUAL_SNAPSHOT_QUOTA} manual snapshots per "
+            f"Region; use at most {RDS_MANUAL_SNAPSHOT_QUOTA // 4}"
         )
     if target.instances > 1:
         # The ALB and target group are auto-named "<app>-<env>-app-alb-<7 random>": AWS caps both

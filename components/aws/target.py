@@ -169,6 +169,7 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
             depends_on=(database, app_secrets, identity),
             ssh_private_key=secrets.get("sshPrivateKey"),
             host_tags=tags,
+            db_instance_identifier=database.instance.identifier,
         ),
         opts,
     )
@@ -199,4 +200,8 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
             "publicSubnetIds": network.public_subnet_ids,
             "privateSubnetIds": network.private_subnet_ids,
         },
+        load_balancer_dns_name=web.alb_dns_name if web.alb_dns_name is not None else "",
+        certificate_validation_records=(
+            web.certificate_validation_records if web.certificate_validation_records is not None else []
+        ),
     )
