@@ -256,7 +256,7 @@ def problems(settings: StackSettings) -> list[str]:
             "instance does not have; use letsencrypt (or set target.instances above 1)"
         )
     if target.instances > 1 and settings.backups.pre_release and settings.backups.keep > RDS_MANUAL_SNAPSHOT_QUOTA // 4:
-        problems.append(
+        found.append(
             f"djangostack:backups.keep: {settings.backups.keep} pre-release RDS snapshots would use more than a "
             f"quarter of the account's default quota of {RDS_MANUAL_SNAPSHOT_QUOTA} manual snapshots per "
             f"Region; use at most {RDS_MANUAL_SNAPSHOT_QUOTA // 4}"

@@ -71,8 +71,8 @@ def _bundle_object(rec: Recording) -> Registered:
 
 
 def _huge_settings() -> dict[str, Any]:
-    """Large settings: 200 extra environment values of 200 characters each (~45 KB)."""
-    env = {f"EXTRA_SETTING_{i:03d}": "x" * 200 for i in range(200)}
+    """Large settings: 100 extra environment values (the schema's cap) of 450 characters each (~45 KB)."""
+    env = {f"EXTRA_SETTING_{i:03d}": "x" * 450 for i in range(100)}
     document = yaml.safe_load(SINGLE.read_text(encoding="utf-8"))
     app = dict(document["config"]["djangostack:app"])
     app["extraEnv"] = env
