@@ -198,6 +198,9 @@ class AppSettings(_Model):
     """Liveness endpoint: cheap, touches neither database nor cache."""
     extra_env: dict[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")], str] = {}
     """Extra non-secret environment for the app (secrets never go here)."""
+    remove_data_on_destroy: bool = False
+    """Host targets: ``pulumi destroy`` also drops the local database and role and removes media,
+    backups and host secrets. Off: they stay on the host (nothing but this setting deletes data)."""
 
     @model_validator(mode="after")
     def _image_is_immutable(self) -> AppSettings:
