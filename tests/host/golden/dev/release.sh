@@ -117,7 +117,7 @@ if [[ $with_env == 1 ]]; then
         while IFS= read -r line || [[ -n $line ]]; do
             n=$((n + 1))
             [[ -z $line || $line == "#"* ]] && continue
-            [[ $line =~ $re ]] || { echo "$file:$n: not a KEY='"'"'value'"'"' line" >&2; exit 1; }
+            [[ $line =~ $re ]] || { echo "$file:$n: expected a name, = and a single-quoted value" >&2; exit 1; }
             export "${BASH_REMATCH[1]}=${BASH_REMATCH[2]}"
         done <"$file"
     done
