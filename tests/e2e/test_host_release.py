@@ -328,7 +328,7 @@ def test_root_owns_what_root_reads_and_the_app_user_built_the_release(deployed: 
     assert modes[ctx.incoming_dir] == ["700", "root", "root"], modes
     venv = next(k for k in modes if k.endswith("/.venv"))
     assert modes[venv][1:] == ["root", "root"], modes  # sealed after the app user built it
-    built_by = deployed.ssh(f"sudo -n find {ctx.cache_dir}/pip -maxdepth 1 -printf '%u\\n' | sort -u").stdout.split()
+    built_by = deployed.ssh(f"sudo -n find {ctx.cache_dir} -mindepth 1 -printf '%u\\n' | sort -u").stdout.split()
     assert built_by == [ctx.user], built_by
 
 
