@@ -268,6 +268,9 @@ class AppSettings(_Model):
     """Extra non-secret environment for the app (secrets never go here). Names that change how
     root, the shell or the interpreter behave, and names the targets set, are refused
     (``components.rules``)."""
+    remove_data_on_destroy: bool = False
+    """Host targets: ``pulumi destroy`` also drops the local database and role and removes media,
+    backups and host secrets. Off: they stay on the host (nothing but this setting deletes data)."""
 
     @model_validator(mode="after")
     def _image_is_immutable(self) -> AppSettings:

@@ -233,8 +233,8 @@ work=""
 cleanup() { if [[ -n "$work" ]]; then rm -rf "$work"; fi; }
 trap cleanup EXIT
 
-install_release() { # id key sha256
-    local id=$1 key=$2 sha=$3
+install_release() { # id key sha256 [--no-backup]
+    local id=$1 key=$2 sha=$3 backup=${4:-}
     if [[ "$("$RELEASE" current 2>/dev/null || true)" == "$id" ]]; then
         log "release $id is already live"
         return 0
@@ -246,7 +246,20 @@ install_release() { # id key sha256
     mkdir "$work/source"
     tar -xzf "$work/source.tar.gz" -C "$work/source" --no-same-owner
     chmod 0755 "$work" "$work/source"
-    "$RELEASE" deploy "$id" "$work/source"
+    "$RELEASE" deploy ${backup:+"$backup"} "$id" "$work/source"
+}
+
+# cloud-init status --wait: 0 done, 2 done with recoverable warnings (Ubuntu 24.04's cloud-init
+# reports deprecations this way), 1 (or anything else) failed.
+wait_for_cloud_init() {
+    local status=0
+    cloud-init status --wait >/dev/null || status=$?
+    case "$status" in
+        0) ;;
+        2) log "cloud-init finished with recoverable warnings:"
+           cloud-init status --long 2>&1 | sed 's/^/  /' || true ;;
+        *) die "cloud-init failed on this host (cloud-init status exit $status); see /var/log/cloud-init-output.log" ;;
+    esac
 }
 
 command=${1:-}
@@ -257,12 +270,14 @@ case "$command" in
         "$BOOTSTRAP"
         ensure_app_role
         if [[ -n "${RELEASE_ID:-}" ]]; then
-            install_release "$RELEASE_ID" "$ARCHIVE_KEY" "$ARCHIVE_SHA256"
+            # A fleet host joining: the release step already backed up and migrated this release,
+            # so no host dumps the whole database at boot.
+            install_release "$RELEASE_ID" "$ARCHIVE_KEY" "$ARCHIVE_SHA256" --no-backup
         fi
         ;;
     release)
         [[ $# -eq 4 ]] || die "usage: $0 release <release-id> <archive-key> <sha256>"
-        cloud-init status --wait >/dev/null || die "cloud-init failed on this host; see /var/log/cloud-init-output.log"
+        wait_for_cloud_init
         install_cli
         load_secrets
         # An existing host has psql: the role exists before bootstrap restarts anything with it.

@@ -18,8 +18,9 @@ Paths (``<app>`` is ``app.name``)::
       shared/media/                  <app>:www-data 2750  uploads (local media only)
       shared/logs/                   <app>:<app> 2750     file logs, rotated by logrotate
       shared/backups/                root:root 0700   pre-release pg_dump files
-      shared/cache/                  root:root 0755   pip cache + wheelhouse
-    /etc/<app>/                      root:<app> 0750  gunicorn.conf.py, app.env (0600 <app>)
+      shared/cache/                  <app>:<app> 0700 pip cache + wheelhouse (pip runs as <app>)
+      shared/incoming/               root:root 0700   release archives: checked, unpacked (mktemp -d)
+    /etc/<app>/                      root:<app> 0750  gunicorn.conf.py, app.env (0640 root:<app>)
       secrets/                       root:root 0700   host-generated secrets, one file each
       tls/                           root:root 0750   site certificate pair + the reject pair
     /usr/local/lib/<app>/            root:root 0755   bootstrap, release, staged host files
@@ -98,7 +99,7 @@ class HostContext:
     """``current/static``: STATIC_ROOT at run time and the Nginx /static/ alias."""
     config_dir: str
     env_file: str
-    """Full environment file (0600 <app>), assembled on the host from ``env_base_file`` + secrets."""
+    """Full environment file (0640 root:<app>), assembled on the host from ``env_base_file`` + secrets."""
     env_base_file: str
     """Non-secret environment rendered by ``render_env_file`` (0600 root)."""
     secrets_dir: str
@@ -209,6 +210,24 @@ class HostContext:
     sentry: bool
     extra_env: tuple[tuple[str, str], ...]
     """``app.extraEnv`` as sorted pairs (a tuple keeps the dataclass hashable)."""
+    stack_key: str = ""
+    """``<project>-<stack>`` when known (the server target): the bootstrap records which app this
+    stack installed, so a renamed ``app.name`` retires the old app's services, never its data."""
+
+    @property
+    def certbot_issue(self) -> str:
+        """Script that asks Let's Encrypt for the certificate (bootstrap, then the retry timer)."""
+        return f"{self.lib_dir}/certbot-issue"
+
+    @property
+    def certbot_retry_unit(self) -> str:
+        """Unit name (no suffix) of the timer/service that retries a failed issuance."""
+        return f"certbot-retry-{self.app_name}"
+
+    @property
+    def incoming_dir(self) -> str:
+        """Root-only (0700): release archives are copied, checked and unpacked in here."""
+        return f"{self.shared_dir}/incoming"
 
     @property
     def uses_letsencrypt(self) -> bool:

@@ -5,14 +5,27 @@ Creates (all children of the component):
   so no temporary files and no world-readable copies) and runs the bootstrap script as root. It
   re-runs only when what the host layer renders changes (the bootstrap embeds every file's
   sha256) or a secret given to it changes. On ``pulumi destroy`` it removes what it installed
-  (units, Nginx site, /srv/<app>, /etc/<app>, the local database and role) and leaves the system
-  packages, so the host can be reused.
+  (units, Nginx site, code, configuration) and leaves the system packages, so the host can be
+  reused; the data (database, role, media, backups, the app's secrets and user) stays unless
+  ``remove_data_on_destroy`` (``app.removeDataOnDestroy``) is set.
 - ``<name>-source`` (``command:remote:CopyToRemote``): the release artifact (a reproducible
-  tar.gz of the Django project) copied to ``/var/tmp/<app>-artifacts/``.
-- ``<name>-release`` (``command:remote:Command``): runs ``release deploy <id>`` (venv, check
-  --deploy, backup, migrate under a lock, collectstatic, atomic switch, restart, health gate,
-  automatic switch back on failure). Triggered by the release id only, so an update that does not
-  change it runs nothing, and a failed migration fails ``pulumi up`` with the script's output.
+  tar.gz of the Django project) copied to ``/var/tmp/<app>-artifacts/``. That path is only an
+  inbox: the release script copies the file into a root-only ``mktemp -d`` directory and checks
+  its sha256 there before unpacking it.
+- ``<name>-release`` (``command:remote:Command``): runs ``release deploy <id> <archive> <sha256>``
+  (venv, check --deploy, collectstatic, check-config, backup, migrate under a lock, atomic switch,
+  restart, health gate, automatic switch back on failure). Triggered by the release id only, so an
+  update that does not change it runs nothing, and a failed migration fails ``pulumi up`` with the
+  script's output. Running it again for the live release is a health check that succeeds.
+
+``<name>`` is a stable logical name (``host`` on the server target), never ``app.name``: renaming
+the app updates these resources in place instead of replacing them (a replacement would run the
+old bootstrap's delete). ``legacy_name`` adds aliases from the names of stacks created before.
+
+Secrets travel on the bootstrap's stdin. Without a pinned ``host_key`` the host is not verified
+(public-key authentication still cannot be replayed by a man in the middle, but the data sent can
+be read), so the server target sends secrets to an unverified host only on a dev stack, with a
+warning (see ``components.host.target``).
 
 With ``remote_executor="builtin-ssh"`` the same three steps are ``SshCommand`` / ``SshCopy``
 (``components.host.ssh_provider``: dynamic providers over the system ssh client) with the same
@@ -22,6 +35,7 @@ names, parent, dependencies, triggers and protection; pulumi-command stays the d
 from __future__ import annotations
 
 import base64
+import hashlib
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -68,6 +82,10 @@ class DjangoHostArgs:
     """Protect the bootstrap from ``pulumi destroy`` (its delete removes the app's data)."""
     remote_executor: RemoteExecutor = "pulumi-command"
     """How the remote steps run: pulumi-command, or the program's own SSH dynamic providers."""
+    remove_data_on_destroy: bool = False
+    """``pulumi destroy`` also drops the database and role and removes media, backups and secrets."""
+    legacy_name: str | None = None
+    """The component's name in stacks created before the stable names (``app.name``): aliases."""
 
 
 class DjangoHost(pulumi.ComponentResource):
@@ -79,6 +97,10 @@ class DjangoHost(pulumi.ComponentResource):
     """Content hash of everything the bootstrap installs."""
 
     def __init__(self, name: str, args: DjangoHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        if args.legacy_name and args.legacy_name != name:
+            opts = pulumi.ResourceOptions.merge(
+                opts or pulumi.ResourceOptions(), pulumi.ResourceOptions(aliases=[pulumi.Alias(name=args.legacy_name)])
+            )
         super().__init__("djangostack:host:DjangoHost", name, None, opts)
         ctx = args.context
         files = render_all(ctx)
@@ -124,8 +146,8 @@ class DjangoHost(pulumi.ComponentResource):
             return env_prelude(dict(zip(names, secrets, strict=True))) + payload_files
 
         stdin = pulumi.Output.all(*values).apply(payload) if names else pulumi.Output.from_input(payload_files)
-        opts = pulumi.ResourceOptions(parent=self, protect=args.protect)
-        delete = f"sudo -n bash -c {shlex.quote(uninstall_script(ctx))}"
+        opts = pulumi.ResourceOptions(parent=self, protect=args.protect, aliases=_aliases(args, "bootstrap"))
+        delete = f"sudo -n bash -c {shlex.quote(uninstall_script(ctx, remove_data=args.remove_data_on_destroy))}"
         # No `triggers` here: pulumi-command marks triggers replace-on-change, and a replacement
         # runs the old resource's delete (the uninstall) after the new bootstrap, wiping the app.
         # stdin carries every rendered file, so any rendered change already runs `update`.
@@ -148,7 +170,7 @@ class DjangoHost(pulumi.ComponentResource):
     ) -> pulumi.Output[str]:
         ctx = args.context
         remote_archive = f"/var/tmp/{ctx.app_name}-artifacts/source.tar.gz"
-        source_opts = pulumi.ResourceOptions(parent=self, depends_on=[bootstrap])
+        source_opts = pulumi.ResourceOptions(parent=self, depends_on=[bootstrap], aliases=_aliases(args, "source"))
         source: pulumi.CustomResource
         if isinstance(connection, SshConnection):
             source = SshCopy(
@@ -166,8 +188,11 @@ class DjangoHost(pulumi.ComponentResource):
                 remote_path=remote_archive,
                 opts=source_opts,
             )
-        command = release_command(ctx, args.release_id, remote_archive)
-        release_opts = pulumi.ResourceOptions(parent=self, depends_on=[bootstrap, source])
+        sha256 = hashlib.sha256(args.source_archive.read_bytes()).hexdigest()
+        command = release_command(ctx, args.release_id, remote_archive, sha256)
+        release_opts = pulumi.ResourceOptions(
+            parent=self, depends_on=[bootstrap, source], aliases=_aliases(args, "release")
+        )
         release = _command(
             f"{name}-release",
             connection,
@@ -178,6 +203,12 @@ class DjangoHost(pulumi.ComponentResource):
         )
         release_id = args.release_id
         return release.stdout.apply(lambda _: release_id)
+
+
+def _aliases(args: DjangoHostArgs, suffix: str) -> list[pulumi.Input[str | pulumi.Alias]] | None:
+    """The child's name in stacks created before the stable names (same parent type, so the name
+    alone identifies it)."""
+    return [pulumi.Alias(name=f"{args.legacy_name}-{suffix}")] if args.legacy_name else None
 
 
 def _command(
@@ -250,29 +281,27 @@ def upload_script(ctx: HostContext, files: Mapping[str, HostFile]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def release_command(ctx: HostContext, release_id: str, remote_archive: str) -> str:
-    """Unpack the uploaded artifact into a private directory and run the release script."""
-    return (
-        "set -euo pipefail; "
-        f'work=$(mktemp -d "/var/tmp/{ctx.app_name}-release.XXXXXX"); '
-        "trap 'rm -rf \"$work\"' EXIT; "
-        f'tar -xzf {shlex.quote(remote_archive)} -C "$work"; '
-        'chmod -R a+rX "$work"; '
-        f'sudo -n {shlex.quote(ctx.release_script)} deploy {shlex.quote(release_id)} "$work"'
-    )
+def release_command(ctx: HostContext, release_id: str, remote_archive: str, sha256: str) -> str:
+    """Run the release script on the uploaded artifact. The script (as root) copies it into a
+    root-only ``mktemp -d`` directory and checks ``sha256`` on that copy right before unpacking."""
+    args = [ctx.release_script, "deploy", release_id, remote_archive, sha256]
+    return "sudo -n " + " ".join(shlex.quote(a) for a in args)
 
 
-def uninstall_script(ctx: HostContext) -> str:
-    """What ``pulumi destroy`` runs: remove the app from the host, keep the system packages."""
+def uninstall_script(ctx: HostContext, *, remove_data: bool = False) -> str:
+    """What ``pulumi destroy`` runs: remove the app from the host, keep the system packages.
+
+    The data stays unless ``remove_data``: the database and role, media, backups, the app's
+    secrets (the database password among them) and its user (the owner of the media files)."""
     units = [f"{ctx.gunicorn_unit}.socket", f"{ctx.gunicorn_unit}.service"]
     if ctx.celery_worker:
         units.append(f"{ctx.celery_worker_unit}.service")
     if ctx.celery_beat:
         units.append(f"{ctx.celery_beat_unit}.service")
+    if ctx.uses_letsencrypt:
+        units += [f"{ctx.certbot_retry_unit}.timer", f"{ctx.certbot_retry_unit}.service"]
     quoted_units = " ".join(shlex.quote(u) for u in units)
     paths = [
-        ctx.base_dir,
-        ctx.config_dir,
         ctx.lib_dir,
         ctx.state_dir,
         ctx.nginx_site,
@@ -281,13 +310,38 @@ def uninstall_script(ctx: HostContext) -> str:
         f"/var/tmp/{ctx.app_name}-artifacts",
         *(f"/etc/systemd/system/{u}" for u in units),
     ]
+    if remove_data:
+        paths[:0] = [ctx.base_dir, ctx.config_dir]
+    else:
+        # Code, caches and configuration go; shared/media, shared/backups and secrets/ stay.
+        paths[:0] = [
+            ctx.releases_dir,
+            ctx.current_link,
+            ctx.cache_dir,
+            ctx.incoming_dir,
+            f"{ctx.base_dir}/.release-history",
+        ]
     lines = [
         "set -u",
         f"systemctl disable --now {quoted_units} 2>/dev/null || true",
         f"rm -rf {' '.join(shlex.quote(p) for p in paths)}",
+    ]
+    if not remove_data:
+        lines.append(
+            f"find {shlex.quote(ctx.config_dir)} -mindepth 1 -maxdepth 1 ! -name secrets -exec rm -rf {{}} + "
+            "2>/dev/null || true"
+        )
+    lines += [
         "systemctl daemon-reload",
         "nginx -t >/dev/null 2>&1 && systemctl reload nginx || true",
     ]
+    if not remove_data:
+        kept = f"{ctx.shared_dir} (media, backups), {ctx.secrets_dir}, the user {ctx.user}"
+        if ctx.local_postgres:
+            kept += f", the database {ctx.db_name} and role {ctx.db_user}"
+        lines.append(f"echo {shlex.quote(f'kept the data of {ctx.app_name}: {kept} (app.removeDataOnDestroy: false)')}")
+        lines.append(f"echo 'removed {ctx.app_name} from this host'")
+        return "; ".join(lines)
     if ctx.local_postgres:
         db, user = ctx.db_name, ctx.db_user
         lines.append(

@@ -55,6 +55,10 @@ BASE_PACKAGES: tuple[str, ...] = (
 )
 """Packages every host gets (sorted); ``host_packages`` adds the optional ones."""
 
+CERTBOT_RETRY_MINUTES = 20
+"""Retry period after a failed Let's Encrypt issuance: 3 attempts an hour, under the limit of 5
+failed validations per hostname per hour (https://letsencrypt.org/docs/failed-validation-limit/)."""
+
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -270,6 +274,21 @@ def render_certbot(ctx: HostContext) -> str:
     return _render("certbot-deploy-hook.j2", ctx)
 
 
+def render_certbot_issue(ctx: HostContext) -> str:
+    """/usr/local/lib/<app>/certbot-issue: ``certbot certonly --webroot``, then the deploy hook."""
+    return _render("certbot-issue.sh.j2", ctx)
+
+
+def render_certbot_retry_service(ctx: HostContext) -> str:
+    """/etc/systemd/system/certbot-retry-<app>.service: runs certbot-issue once."""
+    return _render("certbot-retry.service.j2", ctx)
+
+
+def render_certbot_retry_timer(ctx: HostContext) -> str:
+    """/etc/systemd/system/certbot-retry-<app>.timer: enabled only after a failed issuance."""
+    return _render("certbot-retry.timer.j2", ctx, certbot_retry_minutes=CERTBOT_RETRY_MINUTES)
+
+
 def render_release_script(ctx: HostContext) -> str:
     """/usr/local/lib/<app>/release: deploy | rollback | list | current."""
     worker_units = [f"{ctx.celery_worker_unit}.service"] if ctx.celery_worker else []
@@ -305,7 +324,9 @@ def host_directories(ctx: HostContext) -> list[_Dir]:
         _Dir(ctx.shared_dir, "root", "root", "0755"),
         _Dir(ctx.logs_dir, ctx.user, ctx.group, "2750"),
         _Dir(ctx.backups_dir, "root", "root", "0700"),
-        _Dir(ctx.cache_dir, "root", "root", "0700"),
+        # pip runs as the app user and keeps its cache and wheelhouse here.
+        _Dir(ctx.cache_dir, ctx.user, ctx.group, "0700"),
+        _Dir(ctx.incoming_dir, "root", "root", "0700"),
         _Dir(ctx.config_dir, "root", ctx.group, "0750"),
         _Dir(ctx.secrets_dir, "root", "root", "0700"),
         _Dir(ctx.tls_dir, "root", "root", "0700"),
@@ -364,6 +385,13 @@ def _config_files(ctx: HostContext) -> list[HostFile]:
         )
     if ctx.uses_letsencrypt:
         files.append(HostFile(ctx.certbot_hook, 0o755, root, root, render_certbot(ctx)))
+        files.append(HostFile(ctx.certbot_issue, 0o755, root, root, render_certbot_issue(ctx)))
+        files.append(
+            HostFile(_unit(f"{ctx.certbot_retry_unit}.service"), 0o644, root, root, render_certbot_retry_service(ctx))
+        )
+        files.append(
+            HostFile(_unit(f"{ctx.certbot_retry_unit}.timer"), 0o644, root, root, render_certbot_retry_timer(ctx))
+        )
     return files
 
 
@@ -405,6 +433,7 @@ def render_bootstrap_script(ctx: HostContext, files: list[HostFile] | None = Non
         disabled_units=disabled,
         restart_units=[f"{ctx.gunicorn_unit}.socket", *restart],
         san=_san(ctx),
+        certbot_retry_minutes=CERTBOT_RETRY_MINUTES,
     )
 
 

@@ -8,6 +8,8 @@ Pulumi state.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +23,19 @@ from components.outputs import StackOutputs
 
 ARTIFACT_DIR = Path(".cache") / "artifacts"
 """Where release artifacts are packed, relative to the project root (git-ignored)."""
+
+HOST_RESOURCE_NAME = "host"
+"""Logical name of the DjangoHost (its children: host-bootstrap, host-source, host-release). Stable:
+never derived from ``app.name``, so renaming the app updates the host instead of replacing it."""
+
+_SECRET_CONFIG_KEYS = {
+    "secretKey": "SECRET_KEY",
+    "databasePassword": "DB_PASSWORD",
+    "redisPassword": "REDIS_PASSWORD",
+    "databaseUrl": "DATABASE_URL",
+    "redisUrl": "REDIS_URL",
+    "sentryDsn": "SENTRY_DSN",
+}
 
 
 def project_root() -> Path:
@@ -48,7 +63,8 @@ def ssh_private_key(target: ServerTarget, secrets: StackSecrets) -> pulumi.Outpu
 def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
     target = settings.target
     assert isinstance(target, ServerTarget)
-    ctx = HostContext.from_settings(settings)
+    stack_key = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{pulumi.get_project()}-{pulumi.get_stack()}")
+    ctx = dataclasses.replace(HostContext.from_settings(settings), stack_key=stack_key)
     source_dir = project_root() / settings.app.source
     try:
         archive, _digest = write_source_archive(source_dir, project_root() / ARTIFACT_DIR, settings.app.name)
@@ -56,20 +72,14 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
         raise SettingsError([f"{PROJECT}:app.source: {exc}"]) from None
 
     bootstrap_env: dict[str, pulumi.Input[str]] = {}
-    for config_key, env_name in (
-        ("secretKey", "SECRET_KEY"),
-        ("databasePassword", "DB_PASSWORD"),
-        ("redisPassword", "REDIS_PASSWORD"),
-        ("databaseUrl", "DATABASE_URL"),
-        ("redisUrl", "REDIS_URL"),
-        ("sentryDsn", "SENTRY_DSN"),
-    ):
+    for config_key, env_name in _SECRET_CONFIG_KEYS.items():
         value = secrets.get(config_key)
         if value is not None:
             bootstrap_env[env_name] = value
+    check_secrets_reach_a_verified_host(settings, sorted(k for k in _SECRET_CONFIG_KEYS if secrets.get(k) is not None))
 
     host = DjangoHost(
-        settings.app.name,
+        HOST_RESOURCE_NAME,
         DjangoHostArgs(
             context=ctx,
             host=target.host,
@@ -82,6 +92,8 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
             bootstrap_env=bootstrap_env,
             protect=bool(settings.database.deletion_protection),
             remote_executor=target.remote_executor,
+            remove_data_on_destroy=settings.app.remove_data_on_destroy,
+            legacy_name=settings.app.name,
         ),
     )
     return StackOutputs(
@@ -97,6 +109,32 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
         media_bucket=ctx.media_dir,
         release_id=host.release_id,
         network_ids={},
+    )
+
+
+def check_secrets_reach_a_verified_host(settings: StackSettings, secret_keys: list[str]) -> None:
+    """Secrets go to the host on the bootstrap's stdin. Without ``target.sshHostKey`` nothing
+    verifies that the other end is the host, so a man in the middle could read them (it cannot
+    reuse the public-key authentication, which is bound to the session). Rule: a stack that sends
+    secrets pins the host key; only dev may send them unverified, with a warning. Secrets the host
+    generates itself (the default) never travel, so an unpinned stack without secrets is fine."""
+    target = settings.target
+    assert isinstance(target, ServerTarget)
+    if target.ssh_host_key or not secret_keys:
+        return
+    names = ", ".join(f"{PROJECT}:{k}" for k in secret_keys)
+    if settings.environment == "dev":
+        pulumi.log.warn(
+            f"{PROJECT}:target.sshHostKey is not set: {names} go to a host whose key is not verified "
+            "(allowed on dev only); pin it with the output of `ssh-keyscan` checked by hand"
+        )
+        return
+    raise SettingsError(
+        [
+            f"{PROJECT}:target.sshHostKey: not set, but {names} would be sent to an unverified host "
+            f"(environment {settings.environment}); pin the host key (`ssh-keyscan -t ed25519 {target.host}`, "
+            "checked by hand) or leave those secrets unset so the host generates them"
+        ]
     )
 
 

@@ -8,6 +8,8 @@ and Redis. The tests run in file order: they share the host and build on each ot
 from __future__ import annotations
 
 import base64
+import dataclasses
+import hashlib
 import http.client
 import json
 import shutil
@@ -67,10 +69,12 @@ def with_migration(tmp: Path, name: str, operation: str) -> Path:
 
 
 def release(host: TestHost, ctx: HostContext, release_id: str, source: Path = APP, check: bool = True):  # type: ignore[no-untyped-def]
-    encoded = base64.b64encode(pack_source(source)).decode()
+    archive = pack_source(source)
+    encoded = base64.b64encode(archive).decode()
     host.ssh(f"mkdir -p {Path(ARCHIVE).parent} && base64 -d > {ARCHIVE}", input=encoded)
     started = time.monotonic()
-    result = host.ssh(release_command(ctx, release_id, ARCHIVE), timeout=900, check=False)
+    sha256 = hashlib.sha256(archive).hexdigest()
+    result = host.ssh(release_command(ctx, release_id, ARCHIVE, sha256), timeout=900, check=False)
     result.duration = time.monotonic() - started  # type: ignore[attr-defined]
     if check:
         assert result.returncode == 0, f"release {release_id} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
@@ -292,3 +296,114 @@ def test_every_service_comes_back_after_a_restart(deployed: TestHost, browser: B
     states = deployed.ssh("systemctl is-active " + " ".join(units), check=False).stdout.split()
     assert states == ["active"] * len(units), dict(zip(units, states, strict=False))
     assert json.loads(browser.get("/healthz").text) == {"status": "ok"}
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 11 items 4 and 6, issue 12 AWS 2 and 7: privilege, idempotence, order, pg_dump, certbot
+# --------------------------------------------------------------------------------------------------
+
+
+def table_exists(host: TestHost, ctx: HostContext, table: str) -> bool:
+    out = host.ssh(f"sudo -n -u postgres psql -p {ctx.db_port} -d {ctx.db_name} -Atc \"select to_regclass('{table}')\"")
+    return out.stdout.strip() == table
+
+
+def test_the_live_release_id_again_succeeds(deployed: TestHost, browser: Browser, ctx: HostContext) -> None:
+    live = live_release(browser)
+    result = release(deployed, ctx, live, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert f"release {live} is already live and healthy: nothing to do" in output
+    assert live_release(browser) == live
+
+
+def test_root_owns_what_root_reads_and_the_app_user_built_the_release(deployed: TestHost, ctx: HostContext) -> None:
+    stat = deployed.ssh(
+        f"sudo -n stat -c '%n %a %U %G' {ctx.env_file} {ctx.cache_dir} {ctx.incoming_dir} "
+        f"$(readlink -f {ctx.current_link})/.venv $(readlink -f {ctx.current_link})/static"
+    ).stdout.split("\n")
+    modes = dict((line.split()[0], line.split()[1:]) for line in stat if line)
+    assert modes[ctx.env_file] == ["640", "root", ctx.group], modes
+    assert modes[ctx.cache_dir][1] == ctx.user, modes
+    assert modes[ctx.incoming_dir] == ["700", "root", "root"], modes
+    venv = next(k for k in modes if k.endswith("/.venv"))
+    assert modes[venv][1:] == ["root", "root"], modes  # sealed after the app user built it
+    built_by = deployed.ssh(f"sudo -n find {ctx.cache_dir} -mindepth 1 -printf '%u\\n' | sort -u").stdout.split()
+    assert built_by == [ctx.user], built_by
+
+
+def test_a_tampered_archive_is_refused(deployed: TestHost, browser: Browser, ctx: HostContext) -> None:
+    live = live_release(browser)
+    encoded = base64.b64encode(pack_source(APP)).decode()
+    deployed.ssh(f"mkdir -p {Path(ARCHIVE).parent} && base64 -d > {ARCHIVE}", input=encoded)
+    result = deployed.ssh(release_command(ctx, "r-tampered", ARCHIVE, "0" * 64), timeout=300, check=False)
+    assert result.returncode == 1
+    assert "does not match sha256" in result.stdout + result.stderr
+    assert live_release(browser) == live
+
+
+def test_a_failing_collectstatic_leaves_the_schema_unmigrated(
+    deployed: TestHost, browser: Browser, ctx: HostContext, tmp_path: Path
+) -> None:
+    live = live_release(browser)
+    source = with_migration(
+        tmp_path, "static_guard", "migrations.RunSQL('CREATE TABLE static_guard (id int)', 'DROP TABLE static_guard')"
+    )
+    (source / "notes/static/notes/broken.css").write_text('body { background: url("no-such-image.png"); }\n')
+    result = release(deployed, ctx, "r5-badstatic", source, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert "no-such-image.png" in output, output[-3000:]
+    assert not table_exists(deployed, ctx, "static_guard"), "migrate ran before collectstatic failed"
+    assert live_release(browser) == live
+
+
+def test_a_pg_dump_older_than_the_server_stops_the_release_before_migrate(
+    deployed: TestHost, browser: Browser, ctx: HostContext, tmp_path: Path
+) -> None:
+    live = live_release(browser)
+    version = deployed.ssh("ls /usr/lib/postgresql | sort -V | tail -1").stdout.strip()
+    real = f"/usr/lib/postgresql/{version}/bin/pg_dump"
+    fake = "#!/bin/sh\necho 'pg_dump (PostgreSQL) 14.0'\nexit 1\n"
+    deployed.ssh(
+        f"sudo -n mv {real} {real}.real && sudo -n tee {real} >/dev/null && sudo -n chmod 0755 {real}", input=fake
+    )
+    try:
+        source = with_migration(
+            tmp_path, "dump_guard", "migrations.RunSQL('CREATE TABLE dump_guard (id int)', 'DROP TABLE dump_guard')"
+        )
+        result = release(deployed, ctx, "r6-olddump", source, check=False)
+    finally:
+        deployed.ssh(f"sudo -n mv -f {real}.real {real}")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert f"no pg_dump for PostgreSQL {version} on this host (installed: 14.0)" in output, output[-3000:]
+    assert f"install postgresql-client-{version}" in output.lower()
+    assert not table_exists(deployed, ctx, "dump_guard")
+    assert live_release(browser) == live
+
+
+def test_a_failed_certificate_issuance_keeps_the_site_up_and_retries(
+    deployed: TestHost, browser: Browser, ctx: HostContext
+) -> None:
+    le = dataclasses.replace(ctx, tls_mode="letsencrypt", letsencrypt_email="ops@example.com")
+    stub = "#!/bin/sh\necho 'Challenge failed for domain: DNS problem: NXDOMAIN' >&2\nexit 1\n"
+    deployed.ssh(
+        "sudo -n tee /usr/local/bin/certbot >/dev/null && sudo -n chmod 0755 /usr/local/bin/certbot", input=stub
+    )
+    try:
+        script = upload_script(le, render_all(le))
+        result = deployed.ssh("sudo -n bash -s", input=script, timeout=900, check=False)
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output[-3000:]
+        assert "WARNING: certificate issuance failed" in output, output[-3000:]
+        timer = deployed.ssh(f"systemctl is-enabled {le.certbot_retry_unit}.timer", check=False).stdout.strip()
+        assert timer == "enabled"
+        assert browser.get("/healthz").status == 200
+    finally:
+        deployed.ssh(
+            f"sudo -n systemctl disable --now {le.certbot_retry_unit}.timer; sudo -n rm -f /usr/local/bin/certbot "
+            f"/etc/systemd/system/{le.certbot_retry_unit}.timer /etc/systemd/system/{le.certbot_retry_unit}.service",
+            check=False,
+        )
+        bootstrap(deployed, ctx)

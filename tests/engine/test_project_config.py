@@ -45,7 +45,7 @@ def test_the_repository_project_file_accepts_a_stack_that_sets_only_required_key
     cli.init_stack("minimal", minimal_config())
     result = cli("preview", "--non-interactive", check=False)
     assert result.returncode == 0, output_of(result)[-3000:]
-    assert "notes-bootstrap" in result.stdout
+    assert "host-bootstrap" in result.stdout
 
 
 def test_an_invalid_stack_stops_up_with_one_line_per_problem_and_no_traceback(tmp_path: Path) -> None:
@@ -60,4 +60,4 @@ def test_an_invalid_stack_stops_up_with_one_line_per_problem_and_no_traceback(tm
     assert any(line.startswith("djangostack:web.colour: unknown key") for line in lines), output
     assert "invalid stack settings (2 problems)" in output, output
     exported = cli("stack", "export").stdout
-    assert "notes-bootstrap" not in exported, "resources were registered despite invalid settings"
+    assert "host-bootstrap" not in exported, "resources were registered despite invalid settings"

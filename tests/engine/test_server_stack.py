@@ -142,7 +142,7 @@ def deployment(engine_host: TestHost, tmp_path_factory: pytest.TempPathFactory) 
 
 def test_preview_then_up_bootstraps_the_host_and_serves_the_app(deployment: Deployment) -> None:
     preview = deployment.cli("preview", "--non-interactive")
-    for name in ("notes-bootstrap", "notes-source", "notes-release"):
+    for name in ("host-bootstrap", "host-source", "host-release"):
         assert name in preview.stdout, preview.stdout
     assert "to create" in preview.stdout
     up(deployment)
@@ -184,7 +184,7 @@ def test_secrets_are_encrypted_in_state_and_in_the_stack_file(deployment: Deploy
         for secret in plaintexts:
             assert secret.encode() not in data, f"a secret is stored in plaintext in {path}"
     state = json.loads(deployment.cli("stack", "export").stdout)
-    bootstrap = next(r for r in state["deployment"]["resources"] if r["urn"].endswith("::notes-bootstrap"))
+    bootstrap = next(r for r in state["deployment"]["resources"] if r["urn"].endswith("::host-bootstrap"))
     for key in ("stdin", "__provider"):
         assert "ciphertext" in json.dumps(bootstrap["inputs"][key]), f"bootstrap input {key} is not encrypted"
     assert "ciphertext" in json.dumps(bootstrap["inputs"]["connection"]["privateKey"])
@@ -226,10 +226,10 @@ def test_a_new_release_previews_as_the_release_step_only_and_runs_its_migration(
     deployment.set_release("r2")
 
     steps = steps_of(deployment.cli("preview", "--json", "--non-interactive").stdout)
-    assert steps == {"notes-release": "update", "notes-source": "update"}, steps
+    assert steps == {"host-release": "update", "host-source": "update"}, steps
 
     diff = deployment.cli("preview", "--diff", "--non-interactive").stdout
-    assert "notes-bootstrap" not in diff, f"the bootstrap would run again:\n{diff}"
+    assert "host-bootstrap" not in diff, f"the bootstrap would run again:\n{diff}"
     assert not re.search(r"^\s*[+-]{2}|replace", diff, re.M), f"something would be replaced:\n{diff}"
     assert '~ [0]: "r1" => "r2"' in diff, diff
     PREVIEW_DOC.parent.mkdir(exist_ok=True)
@@ -268,7 +268,50 @@ def test_a_failing_migration_fails_the_update_and_the_old_release_keeps_serving(
     assert result.returncode == 0, output_of(result)
 
 
+def note_rows(deployment: Deployment) -> list[str]:
+    result = deployment.ssh(
+        f"sudo -n runuser -u postgres -- psql -p {DB_PORT} -d app -Atc 'select text from notes_note order by id'"
+    )
+    assert result.returncode == 0, result
+    return result.stdout.splitlines()
+
+
+def test_renaming_the_app_keeps_the_database_rows(deployment: Deployment) -> None:
+    """Issue 11 item 5: app.name notes -> notes-renamed is an update of the same resources, not a
+    replacement whose delete drops the database; the rows are still there and served."""
+    marker = f"row that survives a rename {secrets.token_hex(4)}"
+    inserted = deployment.ssh(
+        f"sudo -n runuser -u postgres -- psql -p {DB_PORT} -d app -c "
+        f"\"insert into notes_note (text, created_at) values ('{marker}', now())\""
+    )
+    assert inserted.returncode == 0, inserted
+    app = {"name": "notes-renamed", "releaseId": "r2", "source": "examples/django_app"}
+    deployment.cli.set_config(STACK, "djangostack:app", app)
+    steps = steps_of(deployment.cli("preview", "--json", "--non-interactive").stdout)
+    assert "delete" not in steps.values() and "replace" not in steps.values(), steps
+    try:
+        result = up(deployment, check=False)
+        assert result.returncode == 0, output_of(result)[-4000:]
+        assert marker in note_rows(deployment)
+        assert deployment.readyz()["release"] == "r2"
+        old_units = deployment.ssh(f"systemctl is-active gunicorn-{APP}.socket")
+        assert old_units.stdout.strip() != "active", "the old app's socket still runs"
+    finally:
+        deployment.set_release("r2")
+    result = up(deployment, check=False)
+    assert result.returncode == 0, output_of(result)[-4000:]
+    assert marker in note_rows(deployment)
+    assert deployment.readyz()["release"] == "r2"
+
+
 def test_destroy_removes_the_app_from_the_host(deployment: Deployment) -> None:
+    # Data goes only when the stack says so (app.removeDataOnDestroy); then it all goes.
+    deployment.cli.set_config(
+        STACK,
+        "djangostack:app",
+        {"name": APP, "releaseId": "r2", "source": "examples/django_app", "removeDataOnDestroy": True},
+    )
+    up(deployment)
     deployment.cli("destroy", "--yes", "--non-interactive")
     checks = {
         "/srv/notes": f"test ! -e /srv/{APP}",
@@ -296,4 +339,7 @@ def test_the_host_is_reusable_after_destroy(deployment: Deployment) -> None:
     assert health["release"] == "r4"
     assert health["checks"] == {"database": "ok", "cache": "ok"}
     deployment.cli("destroy", "--yes", "--non-interactive")
-    assert deployment.ssh(f"test ! -e /srv/{APP}").returncode == 0
+    # Default (app.removeDataOnDestroy false): the code goes, the data stays.
+    assert deployment.ssh(f"test ! -e /srv/{APP}/releases && test ! -e /usr/local/lib/{APP}").returncode == 0
+    assert deployment.ssh(f"test -d /srv/{APP}/shared/media && test -d /etc/{APP}/secrets").returncode == 0
+    assert note_rows(deployment) is not None

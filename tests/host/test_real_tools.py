@@ -93,14 +93,15 @@ def test_systemd_analyze_verifies_every_unit(any_ctx: HostContext, tmp_path: Pat
     analyze = _need("systemd-analyze")
     stubs = tmp_path / "bin"
     stubs.mkdir()
-    for tool in ("gunicorn", "celery"):
+    for tool in ("gunicorn", "celery", "certbot-issue"):
         (stubs / tool).write_text("#!/bin/sh\nexit 0\n")
         (stubs / tool).chmod(0o755)
     units = []
     for path, f in render.render_all(any_ctx).items():
         if path.startswith("/etc/systemd/system/"):
             copy = tmp_path / Path(path).name
-            copy.write_text(f.content.replace(f"{any_ctx.current_link}/.venv/bin/", f"{stubs}/"))
+            text = f.content.replace(f"{any_ctx.current_link}/.venv/bin/", f"{stubs}/")
+            copy.write_text(text.replace(any_ctx.certbot_issue, f"{stubs}/certbot-issue"))
             units.append(str(copy))
     assert len(units) >= 2
     result = subprocess.run([analyze, "verify", *units], capture_output=True, text=True, cwd=tmp_path)

@@ -392,11 +392,14 @@ def test_bootstrap_requires_external_urls_and_generates_local_passwords(
 
 
 def test_letsencrypt_is_requested_only_in_letsencrypt_mode(letsencrypt: HostContext, dev: HostContext) -> None:
-    script = render.render_bootstrap_script(letsencrypt)
+    script = render.render_certbot_issue(letsencrypt)
     assert "certbot certonly --webroot -w /var/www/certbot --cert-name shop" in script
     assert "-d shop.example.com -d www.shop.example.com" in script
-    assert 'CERTBOT_SKIP:-}" == 1' in script
-    assert "certbot certonly" not in render.render_bootstrap_script(dev)
+    bootstrap = render.render_bootstrap_script(letsencrypt)
+    assert f"if {letsencrypt.certbot_issue}; then" in bootstrap
+    assert 'CERTBOT_SKIP:-}" == 1' in bootstrap
+    assert "certbot-issue" not in render.render_bootstrap_script(dev)
+    assert not any("certbot" in path for path in render.render_all(dev))
 
 
 def test_release_script_locks_switches_atomically_and_gates_on_health(any_ctx: HostContext) -> None:
@@ -406,7 +409,7 @@ def test_release_script_locks_switches_atomically_and_gates_on_health(any_ctx: H
     assert '--unix-socket "$SOCKET"' in script and '-H "X-Forwarded-Proto: https"' in script
     assert f"HEALTH_URL=http://localhost{any_ctx.health_path}" in script
     assert "check --deploy --fail-level WARNING" in script
-    assert "pg_dump --format=custom" in script and "pg_restore --list" in script and "test -s" in script
+    assert '"$dump" --format=custom' in script and '/pg_restore" --list' in script and "test -s" in script
     assert f"KEEP={any_ctx.releases_to_keep}" in script
     assert script.index("migrating") < script.index('switch_to "$id"')
     assert script.index("collecting static files") < script.index('switch_to "$id"')
@@ -460,3 +463,86 @@ def test_restarting_gunicorn_never_restarts_its_socket(any_ctx: HostContext) -> 
     # socket and reset the requests waiting in its backlog (seen as 502s on the real host).
     unit = render.render_gunicorn_socket(any_ctx)
     assert not [line for line in unit.splitlines() if line.startswith(("PartOf=", "BindsTo="))]
+
+
+def test_every_check_that_cannot_touch_the_database_runs_before_migrate(any_ctx: HostContext) -> None:
+    """Issue 11 item 6: a failing collectstatic or check-config must not leave the schema migrated."""
+    script = render.render_release_script(any_ctx)
+    body = script[script.index("deploy() {") :]
+    order = [
+        'run "building the virtualenv',
+        'run "manage.py check --deploy"',
+        'run "collecting static files"',
+        'run "gunicorn --check-config"',
+        'run "backing up the database"',
+        'run "migrating"',
+        'switch_to "$id"',
+    ]
+    positions = [body.index(step) for step in order]
+    assert positions == sorted(positions), dict(zip(order, positions, strict=True))
+
+
+def test_root_never_sources_what_the_app_user_can_write(any_ctx: HostContext) -> None:
+    """Issue 11 item 4: the env file is root-owned (0640, the app's group reads it), the release
+    script reads it as data, and pip and manage.py run as the app user with a clean environment."""
+    release = render.render_release_script(any_ctx)
+    assert '. "$ENV_FILE"' not in release and '. "$dir/.release.env"' not in release
+    assert 'exec env -i PATH="$CLEAN_PATH"' in release
+    assert 'setpriv --reuid="$APP_USER"' in release
+    assert release.count('"$dir/.venv/bin/pip" "$@"') == 1  # only inside pip_as_app
+    assert 'pip_as_app "$dir" install' in release and 'as_app "$dir" 0 python3 -m venv' in release
+    assert "/usr/bin/python3 -I" in release and '"$1/.venv/bin/python" -' not in release
+    bootstrap = render.render_bootstrap_script(any_ctx)
+    assert 'chown "root:$APP_GROUP" "$env_new"' in bootstrap and 'chmod 0640 "$env_new"' in bootstrap
+    assert 'chown "$APP_USER' not in bootstrap
+
+
+def test_the_archive_is_hashed_in_a_root_only_unpredictable_place(any_ctx: HostContext) -> None:
+    """Issue 11 item 4: copied into mktemp -d under a root-only directory, sha256 checked on that
+    copy, then unpacked; nothing is unpacked by the SSH user under /var/tmp."""
+    from components.host.django_host import release_command
+
+    sha = "0" * 64
+    command = release_command(any_ctx, "r1", "/var/tmp/x-artifacts/source.tar.gz", sha)
+    assert command == f"sudo -n {any_ctx.release_script} deploy r1 /var/tmp/x-artifacts/source.tar.gz {sha}"
+    script = render.render_release_script(any_ctx)
+    unpack = script[script.index("unpack_archive() {") :]
+    steps = ['install -d -o root -g root -m 0700 "$INCOMING"', 'mktemp -d "$INCOMING/', "sha256sum --check", "tar -xzf"]
+    positions = [unpack.index(s) for s in steps]
+    assert positions == sorted(positions)
+    incoming = [d for d in render.host_directories(any_ctx) if d.path == any_ctx.incoming_dir]
+    assert [(d.owner, d.group, d.mode) for d in incoming] == [("root", "root", "0700")]
+
+
+def test_the_live_release_id_again_is_a_health_check_not_an_error(any_ctx: HostContext) -> None:
+    """Issue 11 item 6: exit 2 for a live release id blocked every later `pulumi up`."""
+    script = render.render_release_script(any_ctx)
+    assert "refusing to overwrite it" not in script
+    assert 'if [[ "$(live_release)" == "$id" ]]; then\n        already_live "$id" "$sha"' in script
+    assert 'log "release $id is already live and healthy: nothing to do"\n        exit 0' in script
+
+
+def test_a_failed_certificate_issuance_does_not_fail_the_bootstrap(letsencrypt: HostContext) -> None:
+    """Issue 12 AWS 2: no DNS yet on a new instance; certbot fails; the bootstrap must not exit 4."""
+    bootstrap = render.render_bootstrap_script(letsencrypt)
+    tail = bootstrap[bootstrap.index("# ---- Let's Encrypt") :]
+    assert "exit 4" not in tail and "exit 1" not in tail
+    assert "systemctl enable --now --quiet certbot-retry-shop.timer" in tail
+    assert "WARNING: certificate issuance failed" in tail
+    files = render.render_all(letsencrypt)
+    assert "OnUnitInactiveSec=20min" in files["/etc/systemd/system/certbot-retry-shop.timer"].content
+    assert (
+        files["/etc/systemd/system/certbot-retry-shop.service"].content.count(
+            "ExecStart=/usr/local/lib/shop/certbot-issue"
+        )
+        == 1
+    )
+
+
+def test_pg_dump_must_match_the_server_major_version(any_ctx: HostContext) -> None:
+    """Issue 12 AWS 7: pg_dump 16 refuses a 17 server; pick a client >= the server's major or
+    fail (host database) / skip with a warning (managed database) with one clear line."""
+    script = render.render_release_script(any_ctx)
+    assert "SHOW server_version_num" in script and 'pick_pg_dump "$major"' in script
+    expected = "skip" if any_ctx.target_kind == "aws-ec2" else "fail"
+    assert f"PG_DUMP_MISMATCH={expected}\n" in script

@@ -107,8 +107,8 @@ def test_resources_and_outputs_are_sorted(staging: Plan) -> None:
 
 
 def test_long_scripts_are_shown_by_hash_size_and_first_line(dev: Plan) -> None:
-    release = next(r for r in dev.resources if r.name == "notes-release")
-    assert SUMMARY.match(release.inputs["create"]), release.inputs["create"]
+    bootstrap = next(r for r in dev.resources if r.name == "host-bootstrap")
+    assert SUMMARY.match(bootstrap.inputs["delete"]), bootstrap.inputs["delete"]
     for resource in dev.resources:
         for key, value in resource.inputs.items():
             if isinstance(value, str):
@@ -136,7 +136,7 @@ def test_secret_config_values_never_appear_in_any_format(tmp_path: Path) -> None
         text = render_plan(plan, fmt)
         assert not STAND_IN.search(text), f"a secret stand-in reached the {fmt} plan"
         assert SECRET in text
-    release = next(r for r in plan.resources if r.name == "notes-release")
+    release = next(r for r in plan.resources if r.name == "host-release")
     assert release.inputs["connection"] == SECRET, "the SSH connection carries the private key"
     assert plan.outputs["databaseUrl"] == SECRET
     assert plan.warnings == [], plan.warnings
@@ -174,7 +174,7 @@ def test_a_secret_value_is_unchanged_unless_the_secret_appears_or_disappears() -
 def test_a_new_release_id_on_dev_changes_exactly_the_release_step(tmp_path: Path, dev: Plan) -> None:
     path = stack_file(tmp_path, "dev", {"app": {"releaseId": "2026.12.01-1"}})
     diff = compare_plans(dev, make_plan(path))
-    assert [r.name for r, _ in diff.changed] == ["notes-release"], diff.changed
+    assert [r.name for r, _ in diff.changed] == ["host-release"], diff.changed
     assert diff.added == [] and diff.removed == []
     assert diff.summary == "+0 ~1 -0"
     changed_paths = {p for p, _, _ in diff.changed[0][1]}

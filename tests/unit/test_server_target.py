@@ -17,7 +17,7 @@ from components.host.context import HostContext
 from components.host.django_host import env_prelude, uninstall_script, upload_script
 from components.host.render import render_all
 from components.outputs import SECRET_OUTPUTS, contract_names
-from tests.harness import Recording, evaluate_dev_with_pulumi_command
+from tests.harness import Recording, dev_target, evaluate_dev_with_pulumi_command
 
 REPO = Path(__file__).resolve().parents[2]
 SECRETS = {
@@ -41,23 +41,23 @@ def test_the_host_component_owns_bootstrap_upload_and_release(dev: Recording) ->
     component = dev.one("djangostack:host:DjangoHost")
     children = {(r.type, r.name) for r in dev.children_of(component)}
     assert children == {
-        ("command:remote:Command", "notes-bootstrap"),
-        ("command:remote:CopyToRemote", "notes-source"),
-        ("command:remote:Command", "notes-release"),
+        ("command:remote:Command", "host-bootstrap"),
+        ("command:remote:CopyToRemote", "host-source"),
+        ("command:remote:Command", "host-release"),
     }
 
 
 def test_the_release_runs_after_bootstrap_and_upload(dev: Recording) -> None:
-    bootstrap = dev.named("notes-bootstrap")
-    source = dev.named("notes-source")
-    release = dev.named("notes-release")
+    bootstrap = dev.named("host-bootstrap")
+    source = dev.named("host-source")
+    release = dev.named("host-release")
     assert release.depends_on(bootstrap)
     assert release.depends_on(source)
     assert source.depends_on(bootstrap)
 
 
 def test_the_release_is_triggered_by_the_release_id_only(dev: Recording) -> None:
-    release = dev.named("notes-release")
+    release = dev.named("host-release")
     assert release.inputs["triggers"] == ["2026.11.25-1"]
     assert "deploy 2026.11.25-1" in release.inputs["create"]
     assert release.inputs["update"] == release.inputs["create"]
@@ -68,21 +68,21 @@ def test_a_new_release_id_changes_the_release_step_and_nothing_else(dev: Recordi
         overrides={"app": {"name": "notes", "releaseId": "2026.11.26-1", "source": "examples/django_app"}},
     )
     changed = {r.name for r in newer.resources if r.inputs != dev.named(r.name).inputs}
-    assert changed == {"notes-release"}
+    assert changed == {"host-release"}
 
 
 def test_the_bootstrap_reruns_in_place_when_rendered_content_changes(dev: Recording) -> None:
     bigger = evaluate_dev_with_pulumi_command(overrides={"web": {"workers": 2, "maxUploadMb": 25}})
-    before = dev.named("notes-bootstrap")
-    after = bigger.named("notes-bootstrap")
+    before = dev.named("host-bootstrap")
+    after = bigger.named("host-bootstrap")
     assert before.inputs["stdin"] != after.inputs["stdin"]
     assert after.inputs["update"] == after.inputs["create"]
-    assert bigger.named("notes-release").inputs == dev.named("notes-release").inputs
+    assert bigger.named("host-release").inputs == dev.named("host-release").inputs
 
 
 def test_the_bootstrap_is_never_replaced(dev: Recording) -> None:
     # A replacement would run the old bootstrap's delete (the uninstall) after the new one ran.
-    bootstrap = dev.named("notes-bootstrap")
+    bootstrap = dev.named("host-bootstrap")
     assert "triggers" not in bootstrap.inputs
     # pulumi-command always asks to replace on trigger changes; without triggers nothing can.
     assert set(bootstrap.options["replace_on_changes"]) <= {"triggers[*]"}
@@ -101,7 +101,7 @@ def test_the_ssh_key_is_a_secret_and_connections_retry_with_a_limit(dev: Recordi
 
 
 def test_configured_secrets_reach_the_bootstrap_only_as_secrets(dev_with_secrets: Recording) -> None:
-    bootstrap = dev_with_secrets.named("notes-bootstrap")
+    bootstrap = dev_with_secrets.named("host-bootstrap")
     assert "stdin" in bootstrap.secret_inputs
     assert "export SECRET_KEY=" in bootstrap.inputs["stdin"]
     for resource, key, text in dev_with_secrets.all_plaintext_strings():
@@ -117,7 +117,7 @@ def test_secrets_never_appear_on_a_command_line(dev_with_secrets: Recording) -> 
 
 
 def test_without_configured_secrets_nothing_secret_is_sent(dev: Recording) -> None:
-    bootstrap = dev.named("notes-bootstrap")
+    bootstrap = dev.named("host-bootstrap")
     assert "stdin" not in bootstrap.secret_inputs
     assert "export " not in bootstrap.inputs["stdin"].split("set -euo pipefail")[0]
 
@@ -154,19 +154,52 @@ def test_env_prelude_quotes_values_and_rejects_bad_names() -> None:
 
 def test_destroy_removes_the_app_but_keeps_system_packages() -> None:
     ctx = HostContext.from_settings(load_from_stack_file(REPO / "stacks/Pulumi.dev.yaml"))
-    script = uninstall_script(ctx)
+    script = uninstall_script(ctx, remove_data=True)
     for path in ("/srv/notes", "/etc/notes", "/usr/local/lib/notes", "/etc/nginx/sites-enabled/notes.conf"):
         assert path in script
     assert "apt-get" not in script
     assert "DROP DATABASE IF EXISTS app" in script
 
 
+def test_destroy_keeps_the_data_unless_the_setting_says_remove_it() -> None:
+    """Issue 11 item 5: data goes only through app.removeDataOnDestroy (default false)."""
+    settings = load_from_stack_file(REPO / "stacks/Pulumi.dev.yaml")
+    assert settings.app.remove_data_on_destroy is False
+    ctx = HostContext.from_settings(settings)
+    script = uninstall_script(ctx)
+    assert "DROP DATABASE" not in script and "DROP ROLE" not in script and "userdel" not in script
+    removed = script.split("rm -rf ", 1)[1].split(";", 1)[0].split()
+    for kept in ("/srv/notes", "/srv/notes/shared", ctx.media_dir, ctx.backups_dir, "/etc/notes", ctx.secrets_dir):
+        assert kept not in removed, kept
+    for gone in ("/srv/notes/releases", "/srv/notes/current", "/usr/local/lib/notes"):
+        assert gone in removed, gone
+    assert "! -name secrets" in script
+
+
+def test_the_host_resources_keep_their_names_when_the_app_is_renamed() -> None:
+    """Issue 11 item 5: a renamed app.name must update the bootstrap, never replace it (its
+    delete would run): stable logical names, aliases from the old app-named resources."""
+    renamed = evaluate_dev_with_pulumi_command(overrides={"app": {"name": "renamed", "releaseId": "r1"}})
+    original = evaluate_dev_with_pulumi_command()
+    for recording in (renamed, original):
+        assert {r.name for r in recording.resources if r.parent and "DjangoHost" in r.parent} == {
+            "host-bootstrap",
+            "host-source",
+            "host-release",
+        }
+    assert renamed.one("djangostack:host:DjangoHost").name == "host"
+    bootstrap = original.named("host-bootstrap")
+    assert any(a.endswith("::notes-bootstrap") or "notes-bootstrap" in a for a in bootstrap.options["aliases"]), (
+        bootstrap.options["aliases"]
+    )
+
+
 def test_the_bootstrap_is_protected_when_the_database_is(tmp_path: Path) -> None:
     protected = evaluate_dev_with_pulumi_command(
         overrides={"database": {"mode": "local", "port": 5433, "deletionProtection": True}}
     )
-    assert protected.named("notes-bootstrap").protect
-    assert not evaluate_dev_with_pulumi_command().named("notes-bootstrap").protect
+    assert protected.named("host-bootstrap").protect
+    assert not evaluate_dev_with_pulumi_command().named("host-bootstrap").protect
 
 
 def test_the_artifact_is_reproducible_and_excludes_caches(tmp_path: Path) -> None:
@@ -224,7 +257,7 @@ def test_an_external_database_and_redis_reach_the_host_only_as_secrets() -> None
         },
         secrets={"databaseUrl": url, "redisUrl": redis},
     )
-    bootstrap = recording.named("notes-bootstrap")
+    bootstrap = recording.named("host-bootstrap")
     assert "stdin" in bootstrap.secret_inputs
     assert "export DATABASE_URL=" in bootstrap.inputs["stdin"]
     assert "export REDIS_URL=" in bootstrap.inputs["stdin"]
@@ -244,3 +277,20 @@ def test_an_external_database_and_redis_reach_the_host_only_as_secrets() -> None
     assert "postgresql" not in packages
     assert "redis-server" not in packages
     assert "postgresql-client" in packages  # pre-release pg_dump of the external database
+
+
+def test_secrets_go_only_to_a_host_whose_key_is_pinned() -> None:
+    """Issue 11 item 4: without target.sshHostKey the bootstrap's stdin must carry no secret,
+    except on dev (warned). Host-generated secrets (none configured) never travel."""
+    secrets = {"databasePassword": "pw-" + "x" * 20}
+    with pytest.raises(pulumi.RunError) as refused:
+        evaluate_dev_with_pulumi_command(overrides={"environment": "staging"}, secrets=secrets)
+    line = str(refused.value).splitlines()[-1]
+    assert line.startswith("djangostack:target.sshHostKey: not set, but djangostack:databasePassword"), line
+    # Pinned: accepted; no secret configured: accepted (the host generates them).
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    pinned = dev_target(remoteExecutor=None, sshHostKey=key)
+    evaluate_dev_with_pulumi_command(overrides={"environment": "staging", "target": pinned}, secrets=secrets)
+    evaluate_dev_with_pulumi_command(overrides={"environment": "staging"})
+    # dev: allowed, with a warning naming the key.
+    evaluate_dev_with_pulumi_command(secrets=secrets)

@@ -76,23 +76,23 @@ def test_builtin_ssh_creates_the_same_three_steps_as_dynamic_resources(builtin: 
     component = builtin.one("djangostack:host:DjangoHost")
     children = {(r.type, r.name) for r in builtin.children_of(component)}
     assert children == {
-        (COMMAND_TYPE, "notes-bootstrap"),
-        (COPY_TYPE, "notes-source"),
-        (COMMAND_TYPE, "notes-release"),
+        (COMMAND_TYPE, "host-bootstrap"),
+        (COPY_TYPE, "host-source"),
+        (COMMAND_TYPE, "host-release"),
     }
     assert not [r for r in builtin.resources if r.type.startswith("command:")], "pulumi-command used anyway"
 
 
 def test_pulumi_command_stays_the_default_executor() -> None:
     default = evaluate_dev_with_pulumi_command()
-    assert {r.type for r in default.resources if r.name.startswith("notes-")} == {
+    assert {r.type for r in default.resources if r.name.startswith("host-")} == {
         "command:remote:Command",
         "command:remote:CopyToRemote",
     }
 
 
 def test_builtin_ssh_keeps_the_order_bootstrap_upload_release(builtin: Recording) -> None:
-    bootstrap, source, release = (builtin.named(f"notes-{n}") for n in ("bootstrap", "source", "release"))
+    bootstrap, source, release = (builtin.named(f"host-{n}") for n in ("bootstrap", "source", "release"))
     assert source.depends_on(bootstrap)
     assert release.depends_on(bootstrap)
     assert release.depends_on(source)
@@ -100,11 +100,11 @@ def test_builtin_ssh_keeps_the_order_bootstrap_upload_release(builtin: Recording
 
 def test_builtin_ssh_steps_have_the_same_commands_and_triggers_as_pulumi_command(builtin: Recording) -> None:
     default = evaluate_dev_with_pulumi_command(secrets=SECRETS)
-    for name in ("notes-bootstrap", "notes-release"):
+    for name in ("host-bootstrap", "host-release"):
         ours, theirs = builtin.named(name).inputs, default.named(name).inputs
         for key in ("create", "update", "delete", "stdin", "triggers"):
             assert ours.get(key) == theirs.get(key), f"{name}.{key} differs between the executors"
-    assert builtin.named("notes-release").inputs["triggers"] == ["2026.11.25-1"]
+    assert builtin.named("host-release").inputs["triggers"] == ["2026.11.25-1"]
 
 
 def test_the_private_key_and_stdin_are_secret_inputs(builtin: Recording) -> None:
@@ -114,7 +114,7 @@ def test_the_private_key_and_stdin_are_secret_inputs(builtin: Recording) -> None
         assert (connection["host"], connection["port"], connection["user"]) == ("127.0.0.1", 2222, "deploy")
         assert connection["dialErrorLimit"] > 0
         assert connection["perDialTimeout"] > 0
-    assert "stdin" in builtin.named("notes-bootstrap").secret_inputs
+    assert "stdin" in builtin.named("host-bootstrap").secret_inputs
     for resource, key, text in builtin.all_plaintext_strings():
         for secret in SECRETS.values():
             assert secret not in text, f"{resource.name}.{key} carries a secret in plaintext"
@@ -127,7 +127,7 @@ def test_the_serialized_provider_is_a_secret_input(builtin: Recording) -> None:
 
 
 def test_the_upload_carries_the_artifact_content_hash(builtin: Recording) -> None:
-    source = builtin.named("notes-source").inputs
+    source = builtin.named("host-source").inputs
     assert source["remotePath"] == "/var/tmp/notes-artifacts/source.tar.gz"
     expected = hashlib.sha256(pack_source(REPO / "examples/django_app")).hexdigest()
     assert source["sourceHash"] == expected
@@ -154,7 +154,7 @@ def test_a_new_release_id_changes_only_the_release_step_under_builtin_ssh(builti
         if {k: v for k, v in r.inputs.items() if k != "__provider"}
         != {k: v for k, v in builtin.named(r.name).inputs.items() if k != "__provider"}
     }
-    assert changed == {"notes-release"}
+    assert changed == {"host-release"}
 
 
 def test_protection_reaches_the_builtin_bootstrap() -> None:
@@ -165,8 +165,8 @@ def test_protection_reaches_the_builtin_bootstrap() -> None:
             "database": {"mode": "local", "port": 5433, "sslmode": "disable", "deletionProtection": True},
         },
     )
-    assert protected.named("notes-bootstrap").protect
-    assert not protected.named("notes-release").protect
+    assert protected.named("host-bootstrap").protect
+    assert not protected.named("host-release").protect
 
 
 def test_the_serialized_provider_holds_no_data() -> None:

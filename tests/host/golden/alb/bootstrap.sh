@@ -15,7 +15,8 @@
 #   REDIS_URL        external/managed Redis URL (required when cache.mode is external/managed)
 #   SENTRY_DSN       required when observability.sentry is on
 #   CERTBOT_SKIP=1   do not ask Let's Encrypt for a certificate (tests, no internet)
-# Exit codes: 0 done; 1 failed; 4 everything configured but certificate issuance failed.
+# Exit codes: 0 done (a failed Let's Encrypt issuance included: the site keeps serving a
+# self-signed certificate and a systemd timer retries certbot; the output says so); 1 failed.
 set -euo pipefail
 umask 022
 export DEBIAN_FRONTEND=noninteractive
@@ -102,7 +103,8 @@ ensure_dir /srv/api/releases root root 0755
 ensure_dir /srv/api/shared root root 0755
 ensure_dir /srv/api/shared/logs api api 2750
 ensure_dir /srv/api/shared/backups root root 0700
-ensure_dir /srv/api/shared/cache root root 0700
+ensure_dir /srv/api/shared/cache api api 0700
+ensure_dir /srv/api/shared/incoming root root 0700
 ensure_dir /etc/api root api 0750
 ensure_dir /etc/api/secrets root root 0700
 ensure_dir /etc/api/tls root root 0700
@@ -134,7 +136,7 @@ install_file /etc/api/gunicorn.conf.py root api 0640 c6046afec173af0279e23a3a93e
 install_file /etc/api/app.env.base root root 0600 7db4ca1dd0cea15699bbc81614d577fde9087365e30641a1ab290491cc5694bf other
 install_file /etc/logrotate.d/api root root 0644 9ca8467ebd38d73ca35c8c41df408d1cd177d2d5b7e1e5ca328e3d8ca18ecb38 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/api/release root root 0755 5c36c803be065dbd880f7df7973790bb1010d7c5735c48e74bc8f34c7c0096b5 other
+install_file /usr/local/lib/api/release root root 0755 5f5ec7d6942269b469f392af3a7dd73dd9aa90f261041f7175dd3faa87dba24b other
 install_file /etc/systemd/system/celery-api.service root root 0644 36110c44713178644b60f42abbe831417220f8065ef81de5af84b5754c49c57f units
 was_changed() { [[ "$changed" == *" $1 "* ]]; }
 
@@ -186,16 +188,18 @@ env_new="$(mktemp /etc/api/.app.env.XXXXXX)"
     env_line DATABASE_URL "$database_url"
     env_line REDIS_URL "$redis_url"
 } > "$env_new"
-chown "$APP_USER:$APP_GROUP" "$env_new"
-chmod 0600 "$env_new"
+# root-owned, readable by the app's group: systemd and the release script read it, the app user
+# cannot change what root reads.
+chown "root:$APP_GROUP" "$env_new"
+chmod 0640 "$env_new"
 if [[ ! -f /etc/api/app.env ]] || ! cmp -s "$env_new" /etc/api/app.env; then
     mv -f "$env_new" /etc/api/app.env
     changed+="env "
     log "wrote /etc/api/app.env"
 else
     rm -f "$env_new"
-    chown "$APP_USER:$APP_GROUP" /etc/api/app.env
-    chmod 0600 /etc/api/app.env
+    chown "root:$APP_GROUP" /etc/api/app.env
+    chmod 0640 /etc/api/app.env
 fi
 
 # ---- TLS ------------------------------------------------------------------------------------------

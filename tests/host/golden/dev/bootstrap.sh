@@ -15,7 +15,8 @@
 #   REDIS_URL        external/managed Redis URL (required when cache.mode is external/managed)
 #   SENTRY_DSN       required when observability.sentry is on
 #   CERTBOT_SKIP=1   do not ask Let's Encrypt for a certificate (tests, no internet)
-# Exit codes: 0 done; 1 failed; 4 everything configured but certificate issuance failed.
+# Exit codes: 0 done (a failed Let's Encrypt issuance included: the site keeps serving a
+# self-signed certificate and a systemd timer retries certbot; the output says so); 1 failed.
 set -euo pipefail
 umask 022
 export DEBIAN_FRONTEND=noninteractive
@@ -104,7 +105,8 @@ ensure_dir /srv/notes/releases root root 0755
 ensure_dir /srv/notes/shared root root 0755
 ensure_dir /srv/notes/shared/logs notes notes 2750
 ensure_dir /srv/notes/shared/backups root root 0700
-ensure_dir /srv/notes/shared/cache root root 0700
+ensure_dir /srv/notes/shared/cache notes notes 0700
+ensure_dir /srv/notes/shared/incoming root root 0700
 ensure_dir /etc/notes root notes 0750
 ensure_dir /etc/notes/secrets root root 0700
 ensure_dir /etc/notes/tls root root 0700
@@ -136,7 +138,7 @@ install_file /etc/notes/gunicorn.conf.py root notes 0640 dda7d1447cd9defafa5fd4d
 install_file /etc/notes/app.env.base root root 0600 cec17edcdcd17cce72d3258b01f3eaa446c450cea7cabb1607e8ba6f3c47e53a other
 install_file /etc/logrotate.d/notes root root 0644 691a658d5e0308d6a23826c630c3ba32b90d64f5af94321ac953ebcde4abe694 other
 install_file /etc/apt/apt.conf.d/21notes-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/notes/release root root 0755 0d1eed01e1035efa0de00a29e43da8da35ff03e12887d699098e45ad7c7742b6 other
+install_file /usr/local/lib/notes/release root root 0755 b8275f2c7175ad26acc3ba8162c347fb955d1da35230eaf18b2c21728cfcff64 other
 install_file /etc/systemd/system/celery-notes.service root root 0644 5539f424d2454d622ad4ebea57632bad0710bd9cb680e2c1c85db530ee73e77f units
 install_file /etc/systemd/system/celerybeat-notes.service root root 0644 31580ee8617a8145537411ea41dd0a61a12226105949a06a5ef06e6042e61b43 units
 install_file /etc/notes/postgresql.conf root root 0644 1bb3535a1e1e01a3b837392f01be5b2ab2d28ab9a884eaf1dbddd02b7b9542ed other
@@ -254,16 +256,18 @@ env_new="$(mktemp /etc/notes/.app.env.XXXXXX)"
     env_line DATABASE_URL "$database_url"
     env_line REDIS_URL "$redis_url"
 } > "$env_new"
-chown "$APP_USER:$APP_GROUP" "$env_new"
-chmod 0600 "$env_new"
+# root-owned, readable by the app's group: systemd and the release script read it, the app user
+# cannot change what root reads.
+chown "root:$APP_GROUP" "$env_new"
+chmod 0640 "$env_new"
 if [[ ! -f /etc/notes/app.env ]] || ! cmp -s "$env_new" /etc/notes/app.env; then
     mv -f "$env_new" /etc/notes/app.env
     changed+="env "
     log "wrote /etc/notes/app.env"
 else
     rm -f "$env_new"
-    chown "$APP_USER:$APP_GROUP" /etc/notes/app.env
-    chmod 0600 /etc/notes/app.env
+    chown "root:$APP_GROUP" /etc/notes/app.env
+    chmod 0640 /etc/notes/app.env
 fi
 
 # ---- TLS ------------------------------------------------------------------------------------------

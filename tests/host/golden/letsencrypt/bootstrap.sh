@@ -15,7 +15,8 @@
 #   REDIS_URL        external/managed Redis URL (required when cache.mode is external/managed)
 #   SENTRY_DSN       required when observability.sentry is on
 #   CERTBOT_SKIP=1   do not ask Let's Encrypt for a certificate (tests, no internet)
-# Exit codes: 0 done; 1 failed; 4 everything configured but certificate issuance failed.
+# Exit codes: 0 done (a failed Let's Encrypt issuance included: the site keeps serving a
+# self-signed certificate and a systemd timer retries certbot; the output says so); 1 failed.
 set -euo pipefail
 umask 022
 export DEBIAN_FRONTEND=noninteractive
@@ -105,7 +106,8 @@ ensure_dir /srv/shop/releases root root 0755
 ensure_dir /srv/shop/shared root root 0755
 ensure_dir /srv/shop/shared/logs shop shop 2750
 ensure_dir /srv/shop/shared/backups root root 0700
-ensure_dir /srv/shop/shared/cache root root 0700
+ensure_dir /srv/shop/shared/cache shop shop 0700
+ensure_dir /srv/shop/shared/incoming root root 0700
 ensure_dir /etc/shop root shop 0750
 ensure_dir /etc/shop/secrets root root 0700
 ensure_dir /etc/shop/tls root root 0700
@@ -137,11 +139,14 @@ install_file /etc/shop/gunicorn.conf.py root shop 0640 700fb322486477e533fd6be59
 install_file /etc/shop/app.env.base root root 0600 9dc19e3cf33f455cf133b6c8a06158e706d4893ad7d446af65e3903dd6addfb7 other
 install_file /etc/logrotate.d/shop root root 0644 2ef2a694d7114c1c2510b384e10fb102ef22d22374c9f0d939d2106a2022f44f other
 install_file /etc/apt/apt.conf.d/21shop-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/shop/release root root 0755 8cb1cf49dd6a3b274200af1e94a385c63296a6b1d5eda3e56e81bf99136c9439 other
+install_file /usr/local/lib/shop/release root root 0755 8cc86613846ea8505accefcaacd926ccf8f43f28406d35baa40787f896c2cbe5 other
 install_file /etc/shop/redis.conf root root 0644 c8b5d2ccc0322bd0df311db810c77b772abf752e83996866896522187b8a1829 other
 install_file /etc/shop/sshd-hardening.conf root root 0644 7caa24b6ffd48dd8ca1051f8d4ec552db78c33a12d0cf4d1923b39daabe813ae other
 install_file /etc/fail2ban/jail.d/shop.local root root 0644 8dd079ed93ba00e6ef5a1b653df79113f83924693e5a796dae5b6635bacb2913 other
 install_file /usr/local/lib/shop/certbot-deploy-hook root root 0755 a544adc54be76bbdc4556d5d1923d4e99d9e4eb3f0b720c2972e75135cf9edda other
+install_file /usr/local/lib/shop/certbot-issue root root 0755 1ffb3f348743057474bbc2964e80b062872fc75a87dc23511f5e51a86aa6c22e other
+install_file /etc/systemd/system/certbot-retry-shop.service root root 0644 dbf395b5a366734b422d76c657bd90bf55556731112ce7c1f3e22b0abbee497a units
+install_file /etc/systemd/system/certbot-retry-shop.timer root root 0644 0013176983fd610d0fd9269655bdfbf0d043cdb8298b51de49ea72d5ffd68f32 units
 was_changed() { [[ "$changed" == *" $1 "* ]]; }
 
 # ---- secrets --------------------------------------------------------------------------------------
@@ -215,16 +220,18 @@ env_new="$(mktemp /etc/shop/.app.env.XXXXXX)"
     env_line REDIS_URL "$redis_url"
     env_line SENTRY_DSN "$sentry_dsn"
 } > "$env_new"
-chown "$APP_USER:$APP_GROUP" "$env_new"
-chmod 0600 "$env_new"
+# root-owned, readable by the app's group: systemd and the release script read it, the app user
+# cannot change what root reads.
+chown "root:$APP_GROUP" "$env_new"
+chmod 0640 "$env_new"
 if [[ ! -f /etc/shop/app.env ]] || ! cmp -s "$env_new" /etc/shop/app.env; then
     mv -f "$env_new" /etc/shop/app.env
     changed+="env "
     log "wrote /etc/shop/app.env"
 else
     rm -f "$env_new"
-    chown "$APP_USER:$APP_GROUP" /etc/shop/app.env
-    chmod 0600 /etc/shop/app.env
+    chown "root:$APP_GROUP" /etc/shop/app.env
+    chmod 0640 /etc/shop/app.env
 fi
 
 # ---- TLS ------------------------------------------------------------------------------------------
@@ -307,17 +314,16 @@ if [[ "${CERTBOT_SKIP:-}" == 1 ]]; then
     log "CERTBOT_SKIP=1: keeping the self-signed certificate"
 else
     log "requesting a Let's Encrypt certificate for shop.example.com www.shop.example.com"
-    if certbot certonly --webroot -w /var/www/certbot --cert-name shop \
--d shop.example.com -d www.shop.example.com --email ops@example.com \
-        --agree-tos --no-eff-email --non-interactive --keep-until-expiring --expand \
-        --deploy-hook /usr/local/lib/shop/certbot-deploy-hook; then
-        /usr/local/lib/shop/certbot-deploy-hook
+    # On a brand-new host DNS may not point here yet: a failure must not fail the host (cloud-init
+    # would end in error). The site keeps its self-signed certificate and a timer retries.
+    if /usr/local/lib/shop/certbot-issue; then
+        systemctl disable --now --quiet certbot-retry-shop.timer 2>/dev/null || true
         systemctl enable --quiet certbot.timer 2>/dev/null || true
     else
-        printf '[bootstrap %s] ERROR: %s\n' "$APP" "certificate issuance failed: check that DNS for \
-shop.example.com www.shop.example.com points here and port 80 is reachable; the site keeps its \
-self-signed certificate until a rerun succeeds" >&2
-        exit 4
+        systemctl enable --now --quiet certbot-retry-shop.timer
+        log "WARNING: certificate issuance failed: check that DNS for shop.example.com www.shop.example.com points \
+here and port 80 is reachable. The site serves a self-signed certificate until \
+certbot-retry-shop.timer (every 20 minutes) succeeds."
     fi
 fi
 log "done"
