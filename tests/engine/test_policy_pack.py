@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -156,8 +157,7 @@ def custom_resources(cli: Cli) -> list[str]:
 def assert_stopped_by(result: subprocess.CompletedProcess[str], policy: str, message: str) -> None:
     output = output_of(result)
     assert result.returncode != 0, output
-    assert "mandatory policy violation" in output.lower() or "mandatory" in output, output
-    assert policy in output, output
+    assert re.search(rf"\[mandatory\]\s+{re.escape(policy)}\s", output), output
     assert message in output, output
     assert "Traceback" not in output, output
 
