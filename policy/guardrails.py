@@ -822,7 +822,7 @@ def _check_plaintext_secrets(resource_type: str, props: Mapping[str, Any], conte
     # Files rendered for a host (the server bootstrap's uploads): the app's env file never holds a
     # Pulumi secret by design (the bootstrap appends those on the host), so a credential in it came
     # from plain stack config such as app.extraEnv, whether or not the upload itself is a secret.
-    rendered = {}
+    rendered: dict[str, dict[str, str]] = {}
     for setting in env_settings(resource_type, props, Context()):
         if setting.where.startswith("stdin file "):
             rendered.setdefault(setting.where, {})[setting.name] = setting.value
