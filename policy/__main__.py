@@ -4,13 +4,21 @@ Run by the Pulumi CLI (``pulumi preview --policy-pack policy``), which executes 
 the pulumi-policy SDK and talks to the ``PolicyPack`` over gRPC. The checks themselves are the pure
 functions in ``guardrails.py``; this file only adapts them to the SDK's callbacks.
 
-Production-only rules (``prod-database-protection``) need to know the stack's environment. It is
-taken, in order, from the policy's config (``environment``, set with ``--policy-pack-config``), the
-stack's ``djangostack:environment`` config, and the stack name.
+Production-only rules (``guardrails.PROD_ONLY``) need to know the stack's environment. It is taken,
+in order, from the policy's config (``environment``, set with ``--policy-pack-config``), the stack's
+``djangostack:environment`` config, and the stack name.
+
+The engine hands the pack the stack's name and config in one of two ways. Recent CLIs (v3.274.1,
+which scripts/install-pulumi.sh builds, among them) call the analyzer's ``ConfigureStack`` with
+them and no longer set them in the pack's environment; pulumi-policy 1.21 keeps only the stack's
+tags from that call, so ``record_stack`` below keeps the rest. Older CLIs set ``PULUMI_CONFIG`` /
+``PULUMI_STACK`` in the pack's environment, which ``pulumi.Config`` and ``pulumi.get_stack`` read.
 """
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +41,50 @@ except ImportError:  # imported from the repository (tests)
 
 PACK_NAME = "djangostack-guardrails"
 PROJECT = "djangostack"
+ENVIRONMENT_KEY = f"{PROJECT}:environment"
+
+
+class StackInfo:
+    """What ``ConfigureStack`` told the pack about the stack under analysis (empty until then)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.stack: str | None = None
+        self.config: dict[str, str] = {}
+
+    def record(self, stack: str, config: Mapping[str, str]) -> None:
+        with self._lock:
+            self.stack = stack or None
+            self.config = dict(config)
+
+    def environment(self) -> str | None:
+        with self._lock:
+            value = self.config.get(ENVIRONMENT_KEY)
+        if value is None:
+            return None
+        try:  # the engine sends config values as strings; a JSON-quoted one is unwrapped
+            decoded = json.loads(value)
+            return decoded if isinstance(decoded, str) else value
+        except ValueError:
+            return value
+
+
+STACK = StackInfo()
+
+
+def record_stack(servicer_class: Any) -> None:
+    """Wrap the SDK servicer's ``ConfigureStack`` so the stack name and config reach ``STACK``."""
+    original = getattr(servicer_class, "ConfigureStack", None)
+    if original is None or getattr(original, "_djangostack", False):
+        return
+
+    def configure_stack(self: Any, request: Any, context: Any) -> Any:
+        STACK.record(request.stack, request.config)
+        return original(self, request, context)
+
+    configure_stack._djangostack = True  # type: ignore[attr-defined]
+    servicer_class.ConfigureStack = configure_stack
+
 
 ENVIRONMENT_SCHEMA = PolicyConfigSchema(
     properties={
@@ -61,12 +113,17 @@ def stack_environment(policy_config: Mapping[str, Any]) -> str | None:
     explicit = policy_config.get("environment")
     if explicit:
         return str(explicit)
+    configured = STACK.environment()
+    if configured:
+        return configured
     try:
         configured = pulumi.Config(PROJECT).get("environment")
     except Exception:
         configured = None
     if configured:
         return configured
+    if STACK.stack:
+        return STACK.stack
     try:
         return pulumi.get_stack() or None
     except Exception:
@@ -96,7 +153,7 @@ def resource_policy(guardrail: guardrails.Guardrail) -> ResourceValidationPolicy
         description=guardrail.description,
         validate=validate,
         enforcement_level=EnforcementLevel.MANDATORY,
-        config_schema=ENVIRONMENT_SCHEMA if guardrail.name == "prod-database-protection" else None,
+        config_schema=ENVIRONMENT_SCHEMA if guardrail.name in guardrails.PROD_ONLY else None,
     )
 
 
@@ -130,6 +187,9 @@ def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
 
 
 if __name__ == "__main__":
+    from pulumi_policy import policy as sdk
+
+    record_stack(sdk._PolicyAnalyzerServicer)
     # Serves the analyzer over gRPC until the engine stops it.
     PolicyPack(
         name=PACK_NAME,

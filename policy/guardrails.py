@@ -19,7 +19,9 @@ import base64
 import binascii
 import ipaddress
 import json
+import math
 import re
+import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +30,10 @@ PROD_ENVIRONMENTS = frozenset({"prod", "production"})
 MIN_BACKUP_RETENTION_DAYS = 7
 SENSITIVE_PORTS: Mapping[int, str] = {22: "SSH", 3306: "MySQL", 5432: "PostgreSQL", 6379: "Redis"}
 OPEN_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
+OPEN_PREFIX_LIMITS = {4: 8, 6: 16}
+"""A public (non-private) network this large counts as "the internet": 0.0.0.0/1 and 128.0.0.0/1,
+or ::/1 and 8000::/1, open everything between them just as 0.0.0.0/0 and ::/0 do. The largest IPv4
+allocations are /8s and the largest IPv6 registry allocations are far smaller than /16."""
 
 
 @dataclass(frozen=True)
@@ -135,12 +141,23 @@ def _number(value: Any) -> float | None:
 
 
 def _is_open_cidr(cidr: Any) -> bool:
+    """True for 0.0.0.0/0 and ::/0, and for any other public network of at least a /8 (IPv4) or a
+    /16 (IPv6): the halves ::/1 and 8000::/1 together are ::/0. IPv4-mapped IPv6 networks
+    (``::ffff:0.0.0.0/96``) count as the IPv4 network they map."""
     if not isinstance(cidr, str):
         return False
     try:
-        return ipaddress.ip_network(cidr.strip(), strict=False).prefixlen == 0
+        network = ipaddress.ip_network(cidr.strip(), strict=False)
     except ValueError:
         return cidr.strip() in OPEN_CIDRS
+    if network.prefixlen == 0:
+        return True
+    mapped = getattr(network.network_address, "ipv4_mapped", None)
+    if isinstance(network, ipaddress.IPv6Network) and mapped is not None and network.prefixlen >= 96:
+        network = ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}", strict=False)
+    if network.prefixlen > OPEN_PREFIX_LIMITS[network.version]:
+        return False
+    return not network.is_private
 
 
 def _exposed_ports(protocol: Any, from_port: Any, to_port: Any) -> list[int]:
@@ -592,7 +609,7 @@ def _check_public_buckets(resource_type: str, props: Mapping[str, Any], context:
         return [f"acl is {acl}: the bucket's objects become readable by anyone"] if acl in PUBLIC_ACLS else []
     if resource_type == S3_BUCKET_POLICY:
         policy = _load_json(props.get("policy"))
-        return [
+        return _allow_not_statements(policy) + [
             f"statement {statement.get('Sid', i)!r} allows Principal * without a condition"
             for i, statement in enumerate(_items(_get(policy, "Statement")))
             if isinstance(statement, Mapping)
@@ -648,8 +665,22 @@ SECRET_VALUE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
     ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
     ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b")),
-    ("a Stripe live key", re.compile(r"\b[rs]k_live_[0-9a-zA-Z]{16,}")),
+    ("a Stripe secret key", re.compile(r"\b[rs]k_(?:live|test)_[0-9a-zA-Z]{16,}")),
+    ("a webhook signing secret", re.compile(r"\bwhsec_[A-Za-z0-9+/=]{16,}")),
+    ("a GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_\-]{20,}")),
+    ("a SendGrid key", re.compile(r"\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}")),
+    ("an API secret key", re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,}")),
+    ("a package registry token", re.compile(r"\b(?:pypi-AgE[A-Za-z0-9_\-]{20,}|npm_[A-Za-z0-9]{36})")),
+    ("a JSON Web Token", re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}")),
+    ("a password in a connection string", re.compile(r"(?i)(?:^|[;\s])(?:password|pwd)=(?![$<{%])[^;\s'\"]{4,}")),
 )
+HIGH_ENTROPY_MIN_LENGTH = 24
+HIGH_ENTROPY_BITS = 4.2
+"""A literal at least this long whose characters carry at least this many bits each (Shannon
+entropy) and mix three character classes is treated as a generated secret whatever its name:
+a Django SECRET_KEY or an API token scores 4.5 to 5.5; words, host names and hex digests stay
+below (hex digests also use only two classes)."""
+UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 ENV_ASSIGNMENT = re.compile(r"(?m)(?:^|[\s;'\"])(?:export\s+)?([A-Z][A-Z0-9_]*)=(\"[^\"\n]*\"|'[^'\n]*'|[^\s;'\"]+)")
 
 
@@ -682,6 +713,30 @@ def secret_value_kind(text: str) -> str | None:
     return None
 
 
+def high_entropy_literal(value: str) -> bool:
+    """A value that looks generated (a key or token) rather than written: see HIGH_ENTROPY_BITS.
+    Lists, host names, module paths, URLs and paths (``.``, ``,``, ``:``, a leading ``/``) and
+    UUIDs are never counted."""
+    text = value.strip().strip("'\"")
+    if len(text) < HIGH_ENTROPY_MIN_LENGTH or any(c.isspace() or c in ".,:" for c in text):
+        return False
+    if text.startswith(("/", "$", "{{")) or UUID.match(text):
+        return False
+    classes = sum(
+        [
+            any(c.islower() for c in text),
+            any(c.isupper() for c in text),
+            any(c.isdigit() for c in text),
+            any(not c.isalnum() for c in text),
+        ]
+    )
+    if classes < 3:
+        return False
+    counts = {c: text.count(c) for c in set(text)}
+    bits = -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+    return bits >= HIGH_ENTROPY_BITS
+
+
 def _env_problems(where: str, env: Mapping[str, Any]) -> list[str]:
     problems = []
     for name, value in sorted(env.items()):
@@ -692,6 +747,11 @@ def _env_problems(where: str, env: Mapping[str, Any]) -> list[str]:
             problems.append(f"{where} {name} holds {kind} in plaintext; pass it as a secret reference")
         elif sensitive_name(name) and literal_value(value):
             problems.append(f"{where} {name} is a secret set as a literal value; pass it as a secret reference")
+        elif literal_value(value) and high_entropy_literal(value):
+            problems.append(
+                f"{where} {name} holds a random-looking literal (a generated key or token?) in plaintext; "
+                "pass secrets as secret references, whatever their name"
+            )
     return problems
 
 
@@ -719,6 +779,8 @@ def user_data_problems(text: str) -> list[str]:
         name, value = match.group(1), match.group(2)
         if sensitive_name(name) and literal_value(value):
             problems.append(f"userData assigns {name} a literal value")
+        elif literal_value(value) and high_entropy_literal(_unquote(value)):
+            problems.append(f"userData assigns {name} a random-looking literal (a generated key or token?)")
     return problems
 
 
@@ -757,6 +819,15 @@ def _check_plaintext_secrets(resource_type: str, props: Mapping[str, Any], conte
         for key in ("userData", "userDataBase64"):
             if isinstance(props.get(key), str) and key not in secret:
                 problems += user_data_problems(_decode_user_data(props[key]))
+    # Files rendered for a host (the server bootstrap's uploads): the app's env file never holds a
+    # Pulumi secret by design (the bootstrap appends those on the host), so a credential in it came
+    # from plain stack config such as app.extraEnv, whether or not the upload itself is a secret.
+    rendered: dict[str, dict[str, str]] = {}
+    for setting in env_settings(resource_type, props, Context()):
+        if setting.where.startswith("stdin file "):
+            rendered.setdefault(setting.where, {})[setting.name] = setting.value
+    for where, env in sorted(rendered.items()):
+        problems += _env_problems(where, env)
     for where, tags in _tag_maps(resource_type, props):
         if where.split(".")[0].split("[")[0] in secret:
             continue
@@ -783,9 +854,32 @@ def _admin_managed_policy(arn: Any) -> bool:
     return isinstance(arn, str) and arn.startswith("arn:aws") and arn.rsplit("/", 1)[-1] in ADMIN_MANAGED_POLICIES
 
 
-def _wildcard_statements(document: Any) -> list[str]:
+def _allow_not_statements(document: Any) -> list[str]:
+    """``Allow`` statements written as exclusions: ``NotAction`` grants every action but the listed
+    ones (including every action AWS adds later), ``NotPrincipal`` every principal but the listed
+    ones (anonymous users included)."""
     policy = _load_json(document)
     found = []
+    for i, statement in enumerate(_items(_get(policy, "Statement"))):
+        if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+            continue
+        sid = statement.get("Sid", i)
+        if "NotAction" in statement:
+            found.append(
+                f"statement {sid!r} uses NotAction with Allow: it grants every action except the listed ones; "
+                "list the actions to allow instead"
+            )
+        if "NotPrincipal" in statement:
+            found.append(
+                f"statement {sid!r} uses NotPrincipal with Allow: it grants every principal except the listed "
+                "ones, anonymous users included; name the principals to allow instead"
+            )
+    return found
+
+
+def _wildcard_statements(document: Any) -> list[str]:
+    policy = _load_json(document)
+    found = _allow_not_statements(document)
     for i, statement in enumerate(_items(_get(policy, "Statement"))):
         if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
             continue
@@ -812,6 +906,8 @@ def _check_admin_identities(resource_type: str, props: Mapping[str, Any], contex
         problems += [f"attaches {arn}" for arn in arns if _admin_managed_policy(arn)]
         if "policy" in props and resource_type != "aws:iam/role:Role":
             problems += _wildcard_statements(props.get("policy"))
+        if "assumeRolePolicy" in props:
+            problems += [f"assumeRolePolicy: {p}" for p in _allow_not_statements(props.get("assumeRolePolicy"))]
         for inline in _items(props.get("inlinePolicies")):
             problems += [
                 f"inline policy {_get(inline, 'name', '?')}: {p}" for p in _wildcard_statements(_get(inline, "policy"))
@@ -820,6 +916,207 @@ def _check_admin_identities(resource_type: str, props: Mapping[str, Any], contex
     if resource_type.startswith("gcp:") and "iam" in resource_type.lower():
         return [f"grants {role}: give the runtime identity narrow roles only" for role in _gcp_iam_roles(props)]
     return []
+
+
+# --------------------------------------------------------------------------------------------------
+# 11. What the app really runs with: the environment and files the program renders
+# --------------------------------------------------------------------------------------------------
+# The same settings reach the app by different roads: Cloud Run and ECS container env, the
+# environment of pulumi-command steps, EC2 user data (cloud-config write_files), and on the server
+# target the files the bootstrap's stdin uploads (``base64 -d > <path> <<'EOF'`` blocks). These
+# checks read all of them, so a value set through ``app.extraEnv`` is seen where it lands.
+
+HEREDOC_FILE = re.compile(r"base64 -d > (\S+) <<'(\w+)'\n(.*?)\n\2(?:\n|$)", re.S)
+TRUE_WORDS = frozenset({"1", "true", "yes", "on", "y", "t"})
+DEBUG_NAMES = frozenset({"DJANGO_DEBUG", "DEBUG"})
+ALLOWED_HOSTS_NAMES = frozenset({"ALLOWED_HOSTS", "DJANGO_ALLOWED_HOSTS"})
+HSTS_NAMES = frozenset({"SECURE_HSTS_SECONDS", "DJANGO_SECURE_HSTS_SECONDS"})
+HSTS_OFF_HEADER = re.compile(r"Strict-Transport-Security\s+[\"']?\s*max-age\s*=\s*0*[\"';\s]", re.I)
+PLAINTEXT_SSLMODES = frozenset({"disable", "allow"})
+LOOPBACK_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1", "[::1]"})
+POSTGRES_URL = re.compile(r"\bpostgres(?:ql)?://[^\s'\"]+")
+
+
+@dataclass(frozen=True)
+class RenderedText:
+    """One piece of text the program hands to a host or container."""
+
+    where: str
+    text: str
+    carries_secrets: bool = False
+    """True for the channel built to carry secrets (the bootstrap's stdin prelude, which exports
+    them): its values are never reported as plaintext secrets."""
+
+
+@dataclass(frozen=True)
+class EnvSetting:
+    where: str
+    name: str
+    value: str
+    carries_secrets: bool = False
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    if value.startswith("'"):
+        try:
+            return "".join(shlex.split(value))
+        except ValueError:
+            return value
+    return value
+
+
+def _cloud_config_files(text: str) -> list[tuple[str, str]]:
+    """``write_files`` of a cloud-config document: (path, content), base64 content decoded."""
+    try:
+        import yaml
+
+        document = yaml.safe_load(text)
+    except Exception:  # not YAML (a shell script), or no PyYAML: the raw text is still scanned
+        return []
+    files = []
+    for entry in _items(_get(document, "write_files")):
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("content"), str):
+            continue
+        content = entry["content"]
+        if str(entry.get("encoding", "")).lower() in {"b64", "base64"}:
+            try:
+                content = base64.b64decode(content).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                continue
+        files.append((str(entry.get("path", "?")), content))
+    return files
+
+
+def rendered_texts(resource_type: str, props: Mapping[str, Any]) -> list[RenderedText]:
+    """The rendered files and scripts a resource carries (see the section comment)."""
+    texts: list[RenderedText] = []
+    stdin = props.get("stdin")
+    if isinstance(stdin, str) and stdin:
+        script = stdin
+        for match in HEREDOC_FILE.finditer(stdin):
+            path, body = match.group(1).strip("'\""), match.group(3)
+            try:
+                decoded = base64.b64decode("".join(body.split()), validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                continue
+            texts.append(RenderedText(f"stdin file {path}", decoded))
+            script = script.replace(match.group(0), "\n")
+        texts.append(RenderedText("stdin", script, carries_secrets=True))
+    if resource_type in {LAUNCH_TEMPLATE, EC2_INSTANCE}:
+        for key in ("userData", "userDataBase64"):
+            if isinstance(props.get(key), str):
+                text = _decode_user_data(props[key])
+                texts.append(RenderedText(key, text))
+                texts += [RenderedText(f"{key} file {path}", content) for path, content in _cloud_config_files(text)]
+    return texts
+
+
+def _text_assignments(text: str) -> Iterator[tuple[str, str]]:
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    for match in ENV_ASSIGNMENT.finditer(code):
+        yield match.group(1), _unquote(match.group(2))
+
+
+def env_settings(resource_type: str, props: Mapping[str, Any], context: Context) -> list[EnvSetting]:
+    """Every ``NAME=value`` the resource gives an app or a host step (Pulumi secrets excepted)."""
+    secret = context.secret_props
+    found: list[EnvSetting] = []
+    if "template" not in secret and "containerDefinitions" not in secret:
+        for container in _containers(resource_type, props):
+            where = f"container {container.get('name', '?')} env"
+            entries = [e for key in ("envs", "env", "environment") for e in _items(container.get(key))]
+            for entry in entries:
+                if isinstance(entry, Mapping) and isinstance(_get(entry, "value"), str):
+                    found.append(EnvSetting(where, str(_get(entry, "name")), entry["value"]))
+    environment = props.get("environment")
+    if resource_type.startswith("command:") and "environment" not in secret and isinstance(environment, Mapping):
+        found += [EnvSetting("command environment", str(k), v) for k, v in environment.items() if isinstance(v, str)]
+    for rendered in rendered_texts(resource_type, props):
+        # Only whole files (and the stdin script) are parsed; the raw user data was split into its
+        # files above, so its assignments are not counted twice.
+        if rendered.where in {"userData", "userDataBase64"} and _cloud_config_files(rendered.text):
+            continue
+        found += [
+            EnvSetting(rendered.where, name, value, rendered.carries_secrets)
+            for name, value in _text_assignments(rendered.text)
+        ]
+    return found
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().strip("'\"").lower() in TRUE_WORDS
+
+
+def _check_debug_and_hosts(resource_type: str, props: Mapping[str, Any], context: Context) -> list[str]:
+    problems = []
+    for setting in env_settings(resource_type, props, context):
+        if setting.name in DEBUG_NAMES and _truthy(setting.value):
+            problems.append(
+                f"{setting.where}: {setting.name}={setting.value} turns on Django's debug mode, which shows "
+                "settings and tracebacks to visitors; set it false (and not through app.extraEnv)"
+            )
+        if setting.name in ALLOWED_HOSTS_NAMES and "*" in [h.strip() for h in setting.value.split(",")]:
+            problems.append(
+                f"{setting.where}: {setting.name} contains '*', so Django answers for any Host header "
+                "(host header poisoning); list the stack's domains"
+            )
+    return sorted(set(problems))
+
+
+def _check_prod_hsts(resource_type: str, props: Mapping[str, Any], context: Context) -> list[str]:
+    if not context.is_prod:
+        return []
+    problems = []
+    for setting in env_settings(resource_type, props, context):
+        seconds = _number(setting.value.strip().strip("'\""))
+        if setting.name in HSTS_NAMES and seconds is not None and seconds <= 0:
+            problems.append(
+                f"{setting.where}: {setting.name}={setting.value} switches HSTS off in production; "
+                "set web.hstsSeconds to at least 300 (one year once HTTPS is proven)"
+            )
+    for rendered in rendered_texts(resource_type, props):
+        if HSTS_OFF_HEADER.search(rendered.text):
+            problems.append(f"{rendered.where}: sends Strict-Transport-Security max-age=0 in production")
+    return sorted(set(problems))
+
+
+def _url_sslmode(url: str) -> tuple[str, str | None]:
+    """(host, sslmode) of a postgres:// URL; sslmode None when the URL does not set it."""
+    from urllib.parse import parse_qs, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return "", None
+    modes = parse_qs(parts.query).get("sslmode")
+    if not host and "host" in parse_qs(parts.query):
+        host = parse_qs(parts.query)["host"][0]
+    return host, (modes[-1].lower() if modes else None)
+
+
+def _check_prod_database_tls(resource_type: str, props: Mapping[str, Any], context: Context) -> list[str]:
+    if not context.is_prod:
+        return []
+    problems = []
+    for setting in env_settings(resource_type, props, context):
+        if setting.name.endswith("SSLMODE") and setting.value.strip().strip("'\"").lower() in PLAINTEXT_SSLMODES:
+            problems.append(
+                f"{setting.where}: {setting.name}={setting.value} lets the app talk to a production database "
+                "without TLS; use require or verify-full"
+            )
+        for url in POSTGRES_URL.findall(setting.value):
+            host, mode = _url_sslmode(url)
+            # A database on the same host (loopback or a unix socket) never crosses a network.
+            if mode in PLAINTEXT_SSLMODES and host not in LOOPBACK_HOSTS and not host.startswith("/"):
+                problems.append(
+                    f"{setting.where}: {setting.name} connects to the external database {host} with "
+                    f"sslmode={mode} in production; use require or verify-full"
+                )
+    return sorted(set(problems))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -928,7 +1225,26 @@ GUARDRAILS: tuple[Guardrail, ...] = (
         "GCP IAM grants no roles/owner or roles/editor.",
         _check_admin_identities,
     ),
+    Guardrail(
+        "no-django-debug-or-wildcard-hosts",
+        "The app never runs with DJANGO_DEBUG on or '*' in ALLOWED_HOSTS, however they are set (container "
+        "or command env, user data, the server's rendered env file).",
+        _check_debug_and_hosts,
+    ),
+    Guardrail(
+        "prod-hsts-enabled",
+        "In production, HSTS stays on: no SECURE_HSTS_SECONDS=0 and no Strict-Transport-Security max-age=0.",
+        _check_prod_hsts,
+    ),
+    Guardrail(
+        "prod-database-tls",
+        "In production, the app connects to an external database with TLS: no sslmode=disable or allow.",
+        _check_prod_database_tls,
+    ),
 )
+
+PROD_ONLY = frozenset({"prod-database-protection", "prod-hsts-enabled", "prod-database-tls"})
+"""Guardrails that apply only when the stack's environment is a production one."""
 
 STACK_GUARDRAILS: tuple[StackGuardrail, ...] = (
     StackGuardrail(

@@ -4,15 +4,19 @@ This is what ``pulumi preview --policy-pack policy`` does with the engine, witho
 custom resource's inputs go through every resource guardrail (with the resource's secret inputs
 marked secret, so a Pulumi secret is never reported as a plaintext one), and the whole stack goes
 through the stack guardrails. ``check_stack("prod")`` evaluates a stack file and checks it.
+
+Usage: ``python -m policy.runner [STACK_FILE_OR_DIRECTORY ...]``; without arguments it checks every
+stack file in ``stacks/``. A directory stands for its ``Pulumi.*.yaml`` files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pulumi
 import yaml
 
 from policy.guardrails import GUARDRAILS, STACK_GUARDRAILS, Context, Guardrail, StackGuardrail, StackResource
@@ -21,6 +25,9 @@ if TYPE_CHECKING:
     from components.mocking import Recording
 
 REPO = Path(__file__).resolve().parent.parent
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+"""The key Pulumi's wire format marks a secret value with (its value is SECRET_SIG)."""
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 
 @dataclass(frozen=True)
@@ -72,9 +79,22 @@ def run_policies(
 
 
 def _plain_state(state: dict[str, Any]) -> dict[str, Any]:
-    from components.mocking import _plain
-
     return {k: _plain(v) for k, v in state.items()}
+
+
+def _plain(value: Any) -> Any:
+    """A state value as the engine hands it to a policy: secrets unwrapped, assets as their path."""
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        return {"path": str(value.path)}
+    if isinstance(value, pulumi.StringAsset):
+        return {"text": str(value.text)}
+    if isinstance(value, Mapping):
+        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
+            return _plain(value.get("value"))
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def stack_environment(stack_file: Path) -> str:
@@ -85,11 +105,12 @@ def stack_environment(stack_file: Path) -> str:
     return str(value) if value else stack_file.name.removeprefix("Pulumi.").removesuffix(".yaml")
 
 
-def stack_files() -> list[Path]:
-    """Every stack this repository evaluates: ``stacks/`` and the aws/gcp test fixtures."""
-    files = sorted((REPO / "stacks").glob("Pulumi.*.yaml"))
-    for fixtures in ("tests/aws", "tests/gcp"):
-        files += sorted((REPO / fixtures).glob("Pulumi.*.yaml"))
+def stack_files(*locations: Path) -> list[Path]:
+    """The stack files at ``locations`` (files, or directories of ``Pulumi.*.yaml``); by default
+    the project's ``stacks/``."""
+    files: list[Path] = []
+    for location in locations or (REPO / "stacks",):
+        files += sorted(location.glob("Pulumi.*.yaml")) if location.is_dir() else [location]
     return files
 
 
@@ -106,10 +127,10 @@ if __name__ == "__main__":
     import sys
 
     failed = False
-    for path in [Path(a) for a in sys.argv[1:]] or stack_files():
+    for path in stack_files(*(Path(a) for a in sys.argv[1:])):
         found = check_stack(path)
         failed |= bool(found)
-        print(f"{path.relative_to(REPO) if path.is_absolute() else path}: {len(found)} violation(s)")
+        print(f"{path.relative_to(REPO) if path.is_relative_to(REPO) else path}: {len(found)} violation(s)")
         for violation in found:
             print(f"  {violation}")
     sys.exit(1 if failed else 0)

@@ -47,6 +47,12 @@
 #     PULUMI_PYTHON_CMD at the venv's python (scripts/pulumi-env.sh does).
 #     If/when the new module is served, set PULUMI_LANGUAGE_PYTHON_VERSION to a
 #     newer version and the script builds it from its own module instead.
+#     The 3.68 host is built with scripts/pulumi-language-python-runplugin.patch:
+#     newer CLIs name the plugin to run (a policy pack) in RunPluginRequest.info
+#     and leave the old `program` field empty, so the unpatched host ran
+#     `python "" <engine>` in the project directory, i.e. the project's own
+#     __main__.py in place of the policy pack. The patch reads `info` (and the
+#     pack's `virtualenv` option) the way newer hosts do.
 #   * Command provider: github.com/pulumi/pulumi-command/provider is not served
 #     by the proxy at any version, so this component fails here with the
 #     proxy's message; set PULUMI_TOOLS_COMPONENTS="cli python" to skip it.
@@ -64,6 +70,10 @@ CLI_VERSION=${PULUMI_CLI_VERSION:-3.274.1}
 LANG_PY_VERSION=${PULUMI_LANGUAGE_PYTHON_VERSION:-3.68.0}
 PY_SHIMS_VERSION=${PULUMI_PYTHON_SHIMS_VERSION:-3.272.0}
 COMMAND_VERSION=${PULUMI_COMMAND_VERSION:-1.2.1}
+
+# Patch applied to the in-sdk v3.68.0 host (see VERSION NOTES).
+LANG_PY_PATCH=$REPO_ROOT/scripts/pulumi-language-python-runplugin.patch
+LANG_PY_PATCHED_VERSION=3.68.0
 
 # Newest sdk/v3 version served by the proxy that still contains the Python
 # language host (v3.90.0, the next served one, no longer does; the host moved to
@@ -118,7 +128,34 @@ python_version_ok() {
     [[ "$(stamped_version "$BIN_DIR/pulumi-language-python" "$SDK_VERSION_VAR")" == "v$LANG_PY_VERSION" ]] || return 1
     # The shims are plain files copied from sdk/v3; a marker records their version.
     [[ -x "$BIN_DIR/pulumi-language-python-exec" && -x "$BIN_DIR/pulumi-resource-pulumi-python" ]] || return 1
-    [[ "$(cat "$BIN_DIR/.pulumi-python-shims.version" 2>/dev/null)" == "$PY_SHIMS_VERSION" ]]
+    [[ "$(cat "$BIN_DIR/.pulumi-python-shims.version" 2>/dev/null)" == "$PY_SHIMS_VERSION" ]] || return 1
+    # A host built before the RunPlugin patch (or with another one) is rebuilt.
+    [[ "$LANG_PY_VERSION" != "$LANG_PY_PATCHED_VERSION" ]] ||
+        [[ "$(cat "$BIN_DIR/.pulumi-language-python.patch" 2>/dev/null)" == "$(lang_py_patch_id)" ]]
+}
+
+lang_py_patch_id() { sha256sum "$LANG_PY_PATCH" | cut -d' ' -f1; }
+
+# The in-sdk host, built from a copy of the sdk/v3 module with the RunPlugin
+# patch applied (see VERSION NOTES).
+build_patched_sdk_host() { # <out-binary>
+    local out=$1 src work
+    log "downloading $SDK_MOD@v$LANG_PY_VERSION (language host source)"
+    src=$(mod_download_field "$SDK_MOD@v$LANG_PY_VERSION" Dir) || return 1
+    work=$(mktemp -d "${TMPDIR:-/tmp}/install-pulumi.XXXXXX")
+    TMP_DIRS+=("$work")
+    cp -R "$src/." "$work/sdk"
+    chmod -R u+w "$work/sdk"
+    log "applying $(basename "$LANG_PY_PATCH")"
+    (cd "$work/sdk" && git apply -p1 "$LANG_PY_PATCH") || return 1
+    log "go build -o $out ./python/cmd/pulumi-language-python (patched sdk/v3@v$LANG_PY_VERSION)"
+    (
+        cd "$work/sdk"
+        "$GO_BIN" build -ldflags "-s -w -X $SDK_VERSION_VAR=v$LANG_PY_VERSION" -o "$out.tmp" \
+            ./python/cmd/pulumi-language-python
+        mv -f "$out.tmp" "$out"
+    ) || return 1
+    lang_py_patch_id >"$BIN_DIR/.pulumi-language-python.patch"
 }
 
 command_version_ok() {
@@ -204,8 +241,12 @@ install_python() {
         lang_mod=github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3
         lang_pkg=$lang_mod
     fi
-    build_go_main "$BIN_DIR/pulumi-language-python" "$lang_mod" "v$LANG_PY_VERSION" "$lang_pkg" \
-        "-s -w -X $SDK_VERSION_VAR=v$LANG_PY_VERSION" || return 1
+    if [[ "$LANG_PY_VERSION" == "$LANG_PY_PATCHED_VERSION" ]]; then
+        build_patched_sdk_host "$BIN_DIR/pulumi-language-python" || return 1
+    else
+        build_go_main "$BIN_DIR/pulumi-language-python" "$lang_mod" "v$LANG_PY_VERSION" "$lang_pkg" \
+            "-s -w -X $SDK_VERSION_VAR=v$LANG_PY_VERSION" || return 1
+    fi
 
     # Shell/Python shims shipped in the sdk/v3 module: the program runner the
     # 3.68 host looks for next to itself, and the dynamic-provider plugin.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,45 @@ def cloud_run(
             ]
         }
     }
+
+
+def bootstrap(files: dict[str, str], secrets: dict[str, str] | None = None) -> dict[str, Any]:
+    """A server bootstrap's inputs: ``stdin`` exports the secrets, then uploads each file as a
+    base64 heredoc (the shape ``components.host.django_host`` gives it)."""
+    lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted((secrets or {}).items())]
+    lines += ["set -euo pipefail", "umask 077"]
+    for path, text in sorted(files.items()):
+        lines.append(f"base64 -d > {path} <<'__DJANGOSTACK_EOF__'")
+        lines.append(base64.encodebytes(text.encode()).decode().rstrip("\n"))
+        lines.append("__DJANGOSTACK_EOF__")
+    lines.append("exec bash /usr/local/lib/notes/bootstrap")
+    return {"create": "sudo -n bash -s", "stdin": "\n".join(lines) + "\n"}
+
+
+ENV_BASE = "/usr/local/lib/notes/staged/etc/notes/app.env.base"
+NGINX_SITE = "/usr/local/lib/notes/staged/etc/nginx/sites-available/notes.conf"
+ENV_OK = {
+    "DJANGO_DEBUG": "false",
+    "ALLOWED_HOSTS": "notes.example.com",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "DJANGO_SETTINGS_MODULE": "project.settings",
+}
+
+
+def env_file(**overrides: str) -> str:
+    values = {**ENV_OK, **overrides}
+    return "# Environment of notes (prod).\n" + "".join(f"{k}='{v}'\n" for k, v in sorted(values.items()))
+
+
+def server(**overrides: str) -> dict[str, Any]:
+    return bootstrap({ENV_BASE: env_file(**overrides)})
+
+
+SSH_COMMAND = "pulumi-python:dynamic/djangostack:SshCommand"
+REMOTE_COMMAND = "command:remote:Command"
+LOCAL_COMMAND = "command:local:Command"
+ROLE = "aws:iam/role:Role"
+GENERATED_KEY = "q8V!zR2#kW9@tL4$mX7%bN1&cJ6*hF3^"
 
 
 def with_(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -344,6 +384,169 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], Context]] = [
     ),
     (
         "no-admin-runtime-identity",
+        "aws:iam/policy:Policy",
+        {"policy": json.dumps({"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]})},
+        {"policy": json.dumps({"Statement": [{"Effect": "Deny", "NotAction": "s3:GetObject", "Resource": "*"}]})},
+        Context(),
+    ),
+    (
+        "no-admin-runtime-identity",
+        ROLE,
+        {
+            "assumeRolePolicy": json.dumps(
+                {
+                    "Statement": [
+                        {"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::1:root"}, "Action": "sts:AssumeRole"}
+                    ]
+                }
+            )
+        },
+        {
+            "assumeRolePolicy": json.dumps(
+                {
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ]
+                }
+            )
+        },
+        Context(),
+    ),
+    (
+        "no-public-buckets",
+        guardrails.S3_BUCKET_POLICY,
+        {
+            "policy": json.dumps(
+                {"Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::1:role/x"}, "Action": "s3:*"}]}
+            )
+        },
+        {
+            "policy": json.dumps(
+                {"Statement": [{"Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::1:role/x"}, "Action": "s3:*"}]}
+            )
+        },
+        Context(),
+    ),
+    (
+        "no-admin-ports-open-to-internet",
+        guardrails.SG_INGRESS_RULE,
+        {"ipProtocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrIpv6": "::/1"},
+        {"ipProtocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrIpv6": "2001:db8:1::/48"},
+        Context(),
+    ),
+    (
+        "no-admin-ports-open-to-internet",
+        guardrails.SG_INGRESS_RULE,
+        {"ipProtocol": "tcp", "fromPort": 5432.0, "toPort": 5432.0, "cidrIpv6": "8000::/1"},
+        {"ipProtocol": "tcp", "fromPort": 5432.0, "toPort": 5432.0, "cidrIpv6": "fd00::/8"},
+        Context(),
+    ),
+    (
+        "no-admin-ports-open-to-internet",
+        guardrails.GCP_FIREWALL,
+        {"sourceRanges": ["::/0"], "allows": [{"protocol": "tcp", "ports": ["6379"]}]},
+        {"sourceRanges": ["::/0"], "allows": [{"protocol": "tcp", "ports": ["443"]}]},
+        Context(),
+    ),
+    (
+        "no-admin-ports-open-to-internet",
+        guardrails.SECURITY_GROUP,
+        {"ingress": [{"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["128.0.0.0/1"]}]},
+        {"ingress": [{"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["10.0.0.0/8"]}]},
+        Context(),
+    ),
+    (
+        "no-django-debug-or-wildcard-hosts",
+        SSH_COMMAND,
+        server(DJANGO_DEBUG="true"),
+        server(),
+        Context(),
+    ),
+    (
+        "no-django-debug-or-wildcard-hosts",
+        SSH_COMMAND,
+        server(ALLOWED_HOSTS="notes.example.com,*"),
+        server(ALLOWED_HOSTS="notes.example.com,.notes.example.com"),
+        Context(),
+    ),
+    (
+        "no-django-debug-or-wildcard-hosts",
+        guardrails.CLOUD_RUN_SERVICE,
+        cloud_run(envs=[{"name": "DJANGO_DEBUG", "value": "True"}]),
+        cloud_run(envs=[{"name": "DJANGO_DEBUG", "value": "false"}]),
+        Context(),
+    ),
+    (
+        "no-django-debug-or-wildcard-hosts",
+        guardrails.LAUNCH_TEMPLATE,
+        with_(
+            LAUNCH_TEMPLATE_OK,
+            "userData",
+            base64.b64encode(
+                b"#cloud-config\nwrite_files:\n- path: /etc/notes/app.env.base\n  encoding: b64\n  content: "
+                + base64.b64encode(b"ALLOWED_HOSTS='*'\n")
+                + b"\n"
+            ).decode(),
+        ),
+        LAUNCH_TEMPLATE_OK,
+        Context(),
+    ),
+    ("prod-hsts-enabled", SSH_COMMAND, server(SECURE_HSTS_SECONDS="0"), server(), PROD),
+    (
+        "prod-hsts-enabled",
+        SSH_COMMAND,
+        bootstrap({ENV_BASE: env_file(), NGINX_SITE: 'add_header Strict-Transport-Security "max-age=0" always;\n'}),
+        bootstrap({ENV_BASE: env_file(), NGINX_SITE: 'add_header Strict-Transport-Security "max-age=300" always;\n'}),
+        PROD,
+    ),
+    (
+        "prod-hsts-enabled",
+        guardrails.CLOUD_RUN_SERVICE,
+        cloud_run(envs=[{"name": "SECURE_HSTS_SECONDS", "value": "0"}]),
+        cloud_run(envs=[{"name": "SECURE_HSTS_SECONDS", "value": "300"}]),
+        PROD,
+    ),
+    (
+        "prod-database-tls",
+        REMOTE_COMMAND,
+        bootstrap(
+            {ENV_BASE: env_file()}, {"DATABASE_URL": "postgres://app:pw@db.example.com:5432/app?sslmode=disable"}
+        ),
+        bootstrap(
+            {ENV_BASE: env_file()}, {"DATABASE_URL": "postgres://app:pw@db.example.com:5432/app?sslmode=require"}
+        ),
+        PROD,
+    ),
+    (
+        "prod-database-tls",
+        LOCAL_COMMAND,
+        {"environment": {"DB_SSLMODE": "disable", "RELEASE_ID": "r1"}},
+        {"environment": {"DB_SSLMODE": "verify-full", "RELEASE_ID": "r1"}},
+        PROD,
+    ),
+    (
+        "no-plaintext-secrets",
+        SSH_COMMAND,
+        server(PAYMENTS="sk_test_4eC39HqLyjWDarjtT1zdp7dc"),
+        server(PAYMENTS_MODE="test"),
+        Context(),
+    ),
+    (
+        "no-plaintext-secrets",
+        SSH_COMMAND,
+        server(BILLING_BLOB=GENERATED_KEY),
+        server(BILLING_BLOB="monthly-invoices-enabled-for-eu"),
+        Context(),
+    ),
+    (
+        "no-plaintext-secrets",
+        guardrails.CLOUD_RUN_SERVICE,
+        cloud_run(envs=[{"name": "UPSTREAM", "value": "Server=db;User Id=app;Password=hunter22;"}]),
+        cloud_run(envs=[{"name": "UPSTREAM", "value": "Server=db;User Id=app"}]),
+        Context(),
+    ),
+    (
+        "no-admin-runtime-identity",
         "gcp:projects/iAMMember:IAMMember",
         {"project": "p", "role": "roles/editor", "member": "serviceAccount:run@p.iam.gserviceaccount.com"},
         {"project": "p", "role": "roles/cloudsql.client", "member": "serviceAccount:run@p.iam.gserviceaccount.com"},
@@ -367,6 +570,68 @@ def test_policy_flags_the_violating_resource_and_passes_the_compliant_one(case: 
 def test_every_policy_has_a_violating_and_a_compliant_case() -> None:
     tested = {case[0] for case in CASES}
     assert tested == {g.name for g in guardrails.GUARDRAILS}
+
+
+def test_production_rules_stay_quiet_outside_production_and_for_a_local_database() -> None:
+    hsts_off = server(SECURE_HSTS_SECONDS="0")
+    assert guardrails.by_name("prod-hsts-enabled")(SSH_COMMAND, hsts_off, Context(environment="staging")) == []
+    tls = guardrails.by_name("prod-database-tls")
+    external = bootstrap({}, {"DATABASE_URL": "postgres://app:pw@db.example.com/app?sslmode=disable"})
+    assert tls(REMOTE_COMMAND, external, Context(environment="dev")) == []
+    # A database on the same host never crosses a network: the server target's local PostgreSQL.
+    local = bootstrap({}, {"DATABASE_URL": "postgres://app:pw@127.0.0.1:5433/app?sslmode=disable"})
+    assert tls(REMOTE_COMMAND, local, PROD) == []
+
+
+def test_the_secret_channel_of_the_bootstrap_is_not_a_plaintext_secret() -> None:
+    # The bootstrap exports the stack's secrets on stdin (a Pulumi secret); only its files count.
+    exported = bootstrap({ENV_BASE: env_file()}, {"SECRET_KEY": GENERATED_KEY, "DATABASE_URL": "postgres://a:b@h/d"})
+    assert guardrails.by_name("no-plaintext-secrets")(SSH_COMMAND, exported, Context()) == []
+
+
+def test_a_database_url_violation_never_repeats_the_password() -> None:
+    leaked = bootstrap({}, {"DATABASE_URL": "postgres://app:S3cretPw@db.example.com/app?sslmode=disable"})
+    found = guardrails.by_name("prod-database-tls")(REMOTE_COMMAND, leaked, PROD)
+    assert found and all("S3cretPw" not in message for message in found), found
+    assert "db.example.com" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("cidr", "is_open"),
+    [
+        ("0.0.0.0/0", True),
+        ("::/0", True),
+        ("::/1", True),
+        ("8000::/1", True),
+        ("0.0.0.0/1", True),
+        ("128.0.0.0/1", True),
+        ("2000::/3", True),
+        ("::ffff:0.0.0.0/96", True),
+        ("10.0.0.0/8", False),
+        ("fc00::/7", False),
+        ("2001:db8::/32", False),
+        ("203.0.113.0/24", False),
+        ("35.235.240.0/20", False),
+    ],
+)
+def test_networks_this_large_count_as_the_internet(cidr: str, is_open: bool) -> None:
+    assert guardrails._is_open_cidr(cidr) is is_open
+
+
+@pytest.mark.parametrize(
+    ("value", "generated"),
+    [
+        (GENERATED_KEY, True),
+        ("django-insecure-9f#x!2kq@l0zv&7m$w1r^c8b*e4t", True),
+        ("notes-prod-app-release-2c8cd93", False),
+        ("39e9506e43377580abc435b461f95199ec0af1a6bb09fa79be65b60a6bfa4eee", False),
+        ("123e4567-e89b-12d3-a456-426614174000", False),
+        ("notes.example.com,www.notes.example.com", False),
+        ("project.wsgi:application", False),
+    ],
+)
+def test_generated_keys_are_told_from_written_values(value: str, generated: bool) -> None:
+    assert guardrails.high_entropy_literal(value) is generated
 
 
 def test_production_rules_stay_quiet_outside_production() -> None:
@@ -460,7 +725,7 @@ def test_every_s3_bucket_needs_a_public_access_block_and_encryption() -> None:
 # The real program, every stack
 # --------------------------------------------------------------------------------------------------
 
-STACKS = stack_files()
+STACKS = stack_files(REPO / "stacks", REPO / "tests" / "aws", REPO / "tests" / "gcp")
 
 
 @pytest.mark.parametrize("stack_file", STACKS, ids=[str(p.relative_to(REPO)) for p in STACKS])
@@ -582,3 +847,35 @@ def test_the_pack_agrees_with_the_pure_checks_on_every_case(analyzer: Any) -> No
         flagged_good = {name for name, _ in analyze(analyzer, resource_type, good)}
         assert policy in flagged_bad, f"the pack did not flag {policy} on {bad}"
         assert policy not in flagged_good, f"the pack flagged {policy} on the compliant {good}"
+
+
+def configure_stack(stub: Any, stack: str, config: dict[str, str]) -> None:
+    """What recent CLIs send right after starting the pack (instead of PULUMI_CONFIG in its env)."""
+    from pulumi.runtime.proto import analyzer_pb2
+
+    request = analyzer_pb2.AnalyzerStackConfigureRequest(
+        stack=stack, project="djangostack", organization="organization", dry_run=True, config=config
+    )
+    stub.ConfigureStack(request, timeout=20)
+
+
+def test_the_pack_takes_the_environment_from_the_stack_config_it_is_configured_with(analyzer: Any) -> None:
+    # The stack's name says nothing; djangostack:environment does.
+    configure_stack(analyzer, "blue", {"djangostack:environment": "prod", "djangostack:app": '{"name": "notes"}'})
+    found = analyze(analyzer, guardrails.RDS_INSTANCE, with_(RDS_OK, "deletionProtection", False))
+    assert [name for name, _ in found] == ["prod-database-protection"]
+    [(name, message)] = analyze(analyzer, SSH_COMMAND, server(SECURE_HSTS_SECONDS="0"))
+    assert name == "prod-hsts-enabled"
+    # The SDK puts the policy's description on the first line, then the violation.
+    assert message.splitlines()[-1] == (
+        f"stdin file {ENV_BASE}: SECURE_HSTS_SECONDS=0 switches HSTS off in production; set web.hstsSeconds "
+        "to at least 300 (one year once HTTPS is proven)"
+    )
+
+
+def test_the_stack_config_wins_over_a_stack_named_prod(analyzer: Any) -> None:
+    configure_stack(analyzer, "prod", {"djangostack:environment": "staging"})
+    assert analyze(analyzer, guardrails.RDS_INSTANCE, with_(RDS_OK, "deletionProtection", False)) == []
+    configure_stack(analyzer, "prod", {})
+    found = analyze(analyzer, guardrails.RDS_INSTANCE, with_(RDS_OK, "deletionProtection", False))
+    assert [name for name, _ in found] == ["prod-database-protection"], "the stack name is the last resort"
