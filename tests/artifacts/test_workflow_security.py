@@ -382,6 +382,9 @@ def test_the_docs_give_the_trust_conditions_and_repository_settings() -> None:
         "Require status checks",
     ):
         assert needed in docs, f"docs/workflow.md does not mention {needed}"
+    # The gate job has no environment, so it only sees repository variables.
+    repository_variables = docs.split("**Repository variables**", 1)[1].split("**No repository secrets**")[0]
+    assert "`DEV_HOST`" in repository_variables
 
 
 def test_the_docs_list_every_variable_and_secret_the_workflows_read() -> None:
