@@ -10,10 +10,15 @@
 #   owning database "django"   -> postgres://django:django@127.0.0.1:5432/django
 #   Redis on 127.0.0.1:6379    -> redis://127.0.0.1:6379/0
 #
+# PostgreSQL: the newest major version installed under $PG_ROOT (/usr/lib/postgresql), or, when none
+# is, the one the distribution's `postgresql` package brings (Debian 12: 15, Ubuntu 24.04: 16).
+# Set PG_VERSION to pick another installed one. `start-test-services.sh --print-pg-version` prints
+# the version it would use and exits (no root needed).
+#
 # Needs root (apt-get, starting services as the postgres user).
 set -euo pipefail
 
-PG_VERSION="${PG_VERSION:-15}"
+PG_ROOT="${PG_ROOT:-/usr/lib/postgresql}"
 PG_CLUSTER="${PG_CLUSTER:-main}"
 PG_PORT="${PG_PORT:-5432}"
 DB_USER="${DB_USER:-django}"
@@ -24,15 +29,43 @@ REDIS_DIR="${REDIS_DIR:-/var/lib/redis}"
 
 log() { printf '[start-test-services] %s\n' "$*"; }
 
+# The newest major version with a server binary under $PG_ROOT; nothing when none is installed.
+detect_pg_version() {
+    local dir best=""
+    for dir in "$PG_ROOT"/*/; do
+        dir=${dir%/}
+        [[ -x "$dir/bin/postgres" ]] || continue
+        dir=${dir##*/}
+        [[ "$dir" =~ ^[0-9]+$ ]] || continue
+        if [[ -z "$best" ]] || ((dir > best)); then
+            best=$dir
+        fi
+    done
+    printf '%s\n' "$best"
+}
+
+if [[ "${1:-}" == "--print-pg-version" ]]; then
+    version="${PG_VERSION:-$(detect_pg_version)}"
+    [[ -n "$version" ]] || { echo "no PostgreSQL server installed under $PG_ROOT" >&2; exit 1; }
+    printf '%s\n' "$version"
+    exit 0
+fi
+
 if [[ "$(id -u)" -ne 0 ]]; then
     echo "start-test-services.sh must run as root" >&2
     exit 1
 fi
 
 # ---------------------------------------------------------------- packages
+PG_VERSION="${PG_VERSION:-$(detect_pg_version)}"
 missing=()
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
-[[ -x "/usr/lib/postgresql/${PG_VERSION}/bin/postgres" ]] || missing+=(postgresql)
+if [[ -z "$PG_VERSION" ]]; then
+    missing+=(postgresql)
+elif [[ ! -x "$PG_ROOT/${PG_VERSION}/bin/postgres" ]]; then
+    echo "PG_VERSION=${PG_VERSION}: no server at $PG_ROOT/${PG_VERSION}/bin/postgres; installed: $(detect_pg_version || true)" >&2
+    exit 1
+fi
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 
@@ -50,6 +83,12 @@ if ((${#missing[@]} > 0)); then
     log "installing: ${missing[*]}"
     apt-get install -y -qq "${missing[@]}"
 fi
+PG_VERSION="${PG_VERSION:-$(detect_pg_version)}"
+if [[ -z "$PG_VERSION" ]]; then
+    echo "no PostgreSQL server under $PG_ROOT after installing the postgresql package" >&2
+    exit 1
+fi
+log "PostgreSQL ${PG_VERSION} (set PG_VERSION to choose another installed version)"
 
 # -------------------------------------------------------------- PostgreSQL
 if ! pg_lsclusters -h | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1 == v && $2 == c {found=1} END {exit !found}'; then
