@@ -18,6 +18,7 @@ GO_BIN=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 export GOWORK=off GOFLAGS=-mod=readonly CGO_ENABLED=0 GOSUMDB=sum.golang.org GONOSUMDB='' GOPRIVATE='' GOINSECURE=''
 SDK=github.com/pulumi/pulumi/sdk/v3
 VERSION_VAR=$SDK/go/common/version.Version
+LANG_PY_PATCH=$REPO_ROOT/scripts/pulumi-language-python-runplugin.patch
 
 log() { printf '[ci/install-pulumi] %s\n' "$*" >&2; }
 version_of() { (cd "$TOOLS/$1" && "$GO_BIN" list -m -f '{{.Version}}' "$2"); }
@@ -31,9 +32,19 @@ log "pulumi $cli_version"
 (cd "$TOOLS/cli" && "$GO_BIN" build -trimpath -ldflags "-s -w -X $VERSION_VAR=$cli_version" \
     -o "$BIN_DIR/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi)
 
-log "pulumi-language-python $host_version"
-(cd "$TOOLS/python" && "$GO_BIN" build -ldflags "-s -w -X $VERSION_VAR=$host_version" \
-    -o "$BIN_DIR/pulumi-language-python" "$SDK/python/cmd/pulumi-language-python")
+# The 3.68 host needs the RunPlugin patch that scripts/install-pulumi.sh applies too: without it a
+# newer CLI starts the project's own __main__.py in place of the policy pack. The patch is applied
+# to a copy of the verified module; its own go.sum (part of the verified module) pins the rest.
+log "pulumi-language-python $host_version (with $(basename "$LANG_PY_PATCH"))"
+host_src=$(cd "$TOOLS/python" && "$GO_BIN" mod download -json "$SDK" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+(cd "$TOOLS/python" && "$GO_BIN" mod verify >/dev/null)
+work=$(mktemp -d "${TMPDIR:-/tmp}/ci-install-pulumi.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cp -R "$host_src/." "$work/sdk"
+chmod -R u+w "$work/sdk"
+(cd "$work/sdk" && git apply -p1 "$LANG_PY_PATCH")
+(cd "$work/sdk" && "$GO_BIN" build -ldflags "-s -w -X $VERSION_VAR=$host_version" \
+    -o "$BIN_DIR/pulumi-language-python" ./python/cmd/pulumi-language-python)
 
 log "python shims from $SDK@$shims_version"
 sdk_dir=$(cd "$TOOLS/shims" && "$GO_BIN" mod download -json "$SDK" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
