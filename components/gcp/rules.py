@@ -1,0 +1,134 @@
+"""Cloud rules of the gcp-cloudrun target: value combinations, limits and orderings Google Cloud
+enforces (or that the providers get wrong), checked before any resource is registered.
+
+Kept apart from ``target._preflight`` (the settings checks) on purpose: every function here states
+one rule of the cloud, cites where it is documented, and raises ``ValueError`` with one line naming
+the setting or property, the value and what is allowed. ``check_cloud_rules`` runs them all for a
+stack; the components call the single checks again for the values they actually send.
+"""
+
+from __future__ import annotations
+
+import re
+
+# ------------------------------------------------------------------------------------------------
+# Cloud Run Jobs: the migration execution
+# ------------------------------------------------------------------------------------------------
+
+JOB_TASK_TIMEOUT_MAX_SECONDS = 24 * 3600
+"""Task timeout: at most 24 hours (https://cloud.google.com/run/docs/configuring/task-timeout)."""
+
+JOB_MAX_RETRIES_MAX = 10
+"""Retries per failed task: 0 to 10 (https://cloud.google.com/run/docs/configuring/max-retries)."""
+
+EXECUTION_START_MARGIN_SECONDS = 600
+"""Time an execution may spend before its first task runs and between task attempts: scheduling,
+pulling the image, Direct VPC egress attaching its interface (up to about a minute per instance,
+https://cloud.google.com/run/docs/configuring/vpc-direct-vpc) and the provider's polling."""
+
+PROVIDER_DEFAULT_WAIT_SECONDS = 20 * 60
+"""pulumi-gcp / terraform-provider-google wait 20 minutes for a Job create or update (which, with
+``run_execution_token``, includes the whole execution) unless ``customTimeouts`` say otherwise."""
+
+
+def execution_wait_seconds(task_timeout_seconds: int, max_retries: int) -> int:
+    """How long ``pulumi up`` must wait for a ``run_execution_token`` execution to finish.
+
+    A task may run ``max_retries + 1`` times, each up to the task timeout, one after the other.
+    """
+    return task_timeout_seconds * (max_retries + 1) + EXECUTION_START_MARGIN_SECONDS
+
+
+def check_execution_wait(wait_seconds: int, task_timeout_seconds: int, max_retries: int) -> None:
+    """Rule: the provider's wait must outlast the execution (task timeout x attempts).
+
+    Otherwise ``pulumi up`` gives up (and fails) while the migration still runs, and the next
+    ``pulumi up`` cannot tell whether it succeeded.
+    """
+    if not 1 <= task_timeout_seconds <= JOB_TASK_TIMEOUT_MAX_SECONDS:
+        raise ValueError(
+            f"Cloud Run job task timeout {task_timeout_seconds}s is outside 1..{JOB_TASK_TIMEOUT_MAX_SECONDS}s"
+        )
+    if not 0 <= max_retries <= JOB_MAX_RETRIES_MAX:
+        raise ValueError(f"Cloud Run job maxRetries {max_retries} is outside 0..{JOB_MAX_RETRIES_MAX}")
+    attempts = max_retries + 1
+    if wait_seconds <= task_timeout_seconds * attempts:
+        raise ValueError(
+            f"Cloud Run job customTimeouts {wait_seconds}s must exceed the task timeout x attempts "
+            f"({task_timeout_seconds}s x {attempts} = {task_timeout_seconds * attempts}s)"
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# Cloud Run probes
+# ------------------------------------------------------------------------------------------------
+
+STARTUP_PROBE_WINDOW_MAX_SECONDS = 240
+"""A startup probe may keep an instance starting for at most 240 s: ``periodSeconds`` 1-240, and
+``failureThreshold x periodSeconds`` within the container start-up limit
+(https://cloud.google.com/run/docs/configuring/healthchecks)."""
+
+
+def check_startup_probe(period_seconds: int, timeout_seconds: int, failure_threshold: int) -> None:
+    """Rule: timeout <= period, and period x failures within Cloud Run's start-up window."""
+    if not 1 <= timeout_seconds <= period_seconds:
+        raise ValueError(
+            f"Cloud Run startup probe timeoutSeconds {timeout_seconds} must be 1..periodSeconds ({period_seconds})"
+        )
+    window = period_seconds * failure_threshold
+    if window > STARTUP_PROBE_WINDOW_MAX_SECONDS:
+        raise ValueError(
+            f"Cloud Run startup probe periodSeconds x failureThreshold = {window}s; "
+            f"at most {STARTUP_PROBE_WINDOW_MAX_SECONDS}s is allowed"
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# Artifact Registry
+# ------------------------------------------------------------------------------------------------
+
+REPOSITORY_ID = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+"""Repository ids: lower-case letters, digits and hyphens, starting with a letter and ending with a
+letter or digit, at most 63 characters (https://cloud.google.com/artifact-registry/docs/repositories/create-repos)."""
+
+
+def check_repository_id(repository_id: str) -> None:
+    """Rule: a valid Artifact Registry repository id (it is unique per project and location)."""
+    if not REPOSITORY_ID.match(repository_id):
+        raise ValueError(
+            f"Artifact Registry repository id {repository_id!r} is invalid: lower-case letters, digits and "
+            "hyphens, starting with a letter, at most 63 characters; shorten djangostack:app.name or the stack name"
+        )
+
+
+def repository_id(prefix: str) -> str:
+    """The stack's image repository id: the stack prefix (``notes-staging``), so two stacks of the
+    same app in one project never collide on one repository id."""
+    check_repository_id(prefix)
+    return prefix
+
+
+# ------------------------------------------------------------------------------------------------
+# Secret Manager
+# ------------------------------------------------------------------------------------------------
+
+REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
+
+
+def secret_replica_locations(region: str) -> list[str]:
+    """Rule: secrets are stored in the stack's region only (user-managed replication).
+
+    Automatic replication lets Google pick any location, which a ``gcp.resourceLocations``
+    organisation policy refuses and which keeps data outside the region the stack runs in
+    (https://cloud.google.com/secret-manager/docs/choosing-replication). A user-managed replica needs
+    a region, never a multi-region or ``global``.
+    """
+    if not REGION.match(region):
+        raise ValueError(f"djangostack:target.region: {region!r} is not a single region such as europe-west1")
+    return [region]
+
+
+def check_cloud_rules(*, prefix: str, region: str) -> None:
+    """Every stack-level cloud rule above, before any resource is registered."""
+    check_repository_id(prefix)
+    secret_replica_locations(region)
