@@ -92,8 +92,11 @@ PROPAGATION_WAIT_SECONDS = 120
 propagate within two minutes (https://cloud.google.com/iam/docs/access-change-propagation); the
 retries above cover the slower tail."""
 
-STARTUP_PROBE = {"period_seconds": 10, "timeout_seconds": 5, "failure_threshold": 24}
-"""The web container may take up to 240 s to reach its database and Redis (``rules.check_startup_probe``)."""
+STARTUP_PROBE_PERIOD_SECONDS = 10
+STARTUP_PROBE_TIMEOUT_SECONDS = 5
+STARTUP_PROBE_FAILURE_THRESHOLD = 24
+"""The web container may take up to 10 s x 24 = 240 s to reach its database and Redis
+(``rules.check_startup_probe``)."""
 
 MANAGED_ENV = frozenset({"ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "RELEASE_ID", "DJANGO_SETTINGS_MODULE"})
 """Variables this component sets itself; the caller's environment may not override them."""
@@ -289,7 +292,9 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
 
     def _create_service(self) -> cloudrunv2.Service:
         args = self._args
-        check_startup_probe(**STARTUP_PROBE)
+        check_startup_probe(
+            STARTUP_PROBE_PERIOD_SECONDS, STARTUP_PROBE_TIMEOUT_SECONDS, STARTUP_PROBE_FAILURE_THRESHOLD
+        )
         kit = _Kit("ServiceTemplate")
         container = cloudrunv2.ServiceTemplateContainerArgs(
             name="web",
@@ -307,7 +312,9 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
                 http_get=cloudrunv2.ServiceTemplateContainerStartupProbeHttpGetArgs(
                     path=args.readiness_path, port=CONTAINER_PORT
                 ),
-                **STARTUP_PROBE,
+                period_seconds=STARTUP_PROBE_PERIOD_SECONDS,
+                timeout_seconds=STARTUP_PROBE_TIMEOUT_SECONDS,
+                failure_threshold=STARTUP_PROBE_FAILURE_THRESHOLD,
             ),
             liveness_probe=cloudrunv2.ServiceTemplateContainerLivenessProbeArgs(
                 http_get=cloudrunv2.ServiceTemplateContainerLivenessProbeHttpGetArgs(
