@@ -239,7 +239,7 @@ def test_redis_url_verifies_the_ca_but_not_the_hostname_in_redis_py_and_kombu(st
 
     url = staging.outputs["redisUrl"]
     assert url.endswith("?ssl_cert_reqs=required&ssl_ca_certs=/etc/redis-ca/ca.pem&ssl_check_hostname=false")
-    kwargs = parse_url(url)
+    kwargs: dict[str, Any] = parse_url(url)  # type: ignore[no-untyped-call]
     connection = SSLConnection(**{k: v for k, v in kwargs.items() if k != "connection_class"})
     assert connection.check_hostname is False
     assert connection.cert_reqs == ssl.CERT_REQUIRED
