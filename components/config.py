@@ -596,6 +596,9 @@ class GcpCloudRunTarget(_Model):
     cache_tier: Literal["BASIC", "STANDARD_HA"] = "BASIC"
     egress_subnet_cidr: PrivateCidr = "10.8.0.0/26"
     request_timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    migration_attempt: Annotated[int, Field(ge=1, le=1000)] = 1
+    """Part of the migration Job's execution token: bump to retry a failed migration of the same
+    release (a used token never runs again)."""
 
 
 Target = Annotated[ServerTarget | AwsEc2Target | GcpCloudRunTarget, Field(discriminator="kind")]

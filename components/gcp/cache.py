@@ -6,11 +6,19 @@ port 6378, server certificate signed by a CA unique to the instance), ``noevicti
 not drop queued tasks to make room) and hourly RDB snapshots.
 
 It exposes the ``REDIS_URL`` the app uses, as a secret:
-``rediss://:<auth>@<host>:<port>/0?ssl_cert_reqs=required&ssl_ca_certs=<ca path>``.
+``rediss://:<auth>@<host>:<port>/0?ssl_cert_reqs=required&ssl_ca_certs=<ca path>&ssl_check_hostname=false``.
 The instance CA is not in any public trust store, so the URL points redis-py and Celery/kombu at a
 CA bundle file that Cloud Run mounts from Secret Manager (``ca_pem`` -> ``secrets.py`` ->
 ``django_on_cloudrun.py``). Verification stays on (``required``); turning it off would keep the
 encryption but let anything that can answer on the private IP impersonate Redis.
+
+Hostname checking is off, and only that. Memorystore's server certificate identifies the instance
+by its IP address, not in a form a client's hostname check accepts, and redis-py 6 and later check
+hostnames by default (``SSLConnection(ssl_check_hostname=True)``), so every connection would fail
+the handshake. The chain is still verified against the instance's own CA, which signs
+certificates for that one instance only, so a valid chain already proves it is our Redis. Both
+redis-py (``parse_url``: ``to_bool``) and kombu (``utils.url``) read ``ssl_check_hostname=false``
+from the URL as the boolean False.
 """
 
 from __future__ import annotations
@@ -99,5 +107,5 @@ def _redis_url(auth: str, host: str, port: int) -> str:
     """Pure formatting of the broker/cache URL (database 0)."""
     return (
         f"rediss://:{quote(auth, safe='')}@{host}:{port}/0"
-        f"?ssl_cert_reqs=required&ssl_ca_certs={quote(CA_PATH, safe='/')}"
+        f"?ssl_cert_reqs=required&ssl_ca_certs={quote(CA_PATH, safe='/')}&ssl_check_hostname=false"
     )

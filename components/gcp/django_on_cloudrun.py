@@ -1,17 +1,29 @@
 """The Django workloads on Cloud Run.
 
 Creates:
+- ``command.local.Command`` ``<name>-propagation-wait``: a one-off pause after the API enablements and
+  IAM grants are created (or replaced), before the Job first runs. Both take minutes to propagate
+  (https://cloud.google.com/iam/docs/access-change-propagation; hashicorp/terraform-provider-google
+  #16350), and the Job's first execution starts the moment the Job exists;
 - ``cloudrunv2.Job`` ``<name>-migrate``: ``python manage.py migrate --noinput`` with the release image,
   the runtime service account, the same environment and secrets and the Cloud SQL socket. Its
-  ``run_execution_token`` is derived from the release id and the image, so every new release runs it
-  once during ``pulumi up`` and the Job only becomes ready when that execution *succeeded*
-  (``start_execution_token`` would be ready as soon as the execution started);
+  ``run_execution_token`` is derived from the release id, the image and ``target.migrationAttempt``,
+  so every new release runs it once during ``pulumi up`` and the Job only becomes ready when that
+  execution *succeeded* (``start_execution_token`` would be ready as soon as the execution started).
+  Before migrating, the task waits up to two minutes for the database to answer (Direct VPC egress
+  can take about a minute to connect a new instance), and a failed task is retried
+  ``MIGRATION_MAX_RETRIES`` times: Django records each applied migration in the same transaction as
+  the migration itself on PostgreSQL, so a retry continues where the failed attempt stopped. The
+  provider waits for the execution for ``rules.execution_wait_seconds`` (task timeout x attempts plus
+  a start-up margin), not its default 20 minutes;
 - ``cloudrunv2.Service`` ``<name>``: Gunicorn on $PORT, which ``depends_on`` the Job: a new revision is
   only created (and takes traffic) after its migrations succeeded; a failed migration fails the
   update while the previous revision keeps serving. Migrations never run at container start;
 - ``cloudrunv2.WorkerPool`` ``<name>-worker`` (Celery worker) and ``<name>-beat`` (Celery beat, exactly
   one instance) when enabled: always-on CPU, no ingress, no URL, also after the Job;
-- ``roles/run.invoker`` for ``allUsers`` only when the service is public;
+- no ``allUsers`` binding: a public service sets ``invoker_iam_disabled`` (Cloud Run skips the invoker
+  check), which works under the domain-restricted-sharing organisation policy that refuses
+  ``allUsers`` members (https://cloud.google.com/run/docs/securing/managing-access#invoker_check);
 - a ``cloudrun.DomainMapping`` (v1 API, managed certificate) per custom domain.
 
 ALLOWED_HOSTS / CSRF_TRUSTED_ORIGINS. The run.app URL Cloud Run reports (``uri``) exists only after
@@ -22,11 +34,16 @@ that host plus the custom domains: one ``pulumi up``, no follow-up update, no wi
 ``.run.app`` (which would accept any Cloud Run service's host). The legacy hashed ``*.a.run.app``
 URL is deliberately not allowed (Django answers 400 there); use the deterministic one.
 
-Probes. The startup and liveness probes hit the liveness path (/healthz: no database, no cache).
-Readiness (/readyz checks the database) is a load-balancer concept: Cloud Run has no "ready but not
-alive" state for an instance the way a load balancer pool does, and probing the database from every
-instance would restart or drain them all during a short database blip or failover, turning a
-dependency hiccup into an outage. The release gate that does touch the database is the migration Job.
+Probes. The startup probe hits the readiness path (/readyz: the database and Redis answer), so a new
+instance takes requests only once its Direct VPC egress is connected and both are reachable; it may
+take up to ``rules.STARTUP_PROBE_WINDOW_MAX_SECONDS``. The liveness probe hits the liveness path
+(/healthz: no database, no cache): probing dependencies from every running instance would restart
+them all during a short database blip or failover, turning a dependency hiccup into an outage.
+
+Deletion protection. Cloud Run's own ``deletion_protection`` stays off on the service, job and worker
+pools: they hold no state and are recreated from the stack in minutes, and with it on, turning Celery
+off (which deletes a worker pool) or the first teardown phase would fail in protected environments.
+The stateful resources (Cloud SQL, Memorystore, the media bucket) keep their protection.
 """
 
 from __future__ import annotations
@@ -37,6 +54,7 @@ from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
+from pulumi_command import local
 from pulumi_gcp import cloudrunv2
 
 from components.gcp.cache import CA_FILE_NAME, CA_MOUNT_DIR
@@ -47,7 +65,7 @@ from components.gcp.naming import (
     execution_token,
     run_app_host,
 )
-from components.gcp.rules import MANAGED_ENV
+from components.gcp.rules import MANAGED_ENV, check_execution_wait, check_startup_probe, execution_wait_seconds
 from components.gcp.secrets import SecretRef
 
 INGRESS = {
@@ -61,6 +79,24 @@ CLOUDSQL_VOLUME = "cloudsql"
 CLOUDSQL_MOUNT = "/cloudsql"
 REDIS_CA_VOLUME = "redis-ca"
 CONTAINER_PORT = 8080
+
+MIGRATION_MAX_RETRIES = 2
+"""Task retries of the migration execution (3 attempts): for transient failures at a task's start
+(an IAM grant or API enablement still propagating, the VPC path not yet up)."""
+
+MIGRATION_CONNECT_WAIT_SECONDS = 120
+"""How long a migration task waits for the database to answer before it runs ``migrate``."""
+
+PROPAGATION_WAIT_SECONDS = 120
+"""Pause after new API enablements or IAM grants before the first execution: IAM changes typically
+propagate within two minutes (https://cloud.google.com/iam/docs/access-change-propagation); the
+retries above cover the slower tail."""
+
+STARTUP_PROBE_PERIOD_SECONDS = 10
+STARTUP_PROBE_TIMEOUT_SECONDS = 5
+STARTUP_PROBE_FAILURE_THRESHOLD = 24
+"""The web container may take up to 10 s x 24 = 240 s to reach its database and Redis
+(``rules.check_startup_probe``)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +131,8 @@ class DjangoOnCloudRunArgs:
     env: Mapping[str, pulumi.Input[str]]
     """Plain environment (never secrets) shared by the service, the job and the workers."""
     liveness_path: str
+    readiness_path: str
+    """Answers 200 only when the database and Redis answer (the startup probe's path)."""
     cpu: str
     memory: str
     min_instances: int
@@ -105,16 +143,18 @@ class DjangoOnCloudRunArgs:
     ingress: str
     """``all``, ``internal`` or ``internal-and-cloud-load-balancing``."""
     public: bool
-    """Grant ``roles/run.invoker`` to ``allUsers``."""
-    deletion_protection: bool
-    """Cloud Run's own deletion protection on the service, job and worker pools."""
+    """Let anyone invoke the service (``invoker_iam_disabled``; no ``allUsers`` binding)."""
     redis_ca: SecretRef | None = None
     """The Redis CA bundle, mounted at /etc/redis-ca/ca.pem when set."""
     custom_domains: tuple[str, ...] = ()
     celery: CeleryArgs | None = None
     migration_timeout_seconds: int = 1800
+    """Timeout of one migration task attempt."""
+    migration_attempt: int = 1
+    """``target.migrationAttempt``: part of the execution token; bump to retry a failed migration."""
     requires: Sequence[pulumi.Resource] = field(default_factory=tuple)
-    """IAM grants and APIs every workload waits for (the Job runs as soon as it exists)."""
+    """IAM grants and API enablements every workload waits for (the Job runs as soon as it exists);
+    a change of any of them also re-runs the propagation wait."""
 
 
 class DjangoOnCloudRun(pulumi.ComponentResource):
@@ -122,6 +162,8 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
 
     service: cloudrunv2.Service
     migrate_job: cloudrunv2.Job
+    propagation_wait: local.Command
+    """The one-off pause the Job waits for (enablements and grants propagating)."""
     execution_token: str
     """The migration Job's run_execution_token for this release."""
     service_uri: pulumi.Output[str]
@@ -158,20 +200,11 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
             "ALLOWED_HOSTS": self.hostnames.apply(",".join),
             "CSRF_TRUSTED_ORIGINS": self.hostnames.apply(lambda hosts: ",".join(f"https://{host}" for host in hosts)),
         }
-        self.execution_token = execution_token(args.release_id, args.image)
+        self.execution_token = execution_token(args.release_id, args.image, args.migration_attempt)
+        self.propagation_wait = self._create_propagation_wait()
         self.migrate_job = self._create_migrate_job()
         self.service = self._create_service()
         self.service_uri = self.service.uri
-        if args.public:
-            cloudrunv2.ServiceIamMember(
-                f"{name}-public-invoker",
-                project=args.project,
-                location=args.region,
-                name=self.service.name,
-                role="roles/run.invoker",
-                member="allUsers",
-                opts=pulumi.ResourceOptions(parent=self),
-            )
         for domain in args.custom_domains:
             gcp.cloudrun.DomainMapping(
                 f"{name}-domain-{domain}",
@@ -198,15 +231,28 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
     # Workloads
     # ----------------------------------------------------------------------------------------------
 
+    def _create_propagation_wait(self) -> local.Command:
+        """Sleep once after the enablements and grants the workloads need are created or replaced."""
+        requires = list(self._args.requires)
+        return local.Command(
+            f"{self._name}-propagation-wait",
+            create=f"sleep {PROPAGATION_WAIT_SECONDS}",
+            # A replaced grant or enablement gets a new id: wait again before the next execution.
+            triggers=[r.id for r in requires if isinstance(r, pulumi.CustomResource)],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=requires),
+        )
+
     def _create_migrate_job(self) -> cloudrunv2.Job:
         args = self._args
         job_name = f"{self._name}-migrate"
+        wait = execution_wait_seconds(args.migration_timeout_seconds, MIGRATION_MAX_RETRIES)
+        check_execution_wait(wait, args.migration_timeout_seconds, MIGRATION_MAX_RETRIES)
         kit = _Kit("JobTemplateTemplate")
         container = cloudrunv2.JobTemplateTemplateContainerArgs(
             name="migrate",
             image=args.image,
-            commands=["python"],
-            args=["manage.py", "migrate", "--noinput"],
+            commands=["sh", "-c"],
+            args=[migrate_script()],
             envs=kit.envs(self._env, args.secret_env),
             volume_mounts=kit.mounts(args.redis_ca is not None),
             resources=cloudrunv2.JobTemplateTemplateContainerResourcesArgs(
@@ -218,7 +264,7 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
             project=args.project,
             location=args.region,
             name=job_name,
-            deletion_protection=args.deletion_protection,
+            deletion_protection=False,
             run_execution_token=self.execution_token,
             template=cloudrunv2.JobTemplateArgs(
                 task_count=1,
@@ -226,19 +272,26 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
                 template=cloudrunv2.JobTemplateTemplateArgs(
                     service_account=args.service_account_email,
                     execution_environment="EXECUTION_ENVIRONMENT_GEN2",
-                    # A failed migration is investigated, not retried blindly (it may be half applied).
-                    max_retries=0,
+                    max_retries=MIGRATION_MAX_RETRIES,
                     timeout=f"{args.migration_timeout_seconds}s",
                     containers=[container],
                     volumes=kit.volumes(args.cloudsql_connection_name, args.redis_ca),
                     vpc_access=kit.vpc_access(args.network_id, args.subnetwork_id),
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.requires)),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*args.requires, self.propagation_wait],
+                # With run_execution_token, create and update last until the execution finished.
+                custom_timeouts=pulumi.CustomTimeouts(create=f"{wait}s", update=f"{wait}s"),
+            ),
         )
 
     def _create_service(self) -> cloudrunv2.Service:
         args = self._args
+        check_startup_probe(
+            STARTUP_PROBE_PERIOD_SECONDS, STARTUP_PROBE_TIMEOUT_SECONDS, STARTUP_PROBE_FAILURE_THRESHOLD
+        )
         kit = _Kit("ServiceTemplate")
         container = cloudrunv2.ServiceTemplateContainerArgs(
             name="web",
@@ -254,11 +307,11 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
             ),
             startup_probe=cloudrunv2.ServiceTemplateContainerStartupProbeArgs(
                 http_get=cloudrunv2.ServiceTemplateContainerStartupProbeHttpGetArgs(
-                    path=args.liveness_path, port=CONTAINER_PORT
+                    path=args.readiness_path, port=CONTAINER_PORT
                 ),
-                period_seconds=5,
-                timeout_seconds=3,
-                failure_threshold=24,
+                period_seconds=STARTUP_PROBE_PERIOD_SECONDS,
+                timeout_seconds=STARTUP_PROBE_TIMEOUT_SECONDS,
+                failure_threshold=STARTUP_PROBE_FAILURE_THRESHOLD,
             ),
             liveness_probe=cloudrunv2.ServiceTemplateContainerLivenessProbeArgs(
                 http_get=cloudrunv2.ServiceTemplateContainerLivenessProbeHttpGetArgs(
@@ -275,7 +328,8 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
             location=args.region,
             name=self._name,
             ingress=INGRESS[args.ingress],
-            deletion_protection=args.deletion_protection,
+            invoker_iam_disabled=args.public,
+            deletion_protection=False,
             template=cloudrunv2.ServiceTemplateArgs(
                 service_account=args.service_account_email,
                 execution_environment="EXECUTION_ENVIRONMENT_GEN2",
@@ -335,7 +389,7 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
             project=args.project,
             location=args.region,
             name=pool_name,
-            deletion_protection=args.deletion_protection,
+            deletion_protection=False,
             scaling=cloudrunv2.WorkerPoolScalingArgs(scaling_mode="MANUAL", manual_instance_count=1),
             template=cloudrunv2.WorkerPoolTemplateArgs(
                 service_account=args.service_account_email,
@@ -346,6 +400,21 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
             # Workers run the new code only once its migrations are in.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.migrate_job, *args.requires]),
         )
+
+
+def migrate_script() -> str:
+    """The migration task: wait for the database (Direct VPC egress may still be connecting), then
+    migrate. ``check --database default`` opens a connection; the wait ends after
+    ``MIGRATION_CONNECT_WAIT_SECONDS`` either way and ``migrate`` reports the real error."""
+    polls = MIGRATION_CONNECT_WAIT_SECONDS // 5
+    return (
+        "n=0; "
+        "until python manage.py check --database default >/dev/null 2>&1; do "
+        f'n=$((n+1)); if [ "$n" -ge {polls} ]; then '
+        f'echo "database not reachable after {MIGRATION_CONNECT_WAIT_SECONDS}s; migrating anyway" >&2; break; fi; '
+        "sleep 5; done; "
+        "exec python manage.py migrate --noinput"
+    )
 
 
 def check_names(name: str, release_id: str, image: str) -> None:

@@ -40,15 +40,24 @@ def check_length(kind: str, value: str, limit: int) -> str:
     return value
 
 
-def execution_token(release_id: str, image: str) -> str:
+def execution_token(release_id: str, image: str, attempt: int = 1) -> str:
     """The Cloud Run Job ``run_execution_token`` for a release.
 
-    Derived only from the release id and the image reference, so it is deterministic: the same
-    release of the same image gives the same token (no new execution, no diff), and a new image or
-    a new release id gives a new token (a new migration execution). Hashed because the execution
-    name ``<job>-<token>`` must stay under 63 characters whatever the release id looks like.
+    Derived only from the release id, the image reference and the migration attempt, so it is
+    deterministic: the same release of the same image gives the same token (no new execution, no
+    diff), and a new image, a new release id or a bumped attempt gives a new token (a new migration
+    execution). Attempt 1 hashes exactly as before attempts existed, so an upgrade re-runs nothing.
+    Hashed because the execution name ``<job>-<token>`` must stay under 63 characters whatever the
+    release id looks like.
+
+    Why an attempt: a token can be used once. After a failed execution the same token either fails
+    with "already exists" or is taken as done, so retrying the same release needs a new token
+    (``djangostack:target.migrationAttempt``: bump to retry).
     """
-    digest = hashlib.sha256(f"{release_id}\n{image}".encode()).hexdigest()
+    if attempt < 1:
+        raise ValueError(f"djangostack:target.migrationAttempt: must be 1 or more (got {attempt})")
+    material = f"{release_id}\n{image}" if attempt == 1 else f"{release_id}\n{image}\n{attempt}"
+    digest = hashlib.sha256(material.encode()).hexdigest()
     return digest[:TOKEN_LENGTH]
 
 

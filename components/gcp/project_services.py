@@ -4,7 +4,11 @@ Creates:
 - one ``projects.Service`` per Google API the stack uses (run, sqladmin, secretmanager,
   artifactregistry, vpcaccess, servicenetworking, redis, iam, compute);
 - the Artifact Registry Docker repository the release images are pushed to, with immutable tags so
-  a release tag can never be moved to other bytes after it was deployed.
+  a release tag can never be moved to other bytes after it was deployed. Its id is the stack prefix
+  (``notes-staging``): repository ids are unique per project and location, so two stacks of one app
+  sharing a project each get their own (``rules.repository_id``). In protected environments the
+  repository is kept on delete (``retain_on_delete``): the live revision's image must stay
+  pullable while the stack is renamed or torn down (delete it with gcloud afterwards).
 
 APIs are enabled with ``disable_on_destroy=False``: an API is a project-wide switch that other stacks,
 consoles and scripts in the same project rely on, and disabling it on ``pulumi destroy`` would break
@@ -43,7 +47,9 @@ class ProjectServicesArgs:
     region: str
     """Location of the Artifact Registry repository (the Cloud Run region, so pulls stay regional)."""
     repository_id: str
-    """Artifact Registry repository id (lower-case letters, digits and hyphens)."""
+    """Artifact Registry repository id (``rules.repository_id``: the stack prefix)."""
+    retain_repository: bool = False
+    """Keep the repository (and its images) in GCP when Pulumi deletes or replaces it."""
 
 
 class ProjectServices(pulumi.ComponentResource):
@@ -77,7 +83,11 @@ class ProjectServices(pulumi.ComponentResource):
             format="DOCKER",
             description="Release images of the Django app (immutable tags)",
             docker_config=gcp.artifactregistry.RepositoryDockerConfigArgs(immutable_tags=True),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.services["artifactregistry"]]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[self.services["artifactregistry"]],
+                retain_on_delete=args.retain_repository,
+            ),
         )
         self.repository_url = pulumi.Output.concat(
             args.region, "-docker.pkg.dev/", args.project, "/", self.repository.repository_id
@@ -87,3 +97,7 @@ class ProjectServices(pulumi.ComponentResource):
     def needs(self, *apis: str) -> list[pulumi.Resource]:
         """The enablements of ``apis``, for ``depends_on`` of a resource that calls them."""
         return [self.services[api] for api in apis]
+
+    def all(self) -> list[pulumi.Resource]:
+        """Every enablement (the workloads touch nearly all of these APIs when they first start)."""
+        return [self.services[api] for api in API_NAMES]

@@ -7,19 +7,13 @@ Pure (no Pulumi, no GCP SDK), so ``components.config.validate`` runs them for ``
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import TYPE_CHECKING
 
-from components.gcp.naming import CLOUD_RUN_NAME_MAX, EXECUTION_NAME_MAX, execution_token, resource_prefix
+from components.gcp.naming import resource_prefix
 
 if TYPE_CHECKING:  # the settings models call these rules, so only the type checker imports them
     from components.config import StackSettings
-
-SERVICE_ACCOUNT_ID_MAX = 30
-"""Service account ids are 6-30 characters:
-https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts/create"""
-
-BUCKET_NAME_MAX = 63
-"""Bucket names are 3-63 characters (dotted names aside): https://cloud.google.com/storage/docs/buckets#naming"""
 
 MANAGED_ENV = frozenset({"ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "RELEASE_ID", "DJANGO_SETTINGS_MODULE"})
 """Variables the Cloud Run component sets itself; the caller's environment may not override them."""
@@ -45,48 +39,24 @@ SECRET_ENV = frozenset({"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "SENTRY_DSN",
 """Variables (and the CA file role) that only ever come from Secret Manager."""
 
 
-def name_problems(name: str, release_id: str, image: str) -> list[str]:
-    """Cloud Run names GCP would reject: the service ``name``, ``<name>-migrate|worker|beat``, and
-    the migration execution ``<name>-migrate-<token>``."""
-    found: list[str] = []
-    for kind, value in (
-        ("Cloud Run service", name),
-        *(("Cloud Run job / worker pool", f"{name}-{suffix}") for suffix in ("migrate", "worker", "beat")),
-    ):
-        if len(value) > CLOUD_RUN_NAME_MAX:
-            found.append(_too_long(kind, value, CLOUD_RUN_NAME_MAX))
-    job_name, token = f"{name}-migrate", execution_token(release_id, image)
-    if len(job_name) + len(token) >= EXECUTION_NAME_MAX:
-        found.append(
-            f"djangostack:app.name: Cloud Run job name {job_name!r} plus the {len(token)}-character execution "
-            f"token must stay under {EXECUTION_NAME_MAX} characters; shorten app.name or the stack name"
-        )
-    return found
-
-
-def _too_long(kind: str, value: str, limit: int) -> str:
-    return (
-        f"djangostack:app.name: the {kind} name {value!r} is {len(value)} characters; GCP allows at most "
-        f"{limit}; shorten app.name or the stack name"
-    )
-
-
 def problems(settings: StackSettings, stack: str) -> list[str]:
     """Every gcp-cloudrun rule that needs more than one field, one line each."""
     target = settings.target
     if target.kind != "gcp-cloudrun" or settings.app.image is None:
         return []  # a missing image is reported by the settings model itself
+    # Name lengths (service, jobs, execution token, service account, bucket, ...) are cloud limits:
+    # components.limits_rules checks every one of them.
     prefix = resource_prefix(settings.app.name, stack)
-    found = name_problems(prefix, settings.app.release_id, settings.app.image)
-    account = f"{prefix}-run"
-    if len(account) > SERVICE_ACCOUNT_ID_MAX:
-        found.append(_too_long("service account id", account, SERVICE_ACCOUNT_ID_MAX))
-    bucket = settings.media.bucket_name or f"{target.project}-{prefix}-media"
-    if len(bucket) > BUCKET_NAME_MAX:
-        key = "media.bucketName" if settings.media.bucket_name else "app.name"
+    found: list[str] = []
+    if not REPOSITORY_ID.match(prefix):
         found.append(
-            f"djangostack:{key}: the GCS bucket name {bucket!r} is {len(bucket)} characters; GCP allows at most "
-            f"{BUCKET_NAME_MAX}; set media.bucketName or shorten app.name"
+            f"djangostack:app.name: the Artifact Registry repository id {prefix!r} (app name and stack) must be "
+            "lower-case letters, digits and hyphens, start with a letter and be at most 63 characters"
+        )
+    if not REGION.match(target.region):
+        found.append(
+            f"djangostack:target.region: {target.region!r} is not a single region such as europe-west1 "
+            "(secrets are replicated in the stack's region only)"
         )
     if settings.network.mode == "create":
         egress = ipaddress.ip_network(target.egress_subnet_cidr)
@@ -103,3 +73,126 @@ def problems(settings: StackSettings, stack: str) -> list[str]:
             "(secrets come from Secret Manager); remove them"
         )
     return found
+
+
+# ------------------------------------------------------------------------------------------------
+# Cloud Run Jobs: the migration execution
+# ------------------------------------------------------------------------------------------------
+
+JOB_TASK_TIMEOUT_MAX_SECONDS = 24 * 3600
+"""Task timeout: at most 24 hours (https://cloud.google.com/run/docs/configuring/task-timeout)."""
+
+JOB_MAX_RETRIES_MAX = 10
+"""Retries per failed task: 0 to 10 (https://cloud.google.com/run/docs/configuring/max-retries)."""
+
+EXECUTION_START_MARGIN_SECONDS = 600
+"""Time an execution may spend before its first task runs and between task attempts: scheduling,
+pulling the image, Direct VPC egress attaching its interface (up to about a minute per instance,
+https://cloud.google.com/run/docs/configuring/vpc-direct-vpc) and the provider's polling."""
+
+PROVIDER_DEFAULT_WAIT_SECONDS = 20 * 60
+"""pulumi-gcp / terraform-provider-google wait 20 minutes for a Job create or update (which, with
+``run_execution_token``, includes the whole execution) unless ``customTimeouts`` say otherwise."""
+
+
+def execution_wait_seconds(task_timeout_seconds: int, max_retries: int) -> int:
+    """How long ``pulumi up`` must wait for a ``run_execution_token`` execution to finish.
+
+    A task may run ``max_retries + 1`` times, each up to the task timeout, one after the other.
+    """
+    return task_timeout_seconds * (max_retries + 1) + EXECUTION_START_MARGIN_SECONDS
+
+
+def check_execution_wait(wait_seconds: int, task_timeout_seconds: int, max_retries: int) -> None:
+    """Rule: the provider's wait must outlast the execution (task timeout x attempts).
+
+    Otherwise ``pulumi up`` gives up (and fails) while the migration still runs, and the next
+    ``pulumi up`` cannot tell whether it succeeded.
+    """
+    if not 1 <= task_timeout_seconds <= JOB_TASK_TIMEOUT_MAX_SECONDS:
+        raise ValueError(
+            f"Cloud Run job task timeout {task_timeout_seconds}s is outside 1..{JOB_TASK_TIMEOUT_MAX_SECONDS}s"
+        )
+    if not 0 <= max_retries <= JOB_MAX_RETRIES_MAX:
+        raise ValueError(f"Cloud Run job maxRetries {max_retries} is outside 0..{JOB_MAX_RETRIES_MAX}")
+    attempts = max_retries + 1
+    if wait_seconds <= task_timeout_seconds * attempts:
+        raise ValueError(
+            f"Cloud Run job customTimeouts {wait_seconds}s must exceed the task timeout x attempts "
+            f"({task_timeout_seconds}s x {attempts} = {task_timeout_seconds * attempts}s)"
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# Cloud Run probes
+# ------------------------------------------------------------------------------------------------
+
+STARTUP_PROBE_WINDOW_MAX_SECONDS = 240
+"""A startup probe may keep an instance starting for at most 240 s: ``periodSeconds`` 1-240, and
+``failureThreshold x periodSeconds`` within the container start-up limit
+(https://cloud.google.com/run/docs/configuring/healthchecks)."""
+
+
+def check_startup_probe(period_seconds: int, timeout_seconds: int, failure_threshold: int) -> None:
+    """Rule: timeout <= period, and period x failures within Cloud Run's start-up window."""
+    if not 1 <= timeout_seconds <= period_seconds:
+        raise ValueError(
+            f"Cloud Run startup probe timeoutSeconds {timeout_seconds} must be 1..periodSeconds ({period_seconds})"
+        )
+    window = period_seconds * failure_threshold
+    if window > STARTUP_PROBE_WINDOW_MAX_SECONDS:
+        raise ValueError(
+            f"Cloud Run startup probe periodSeconds x failureThreshold = {window}s; "
+            f"at most {STARTUP_PROBE_WINDOW_MAX_SECONDS}s is allowed"
+        )
+
+
+# ------------------------------------------------------------------------------------------------
+# Artifact Registry
+# ------------------------------------------------------------------------------------------------
+
+REPOSITORY_ID = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+"""Repository ids: lower-case letters, digits and hyphens, starting with a letter and ending with a
+letter or digit, at most 63 characters (https://cloud.google.com/artifact-registry/docs/repositories/create-repos)."""
+
+
+def check_repository_id(repository_id: str) -> None:
+    """Rule: a valid Artifact Registry repository id (it is unique per project and location)."""
+    if not REPOSITORY_ID.match(repository_id):
+        raise ValueError(
+            f"Artifact Registry repository id {repository_id!r} is invalid: lower-case letters, digits and "
+            "hyphens, starting with a letter, at most 63 characters; shorten djangostack:app.name or the stack name"
+        )
+
+
+def repository_id(prefix: str) -> str:
+    """The stack's image repository id: the stack prefix (``notes-staging``), so two stacks of the
+    same app in one project never collide on one repository id."""
+    check_repository_id(prefix)
+    return prefix
+
+
+# ------------------------------------------------------------------------------------------------
+# Secret Manager
+# ------------------------------------------------------------------------------------------------
+
+REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
+
+
+def secret_replica_locations(region: str) -> list[str]:
+    """Rule: secrets are stored in the stack's region only (user-managed replication).
+
+    Automatic replication lets Google pick any location, which a ``gcp.resourceLocations``
+    organisation policy refuses and which keeps data outside the region the stack runs in
+    (https://cloud.google.com/secret-manager/docs/choosing-replication). A user-managed replica needs
+    a region, never a multi-region or ``global``.
+    """
+    if not REGION.match(region):
+        raise ValueError(f"djangostack:target.region: {region!r} is not a single region such as europe-west1")
+    return [region]
+
+
+def check_cloud_rules(*, prefix: str, region: str) -> None:
+    """Every stack-level cloud rule above, before any resource is registered."""
+    check_repository_id(prefix)
+    secret_replica_locations(region)

@@ -7,10 +7,18 @@ Creates, for each value the stack needs:
 - ``REDIS_URL`` and ``REDIS_CA`` (the Memorystore CA bundle, mounted as a file) when there is a cache;
 - ``SENTRY_DSN`` when the stack sets ``sentryDsn``.
 
-Secrets use automatic replication. Every value is a Pulumi secret before it reaches a resource, so
-state holds it encrypted and no input or output shows it in plaintext. Versions are referenced by
-number from Cloud Run (not ``latest``), so a rotated value rolls out as a new revision, on purpose,
-and an old revision rolled back to still reads the value it was deployed with.
+Secrets use user-managed replication with one replica in the stack's region
+(``rules.secret_replica_locations``): automatic replication lets Google store the data in any
+location, which an organisation's ``gcp.resourceLocations`` policy refuses and which would keep an
+EU stack's secrets outside the EU. The replication of a secret cannot change in place, so the ids
+carry the region (``<prefix>-<kind>-<region>``): a stack created with automatic replication gets
+new secrets created, granted and referenced before the old ones are deleted, with no moment
+without a readable secret (the same id would have to be deleted first).
+
+Every value is a Pulumi secret before it reaches a resource, so state holds it encrypted and no
+input or output shows it in plaintext. Versions are referenced by number from Cloud Run (not
+``latest``), so a rotated value rolls out as a new revision, on purpose, and an old revision rolled
+back to still reads the value it was deployed with.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_gcp as gcp
 import pulumi_random as random
+
+from components.gcp.rules import secret_replica_locations
 
 
 @dataclass(frozen=True)
@@ -43,8 +53,10 @@ class AppSecretsArgs:
     """Inputs of ``AppSecrets``; every value is made secret here whatever the caller passed."""
 
     project: str
+    region: str
+    """The only location the secrets are stored in (the Cloud Run region)."""
     prefix: str
-    """Physical secret ids are ``<prefix>-<kind>`` (``notes-staging-database-url``)."""
+    """Physical secret ids are ``<prefix>-<kind>-<region>`` (``notes-staging-database-url-europe-west1``)."""
     database_url: pulumi.Input[str]
     secret_key: pulumi.Input[str] | None = None
     """The ``secretKey`` config value; unset: generated."""
@@ -68,6 +80,7 @@ class AppSecrets(pulumi.ComponentResource):
     def __init__(self, name: str, args: AppSecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("djangostack:gcp:AppSecrets", name, None, opts)
         self._args = args
+        self._locations = secret_replica_locations(args.region)
         secret_key = args.secret_key
         if secret_key is None:
             generated = random.RandomPassword(
@@ -104,8 +117,15 @@ class AppSecrets(pulumi.ComponentResource):
         secret = gcp.secretmanager.Secret(
             f"{name}-{kind}",
             project=self._args.project,
-            secret_id=f"{self._args.prefix}-{kind}",
-            replication=gcp.secretmanager.SecretReplicationArgs(auto=gcp.secretmanager.SecretReplicationAutoArgs()),
+            secret_id=f"{self._args.prefix}-{kind}-{self._locations[0]}",
+            replication=gcp.secretmanager.SecretReplicationArgs(
+                user_managed=gcp.secretmanager.SecretReplicationUserManagedArgs(
+                    replicas=[
+                        gcp.secretmanager.SecretReplicationUserManagedReplicaArgs(location=location)
+                        for location in self._locations
+                    ]
+                )
+            ),
             labels={"env-var": kind},
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(self._args.requires)),
         )

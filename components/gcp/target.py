@@ -2,8 +2,12 @@
 
 Order of creation (each step waits only for what it uses):
 APIs + image repository -> network -> Cloud SQL, Memorystore, media bucket -> Secret Manager ->
-runtime identity (grants on exactly those secrets and that bucket) -> migration Job -> Service and
-Celery worker pools -> invoker / domain mappings.
+runtime identity (grants on exactly those secrets and that bucket) -> propagation wait (every API
+enablement and grant) -> migration Job -> Service and Celery worker pools -> domain mappings.
+
+Cloud rules (value combinations and limits Google enforces) live in ``components.gcp.rules``; the
+settings validation runs them (``components.config.validate``), and the components assert the values
+they actually send once more.
 
 Every GCP resource goes through one explicit ``gcp.Provider`` whose project and region come from the
 stack settings (``target.project`` / ``target.region``), never from ambient gcloud configuration.
@@ -22,7 +26,13 @@ from components.gcp.identity import RuntimeIdentity, RuntimeIdentityArgs
 from components.gcp.naming import maintenance_window, resource_prefix
 from components.gcp.network import NetworkReferenceArgs, PrivateNetwork, PrivateNetworkArgs
 from components.gcp.project_services import ProjectServices, ProjectServicesArgs
-from components.gcp.rules import MANAGED_ENV, SECRET_ENV, TARGET_ENV  # noqa: F401 - re-exported
+from components.gcp.rules import (  # noqa: F401 - re-exported
+    MANAGED_ENV,
+    SECRET_ENV,
+    TARGET_ENV,
+    check_cloud_rules,
+    repository_id,
+)
 from components.gcp.secrets import AppSecrets, AppSecretsArgs
 from components.gcp.storage import MediaBucket, MediaBucketArgs
 from components.outputs import StackOutputs
@@ -49,13 +59,19 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
     bucket_name = settings.media.bucket_name or f"{target.project}-{prefix}-media"
     # Name limits, range overlap and extraEnv clashes are settings rules (components.gcp.rules),
     # checked by components.config.validate before this runs.
+    check_cloud_rules(prefix=prefix, region=target.region)  # also settings rules; kept as an assertion
 
     provider = gcp.Provider(f"{prefix}-gcp", project=target.project, region=target.region)
     opts = pulumi.ResourceOptions(providers=[provider])
 
     apis = ProjectServices(
         f"{prefix}-apis",
-        ProjectServicesArgs(project=target.project, region=target.region, repository_id=settings.app.name),
+        ProjectServicesArgs(
+            project=target.project,
+            region=target.region,
+            repository_id=repository_id(prefix),
+            retain_repository=protect,
+        ),
         opts,
     )
     network = PrivateNetwork(
@@ -141,6 +157,7 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
         f"{prefix}-secrets",
         AppSecretsArgs(
             project=target.project,
+            region=target.region,
             prefix=prefix,
             database_url=database_url,
             secret_key=secrets.get("secretKey"),
@@ -178,6 +195,7 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
             redis_ca=app_secrets.redis_ca,
             env=_plain_env(settings, media.name),
             liveness_path=settings.app.liveness_path,
+            readiness_path=settings.app.health_path,
             cpu=target.cpu,
             memory=target.memory,
             min_instances=target.min_instances,
@@ -186,7 +204,7 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
             request_timeout_seconds=target.request_timeout_seconds,
             ingress=target.ingress,
             public=target.public,
-            deletion_protection=protect,
+            migration_attempt=target.migration_attempt,
             custom_domains=tuple(settings.domain.names),
             celery=(
                 CeleryArgs(
@@ -200,7 +218,9 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
                 if settings.celery.worker or settings.celery.beat
                 else None
             ),
-            requires=[*identity.grants, *apis.needs("run")],
+            # Every API the workloads touch at start (run, sqladmin, secretmanager, compute, ...) and
+            # every grant: the first execution must not race their propagation.
+            requires=[*identity.grants, *apis.all()],
         ),
         opts,
     )

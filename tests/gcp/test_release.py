@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from components.config import SettingsError, load_from_stack_file
+from components.gcp.django_on_cloudrun import MIGRATION_MAX_RETRIES, migrate_script
 from components.gcp.naming import execution_token
 from components.gcp.target import TARGET_ENV
 from tests.gcp.support import (
@@ -25,7 +26,7 @@ from tests.harness import Recording, evaluate_stack
 STAGING_APP = {
     "name": "notes",
     "releaseId": "2026.11.25-1",
-    "image": "europe-west1-docker.pkg.dev/acme-notes-staging/notes/app:2026.11.25-1",
+    "image": "europe-west1-docker.pkg.dev/acme-notes-staging/notes-staging/app:2026.11.25-1",
 }
 
 
@@ -40,10 +41,12 @@ def _token(recording: Recording) -> str:
 def test_migration_job_runs_migrate_once_with_the_release_image(staging: Recording) -> None:
     job = staging.one(JOB)
     migrate = container(job)
-    assert [*migrate["commands"], *migrate["args"]] == ["python", "manage.py", "migrate", "--noinput"]
+    assert migrate["commands"] == ["sh", "-c"]
+    assert migrate["args"] == [migrate_script()]
+    assert migrate["args"][0].endswith("; exec python manage.py migrate --noinput")
     assert migrate["image"] == STAGING_APP["image"]
     assert job.inputs["template"]["taskCount"] == 1
-    assert revision_template(job)["maxRetries"] == 0
+    assert revision_template(job)["maxRetries"] == MIGRATION_MAX_RETRIES == 2
 
 
 def test_migration_job_waits_for_success_not_just_start(staging: Recording) -> None:
@@ -132,7 +135,7 @@ def test_service_runs_the_pinned_image_with_the_cloud_sql_socket_and_direct_vpc_
 def test_service_mounts_the_redis_ca_that_redis_url_points_at(staging: Recording) -> None:
     service = staging.one(SERVICE)
     ca_volume = next(v for v in revision_template(service)["volumes"] if v["name"] == "redis-ca")
-    assert ca_volume["secret"]["secret"] == "notes-staging-redis-ca"
+    assert ca_volume["secret"]["secret"] == "notes-staging-redis-ca-europe-west1"
     assert ca_volume["secret"]["items"][0]["path"] == "ca.pem"
     assert {"name": "redis-ca", "mountPath": "/etc/redis-ca"} in container(service)["volumeMounts"]
 
@@ -159,9 +162,8 @@ def test_extra_env_is_passed_through_but_cannot_override_managed_variables(prod:
     assert "djangostack:app.extraEnv: ALLOWED_HOSTS" in str(error)
 
 
-def test_probes_use_the_liveness_path(staging: Recording) -> None:
+def test_liveness_probe_uses_the_liveness_path(staging: Recording) -> None:
     web = container(staging.one(SERVICE))
-    assert web["startupProbe"]["httpGet"]["path"] == "/healthz"
     assert web["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert "readinessProbe" not in web
 
@@ -251,8 +253,8 @@ def _stack_file_with_image(tmp_path: Path, image: str) -> Path:
 @pytest.mark.parametrize(
     ("image", "reason"),
     [
-        ("europe-west1-docker.pkg.dev/acme-notes-staging/notes/app:latest", "mutable tag 'latest'"),
-        ("europe-west1-docker.pkg.dev/acme-notes-staging/notes/app", "has no tag"),
+        ("europe-west1-docker.pkg.dev/acme-notes-staging/notes-staging/app:latest", "mutable tag 'latest'"),
+        ("europe-west1-docker.pkg.dev/acme-notes-staging/notes-staging/app", "has no tag"),
     ],
 )
 def test_a_mutable_or_untagged_image_is_rejected_naming_the_key(tmp_path: Path, image: str, reason: str) -> None:
@@ -265,5 +267,5 @@ def test_a_mutable_or_untagged_image_is_rejected_naming_the_key(tmp_path: Path, 
 
 
 def test_a_digest_pinned_image_is_accepted(tmp_path: Path) -> None:
-    image = "europe-west1-docker.pkg.dev/acme-notes-staging/notes/app@sha256:" + "0" * 64
+    image = "europe-west1-docker.pkg.dev/acme-notes-staging/notes-staging/app@sha256:" + "0" * 64
     assert load_from_stack_file(_stack_file_with_image(tmp_path, image)).app.image == image

@@ -48,16 +48,15 @@ def test_iam_grants_are_exactly_the_least_privilege_set(staging: Recording) -> N
     account_name = staging.one("gcp:serviceaccount/account:Account").state["name"]
     secret_ids = {r.inputs["secretId"] for r in staging.of_type(SECRET)}
     assert secret_ids == {
-        "notes-staging-secret-key",
-        "notes-staging-database-url",
-        "notes-staging-redis-url",
-        "notes-staging-redis-ca",
+        "notes-staging-secret-key-europe-west1",
+        "notes-staging-database-url-europe-west1",
+        "notes-staging-redis-url-europe-west1",
+        "notes-staging-redis-ca-europe-west1",
     }
     expected = {
         ("project", "acme-notes-staging", "roles/cloudsql.client", runtime),
         ("bucket", "acme-notes-staging-notes-staging-media", "roles/storage.objectAdmin", runtime),
         ("serviceAccount", account_name, "roles/iam.serviceAccountTokenCreator", runtime),
-        ("runService", "notes-staging", "roles/run.invoker", "allUsers"),
         *{("secret", sid, "roles/secretmanager.secretAccessor", runtime) for sid in secret_ids},
     }
     assert _grants(staging) == expected
@@ -97,9 +96,11 @@ def test_workloads_run_as_the_dedicated_runtime_account(staging: Recording) -> N
 # ------------------------------------------------------------------------------------------ secrets
 
 
-def test_secret_manager_holds_each_app_secret_with_automatic_replication(staging: Recording) -> None:
+def test_secret_manager_holds_each_app_secret_only_in_the_stack_region(staging: Recording) -> None:
     for secret in staging.of_type(SECRET):
-        assert "auto" in secret.inputs["replication"], secret.name
+        assert secret.inputs["replication"] == {"userManaged": {"replicas": [{"location": "europe-west1"}]}}, (
+            secret.name
+        )
     for version in staging.of_type(SECRET_VERSION):
         assert "secretData" in version.secret_inputs, f"{version.name} stores its data in plaintext"
 
@@ -184,8 +185,10 @@ def test_prod_state_is_deletion_protected(prod: Recording) -> None:
     assert _protected(bucket)
     assert bucket.inputs["forceDestroy"] is False
     assert _protected(prod.one(REDIS))
+    # Cloud Run workloads hold no state: their own deletion protection stays off (issue 12 GCP 5).
     for workload in (prod.one(SERVICE), prod.one(JOB), *prod.of_type(WORKER_POOL)):
-        assert workload.inputs["deletionProtection"] is True, workload.name
+        assert workload.inputs["deletionProtection"] is False, workload.name
+        assert not _protected(workload), workload.name
 
 
 def test_staging_state_is_not_deletion_protected(staging: Recording) -> None:

@@ -22,7 +22,6 @@ STACK_FILES = sorted(
 )
 
 
-
 def _relative(path: Path) -> str:
     return str(path.relative_to(REPO))
 
@@ -485,7 +484,9 @@ def test_extra_env_cloud_run_cannot_carry_is_refused_by_check() -> None:
     many = {f"V{i}": "1" for i in range(969)}
     (line,) = _refused(_with(GCP_BASE, app={"extraEnv": many}))
     assert line.startswith("djangostack:app.extraEnv: "), line
-    validate(_with(GCP_BASE, app={"extraEnv": {f"V{i}": "x" * 4096 for i in range(100)}}), set(), set(), stack="staging")
+    validate(
+        _with(GCP_BASE, app={"extraEnv": {f"V{i}": "x" * 4096 for i in range(100)}}), set(), set(), stack="staging"
+    )
 
 
 def test_gcs_bucket_names_the_schema_accepts_but_gcs_refuses_are_refused_by_check() -> None:
