@@ -185,7 +185,9 @@ load_secrets() {
         --query SecretString --output text)" || die "cannot read the app secret"
     db_json="$(aws secretsmanager get-secret-value --secret-id "$DB_SECRET_ARN" \
         --query SecretString --output text)" || die "cannot read the database secret"
-    eval "$(APP_JSON="$app_json" DB_JSON="$db_json" python3 - <<'PY'
+    # aws.env is sourced, not exported: hand python exactly the values it reads.
+    eval "$(APP_JSON="$app_json" DB_JSON="$db_json" DB_HOST="$DB_HOST" DB_PORT="$DB_PORT" DB_NAME="$DB_NAME" \
+        DB_SSLMODE="$DB_SSLMODE" DB_APP_USER="$DB_APP_USER" python3 - <<'PY'
 import base64, hashlib, hmac, json, os, shlex
 from urllib.parse import quote
 app = json.loads(os.environ["APP_JSON"])

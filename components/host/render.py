@@ -269,7 +269,7 @@ def render_unattended_upgrades(ctx: HostContext) -> str:
 def render_certbot(ctx: HostContext) -> str:
     """The certbot deploy hook: links the issued lineage to Nginx's stable paths, reloads Nginx.
 
-    Issuance itself (``certbot certonly --webroot``) is the last step of the bootstrap script.
+    Issuance itself (``certbot certonly --webroot``) is ``certbot-issue``, run by the bootstrap and the retry timer.
     """
     return _render("certbot-deploy-hook.j2", ctx)
 

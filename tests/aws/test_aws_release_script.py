@@ -41,7 +41,8 @@ def sandbox(tmp_path: Path) -> dict[str, Path]:
     env_file = tmp_path / "aws.env"
     env_file.write_text(
         "AWS_REGION=eu-west-1\nAWS_DEFAULT_REGION=eu-west-1\nAPP_SECRET_ARN=app\nDB_SECRET_ARN=db\n"
-        "DB_HOST=db.internal\nDB_PORT=5432\nDB_NAME=app\nDB_SSLMODE=require\nMEDIA_BUCKET=bucket\n"
+        "DB_HOST=db.internal\nDB_PORT=5432\nDB_NAME=app\nDB_SSLMODE=require\nDB_APP_USER=app_app\n"
+        "MEDIA_BUCKET=bucket\n"
         f"RELEASE_ID=r7\nARCHIVE_KEY=releases/r7.tar.gz\nARCHIVE_SHA256={hashlib.sha256(raw.getvalue()).hexdigest()}\n"
     )
     _stub(
@@ -53,12 +54,14 @@ def sandbox(tmp_path: Path) -> dict[str, Path]:
     _stub(
         bin_dir / "aws",
         'case "$1 $2" in\n'
-        '  "secretsmanager get-secret-value") if [[ "$4" == app ]]; then echo \'{"SECRET_KEY": "k"}\';'
+        '  "secretsmanager get-secret-value") if [[ "$4" == app ]]; then echo \'{"SECRET_KEY": "k", "DATABASE_APP_PASSWORD": "p2"}\';'
         ' else echo \'{"username": "u", "password": "p"}\'; fi ;;\n'
         f'  "s3 cp") cp {archive} "$5" ;;\n'
         "  *) exit 9 ;;\n"
         "esac\n",
     )
+    # The app's own database role is set up with psql (tests/aws/test_db_rotation.py runs it for real).
+    _stub(bin_dir / "psql", f'cat >/dev/null; echo "psql" >> {calls}\n')
     bootstrap, release = tmp_path / "bootstrap", tmp_path / "release"
     _stub(bootstrap, f'echo "bootstrap" >> {calls}\n')
     _stub(release, f'if [[ "$1" == current ]]; then exit 0; fi\necho "release $*" >> {calls}\n')
