@@ -117,6 +117,9 @@ _URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@"
 _TRUE = frozenset({"1", "true", "yes", "on", "t", "y"})
 
 
+HOST_SENT_SECRETS = ("databasePassword", "databaseUrl", "redisPassword", "redisUrl", "secretKey", "sentryDsn")
+"""Secret keys the server target sends to the host (on the bootstrap's stdin)."""
+
 def is_reserved_env_name(name: str) -> bool:
     return name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES)
 
@@ -205,6 +208,19 @@ def problems(settings: StackSettings) -> list[str]:
             "djangostack:target.sshHostKey: required in prod; without it every SSH connection trusts any host key "
             "and the bootstrap's secrets could go to an impostor (set it from `ssh-keyscan`, checked by hand)"
         )
+    elif target.kind == "server" and settings.environment != "dev" and getattr(target, "ssh_host_key", None) is None:
+        # Secrets travel on the bootstrap's stdin. Without a pinned key nothing proves the other end is
+        # the host: a man in the middle cannot reuse the public-key login, but it can read stdin.
+        # Secrets the host generates itself (the default) never travel, so such a stack is fine.
+        sent = sorted(key for key in HOST_SENT_SECRETS if key in settings.secrets_present)
+        if sent:
+            names = ", ".join(f"djangostack:{key}" for key in sent)
+            found.append(
+                f"djangostack:target.sshHostKey: not set, but {names} would be sent to an unverified host "
+                f"(environment {settings.environment}); pin the host key (`ssh-keyscan -t ed25519 "
+                f"{getattr(target, 'host', '<host>')}`, checked by hand) or leave those secrets unset so the host "
+                "generates them"
+            )
     return found
 
 

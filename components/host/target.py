@@ -76,7 +76,6 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
         value = secrets.get(config_key)
         if value is not None:
             bootstrap_env[env_name] = value
-    check_secrets_reach_a_verified_host(settings, sorted(k for k in _SECRET_CONFIG_KEYS if secrets.get(k) is not None))
 
     host = DjangoHost(
         HOST_RESOURCE_NAME,
@@ -109,32 +108,6 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
         media_bucket=ctx.media_dir,
         release_id=host.release_id,
         network_ids={},
-    )
-
-
-def check_secrets_reach_a_verified_host(settings: StackSettings, secret_keys: list[str]) -> None:
-    """Secrets go to the host on the bootstrap's stdin. Without ``target.sshHostKey`` nothing
-    verifies that the other end is the host, so a man in the middle could read them (it cannot
-    reuse the public-key authentication, which is bound to the session). Rule: a stack that sends
-    secrets pins the host key; only dev may send them unverified, with a warning. Secrets the host
-    generates itself (the default) never travel, so an unpinned stack without secrets is fine."""
-    target = settings.target
-    assert isinstance(target, ServerTarget)
-    if target.ssh_host_key or not secret_keys:
-        return
-    names = ", ".join(f"{PROJECT}:{k}" for k in secret_keys)
-    if settings.environment == "dev":
-        pulumi.log.warn(
-            f"{PROJECT}:target.sshHostKey is not set: {names} go to a host whose key is not verified "
-            "(allowed on dev only); pin it with the output of `ssh-keyscan` checked by hand"
-        )
-        return
-    raise SettingsError(
-        [
-            f"{PROJECT}:target.sshHostKey: not set, but {names} would be sent to an unverified host "
-            f"(environment {settings.environment}); pin the host key (`ssh-keyscan -t ed25519 {target.host}`, "
-            "checked by hand) or leave those secrets unset so the host generates them"
-        ]
     )
 
 

@@ -294,3 +294,10 @@ def test_secrets_go_only_to_a_host_whose_key_is_pinned() -> None:
     evaluate_dev_with_pulumi_command(overrides={"environment": "staging"})
     # dev: allowed, with a warning naming the key.
     evaluate_dev_with_pulumi_command(secrets=secrets)
+
+
+def test_the_host_key_rule_knows_every_secret_the_server_target_sends() -> None:
+    from components.host.target import _SECRET_CONFIG_KEYS
+    from components.rules import HOST_SENT_SECRETS
+
+    assert set(HOST_SENT_SECRETS) == set(_SECRET_CONFIG_KEYS)
