@@ -937,9 +937,10 @@ def validate(
     if isinstance(settings.target, GcpCloudRunTarget):
         lines.extend(gcp_problems(settings, stack or settings.environment))
     # Values the cloud APIs would refuse (name lengths, sizes, counts): components/limits_rules.py.
+    # Without a stack name (a settings dict, no stack file) the environment name stands in for it.
     from components.limits_rules import check_settings as check_cloud_limits
 
-    lines.extend(check_cloud_limits(settings, stack))
+    lines.extend(check_cloud_limits(settings, stack or settings.environment))
     if lines:
         raise SettingsError(lines)
     return settings

@@ -120,6 +120,7 @@ _TRUE = frozenset({"1", "true", "yes", "on", "t", "y"})
 HOST_SENT_SECRETS = ("databasePassword", "databaseUrl", "redisPassword", "redisUrl", "secretKey", "sentryDsn")
 """Secret keys the server target sends to the host (on the bootstrap's stdin)."""
 
+
 def is_reserved_env_name(name: str) -> bool:
     return name in RESERVED_ENV or name.startswith(RESERVED_ENV_PREFIXES)
 

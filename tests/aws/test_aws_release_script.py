@@ -54,7 +54,8 @@ def sandbox(tmp_path: Path) -> dict[str, Path]:
     _stub(
         bin_dir / "aws",
         'case "$1 $2" in\n'
-        '  "secretsmanager get-secret-value") if [[ "$4" == app ]]; then echo \'{"SECRET_KEY": "k", "DATABASE_APP_PASSWORD": "p2"}\';'
+        '  "secretsmanager get-secret-value") if [[ "$4" == app ]]; then'
+        ' echo \'{"SECRET_KEY": "k", "DATABASE_APP_PASSWORD": "p2"}\';'
         ' else echo \'{"username": "u", "password": "p"}\'; fi ;;\n'
         f'  "s3 cp") cp {archive} "$5" ;;\n'
         "  *) exit 9 ;;\n"
