@@ -47,6 +47,7 @@ pytestmark = pytest.mark.engine
 
 PACK = "djangostack-guardrails"
 APP = "guarded"
+PINNED_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 HTTP_PORT, HTTPS_PORT, DB_PORT, REDIS_PORT = 9180, 9543, 5435, 6382
 """Clear of the server stack test (9080/9443/5434/6381), the host e2e stack and this machine's own
 PostgreSQL and Redis; the test host shares the machine's network."""
@@ -133,6 +134,9 @@ def stack_config(host: Endpoint, environment: str) -> dict[str, Any]:
         }
     )
     config["djangostack:app"]["name"] = APP
+    if environment == "prod":
+        # check refuses a prod server without a pinned host key; preview never connects to it.
+        config["djangostack:target"]["sshHostKey"] = PINNED_HOST_KEY
     config["djangostack:database"]["port"] = DB_PORT
     config["djangostack:cache"]["port"] = REDIS_PORT
     return config
@@ -178,7 +182,8 @@ def test_the_shipped_dev_stack_passes_the_pack_in_preview_and_up(shipped: Cli, e
     up = shipped("up", "--yes", "--non-interactive", "--skip-preview", "--policy-pack", "policy")
     print(up.stdout)
     assert PACK in up.stdout, up.stdout
-    assert {"guarded-bootstrap", "guarded-source", "guarded-release"} <= set(custom_resources(shipped))
+    # The server target's logical names are stable ("host-*", aliased from the app-named ones).
+    assert {"host-bootstrap", "host-source", "host-release"} <= set(custom_resources(shipped))
     assert engine_host.ssh(f"test -d /srv/{APP}/current", check=False).returncode == 0
 
 
