@@ -335,6 +335,18 @@ def uninstall_script(ctx: HostContext, *, remove_data: bool = False) -> str:
         "systemctl daemon-reload",
         "nginx -t >/dev/null 2>&1 && systemctl reload nginx || true",
     ]
+    if ctx.local_redis:
+        # The app's Redis settings are configuration, not data: a later app on this host (or this one
+        # again) must not inherit its requirepass, which would win over its own.
+        conf = f"/etc/redis/redis-{ctx.app_name}.conf"
+        drop_include = "\\#^include " + conf + "$#d"
+        drop_comment = f"/^# {ctx.app_name} (added by its bootstrap; later directives win)$/d"
+        lines += [
+            f"sed -i -e {shlex.quote(drop_include)} -e {shlex.quote(drop_comment)} /etc/redis/redis.conf "
+            "2>/dev/null || true",
+            f"rm -f {shlex.quote(conf)}",
+            "systemctl try-restart redis-server 2>/dev/null || true",
+        ]
     if not remove_data:
         kept = f"{ctx.shared_dir} (media, backups), {ctx.secrets_dir}, the user {ctx.user}"
         if ctx.local_postgres:

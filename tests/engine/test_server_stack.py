@@ -332,11 +332,6 @@ def test_destroy_removes_the_app_from_the_host(deployment: Deployment) -> None:
     assert not exported["deployment"].get("resources"), exported
 
 
-@pytest.mark.xfail(
-    reason="open bug found by CI at merge (stop 9): after a destroy with app.removeDataOnDestroy, a new up "
-    "migrates but the first release's readiness gate answers 503; see the closing note",
-    strict=False,
-)
 def test_the_host_is_reusable_after_destroy(deployment: Deployment) -> None:
     deployment.set_release("r4")
     up(deployment)
