@@ -340,6 +340,12 @@ def test_the_host_is_reusable_after_destroy(deployment: Deployment) -> None:
     assert health["checks"] == {"database": "ok", "cache": "ok"}
     deployment.cli("destroy", "--yes", "--non-interactive")
     # Default (app.removeDataOnDestroy false): the code goes, the data stays.
-    assert deployment.ssh(f"test ! -e /srv/{APP}/releases && test ! -e /usr/local/lib/{APP}").returncode == 0
-    assert deployment.ssh(f"test -d /srv/{APP}/shared/media && test -d /etc/{APP}/secrets").returncode == 0
+    # As root: the deploy user may not traverse the app's directories (a plain `test ! -e` would pass).
+    assert (
+        deployment.ssh(f"sudo -n test ! -e /srv/{APP}/releases && sudo -n test ! -e /usr/local/lib/{APP}").returncode
+        == 0
+    )
+    assert (
+        deployment.ssh(f"sudo -n test -d /srv/{APP}/shared/media && sudo -n test -d /etc/{APP}/secrets").returncode == 0
+    )
     assert note_rows(deployment) is not None
