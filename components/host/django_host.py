@@ -291,27 +291,33 @@ def release_command(ctx: HostContext, release_id: str, remote_archive: str, sha2
 def uninstall_script(ctx: HostContext, *, remove_data: bool = False) -> str:
     """What ``pulumi destroy`` runs: remove the app from the host, keep the system packages.
 
-    The data stays unless ``remove_data``: the database and role, media, backups, the app's
-    secrets (the database password among them) and its user (the owner of the media files)."""
-    units = [f"{ctx.gunicorn_unit}.socket", f"{ctx.gunicorn_unit}.service"]
-    if ctx.celery_worker:
-        units.append(f"{ctx.celery_worker_unit}.service")
-    if ctx.celery_beat:
-        units.append(f"{ctx.celery_beat_unit}.service")
-    if ctx.uses_letsencrypt:
-        units += [f"{ctx.certbot_retry_unit}.timer", f"{ctx.certbot_retry_unit}.service"]
+    Everything bootstrap wrote goes: each rendered file (Nginx site, units and their drop-ins,
+    logrotate, the fail2ban jail, the unattended-upgrades file), the app's Redis configuration and
+    its include line (which sets the port), the SSH hardening drop-in, the firewall's web ports,
+    the code, caches and configuration. The data stays unless ``remove_data``: the database and
+    role with the PostgreSQL settings that serve them, media, backups, logs, the app's secrets
+    (the database password among them), its Let's Encrypt certificate, its user and group, and
+    the stack's marker (which lets a renamed app take over that data)."""
+    rendered = sorted(render_all(ctx))
+    own = (ctx.config_dir + "/", ctx.lib_dir + "/")
+    outside = [p for p in rendered if not p.startswith(own)]
+    units = [p.rsplit("/", 1)[1] for p in outside if p.startswith("/etc/systemd/system/")]
+    units.sort(key=lambda u: (not u.endswith(".socket"), u))
     quoted_units = " ".join(shlex.quote(u) for u in units)
     paths = [
         ctx.lib_dir,
         ctx.state_dir,
-        ctx.nginx_site,
         ctx.nginx_site_link,
-        f"/etc/logrotate.d/{ctx.app_name}",
+        *outside,
+        *(f"/etc/systemd/system/{u}.d" for u in units),
         f"/var/tmp/{ctx.app_name}-artifacts",
-        *(f"/etc/systemd/system/{u}" for u in units),
+        ctx.lock_file,
+        sshd_hardening_path(ctx),
     ]
     if remove_data:
         paths[:0] = [ctx.base_dir, ctx.config_dir]
+        if ctx.stack_key:
+            paths.append(f"/var/lib/djangostack/stacks/{ctx.stack_key}")
     else:
         # Code, caches and configuration go; shared/media, shared/backups and secrets/ stay.
         paths[:0] = [
@@ -334,7 +340,18 @@ def uninstall_script(ctx: HostContext, *, remove_data: bool = False) -> str:
     lines += [
         "systemctl daemon-reload",
         "nginx -t >/dev/null 2>&1 && systemctl reload nginx || true",
+        # Shared by every app of the host: goes only when no other app's challenge files are in it.
+        f"rmdir {shlex.quote(ctx.acme_webroot)} 2>/dev/null || true",
     ]
+    if ctx.firewall:
+        lines += [
+            "systemctl try-reload-or-restart fail2ban 2>/dev/null || true",
+            "sshd -t 2>/dev/null && { systemctl try-reload-or-restart ssh 2>/dev/null"
+            " || systemctl try-reload-or-restart sshd 2>/dev/null; } || true",
+        ]
+        # The web ports only: the SSH rule stays, or the next connection would be locked out.
+        web_ports = [ctx.http_port] + ([ctx.https_port] if ctx.nginx_terminates_tls else [])
+        lines += [f"ufw delete allow {port}/tcp >/dev/null 2>&1 || true" for port in web_ports]
     if ctx.local_redis:
         # The app's Redis settings are configuration, not data: a later app on this host (or this one
         # again) must not inherit its requirepass, which would win over its own.
@@ -348,9 +365,11 @@ def uninstall_script(ctx: HostContext, *, remove_data: bool = False) -> str:
             "systemctl try-restart redis-server 2>/dev/null || true",
         ]
     if not remove_data:
-        kept = f"{ctx.shared_dir} (media, backups), {ctx.secrets_dir}, the user {ctx.user}"
+        kept = f"{ctx.shared_dir} (media, backups, logs), {ctx.secrets_dir}, the user {ctx.user}"
         if ctx.local_postgres:
-            kept += f", the database {ctx.db_name} and role {ctx.db_user}"
+            kept += f", the database {ctx.db_name} and role {ctx.db_user} (and {postgres_conf_glob(ctx)})"
+        if ctx.uses_letsencrypt:
+            kept += f", the certificate {ctx.app_name} in /etc/letsencrypt"
         lines.append(f"echo {shlex.quote(f'kept the data of {ctx.app_name}: {kept} (app.removeDataOnDestroy: false)')}")
         lines.append(f"echo 'removed {ctx.app_name} from this host'")
         return "; ".join(lines)
@@ -360,6 +379,28 @@ def uninstall_script(ctx: HostContext, *, remove_data: bool = False) -> str:
             f"runuser -u postgres -- psql -p {ctx.db_port} -v ON_ERROR_STOP=1 "
             f'-c "DROP DATABASE IF EXISTS {db} WITH (FORCE)" -c "DROP ROLE IF EXISTS {user}" || true'
         )
-    lines.append(f"id -u {shlex.quote(ctx.user)} >/dev/null 2>&1 && userdel {shlex.quote(ctx.user)} || true")
+        # Its settings (the port among them) go after the database: the cluster restarts on its own.
+        lines.append(
+            f'for conf in {postgres_conf_glob(ctx)}; do [[ -e $conf ]] || continue; rm -f "$conf"; '
+            'version=${conf#/etc/postgresql/}; systemctl try-restart "postgresql@${version%%/*}-main" || true; done'
+        )
+    if ctx.uses_letsencrypt:
+        lines.append(
+            f"command -v certbot >/dev/null && certbot delete --non-interactive --cert-name {ctx.app_name} "
+            ">/dev/null 2>&1 || true"
+        )
+    user = shlex.quote(ctx.user)
+    lines.append(f"id -u {user} >/dev/null 2>&1 && userdel {user} || true")
+    lines.append(f"getent group {shlex.quote(ctx.group)} >/dev/null && groupdel {shlex.quote(ctx.group)} || true")
     lines.append(f"echo 'removed {ctx.app_name} from this host'")
     return "; ".join(lines)
+
+
+def sshd_hardening_path(ctx: HostContext) -> str:
+    """The SSH hardening drop-in bootstrap installs (firewall on, the SSH user has a key)."""
+    return f"/etc/ssh/sshd_config.d/50-{ctx.app_name}-hardening.conf"
+
+
+def postgres_conf_glob(ctx: HostContext) -> str:
+    """The app's settings in the host's PostgreSQL cluster (bootstrap picks the newest version)."""
+    return f"/etc/postgresql/*/main/conf.d/50-{ctx.app_name}.conf"
