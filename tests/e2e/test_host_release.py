@@ -268,6 +268,9 @@ def test_a_failing_migration_keeps_the_old_release_serving_and_loses_no_rows(
     assert "nosuchtype" in output, output[-3000:]
     assert live_release(browser) == "r3"
     assert note_count(deployed, ctx) == before
+    # Issue 16 (10): the failed release's folder (its venv is hundreds of MB) is not left behind.
+    assert "removed the folder of the failed release r4-broken" in output, output[-3000:]
+    assert deployed.ssh(f"sudo -n test ! -e {ctx.releases_dir}/r4-broken", check=False).returncode == 0
 
 
 def test_rollback_returns_to_the_previous_release(deployed: TestHost, browser: Browser, ctx: HostContext) -> None:
