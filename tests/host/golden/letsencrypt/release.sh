@@ -179,16 +179,28 @@ restart_services() {
     done
 }
 
+# Healthy: an HTTP status below 400. Unhealthy after every attempt: say what the last one got (the
+# status and the first lines of the body, or why there was no answer).
 health_gate() {
-    local i
+    local i status="" body
+    body="$(mktemp)"
     for i in $(seq 1 "$HEALTH_ATTEMPTS"); do
-        if curl --silent --show-error --fail --max-time 10 --unix-socket "$SOCKET" \
-            -H "Host: $HEALTH_HOST" -H "X-Forwarded-Proto: https" "$HEALTH_URL" >"$step_log" 2>&1; then
+        status="$(curl --silent --show-error --max-time 10 --unix-socket "$SOCKET" --output "$body" \
+            --write-out '%{http_code}' -H "Host: $HEALTH_HOST" -H "X-Forwarded-Proto: https" "$HEALTH_URL" \
+            2>"$body.err")" || true
+        if [[ "$status" =~ ^[1-3][0-9][0-9]$ ]]; then
+            rm -f "$body" "$body.err"
             return 0
         fi
         sleep 2
     done
-    log "health check failed $i times"
+    if [[ "$status" =~ ^[4-5][0-9][0-9]$ ]]; then
+        log "health check failed $i times; the last answer was HTTP $status from $HEALTH_URL (Host: $HEALTH_HOST), beginning:"
+        head -n 10 "$body" | cut -c 1-200 | awk '{ print "    " $0 }'
+    else
+        log "health check failed $i times; no HTTP answer from $HEALTH_URL on $SOCKET: $(head -c 300 "$body.err")"
+    fi
+    rm -f "$body" "$body.err"
     return 1
 }
 
@@ -200,6 +212,7 @@ restore_previous() { # failed-release previous-release
         err "first release $failed failed; no previous release to restore"
         rm -f "$CURRENT"
         systemctl stop "$GUNICORN.service" "${WORKER_UNITS[@]}" "${BEAT_UNITS[@]}" 2>/dev/null || true
+        drop_failed "$failed"
         exit 4
     fi
     err "restoring release $previous"
@@ -210,6 +223,7 @@ restore_previous() { # failed-release previous-release
     if switch_to "$previous" && restart_services && health_gate; then
         printf '%s\n' "$previous" >>"$HISTORY"
         err "release $failed failed; $previous is live again"
+        drop_failed "$failed"
         exit 4
     fi
     err "restoring $previous failed too; the site needs attention"
@@ -423,8 +437,20 @@ already_live() { # release id, sha256 (or "")
     exit 1
 }
 
+# The folder of a release that failed (hundreds of MB with its venv): removed at once, unless it is
+# live. STAGED is set once this run wrote into it: an earlier release's folder with the same id is
+# not touched by a failure before that.
+STAGED=""
+drop_failed() { # release id
+    if [[ -n "$STAGED" && "$1" != "$(live_release)" && -d "$RELEASES/$1" ]]; then
+        rm -rf "${RELEASES:?}/$1"
+        log "removed the folder of the failed release $1"
+    fi
+}
+
 fail_before() { # release id, live release
     err "release $1 failed before the switch; ${2:-nothing} stays live"
+    drop_failed "$1"
     exit 1
 }
 
@@ -432,6 +458,14 @@ prune_releases() {
     local live previous id
     live="$(live_release)"
     previous="$(previous_release)"
+    # A folder that never went live is a failed or interrupted release (killed before it could
+    # clean up): it is not kept as one of the last releases.
+    find "$RELEASES" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | while read -r id; do
+        if [[ "$id" != "$live" ]] && ! grep -qxF -- "$id" "$HISTORY" 2>/dev/null; then
+            rm -rf "${RELEASES:?}/$id"
+            log "removed release $id, which never went live"
+        fi
+    done
     find "$RELEASES" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %f\n' | sort -rn | cut -d' ' -f2- \
         | tail -n +"$((KEEP + 1))" | while read -r id; do
         if [[ "$id" != "$live" && "$id" != "$previous" ]]; then
@@ -465,6 +499,7 @@ deploy() {
     fi
     [[ -f "$src/manage.py" && -f "$src/requirements.txt" ]] \
         || { err "$src has no manage.py and requirements.txt"; fail_before "$id" "$previous"; }
+    STAGED=1
     run "copying source into $dir" stage_source "$dir" "$src" "$id" "$sha" || fail_before "$id" "$previous"
     run "building the virtualenv (as $APP_USER)" build_venv "$dir" || fail_before "$id" "$previous"
     run "manage.py check --deploy" app "$dir" .venv/bin/python manage.py check --deploy --fail-level WARNING \
