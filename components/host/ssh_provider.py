@@ -23,6 +23,10 @@ dynamic provider must echo because ``delete`` only gets the outputs). The provid
 that Pulumi pickles into state hold no data at all (their class is pickled by reference), so no
 secret can be captured in the serialized provider.
 
+Errors: a failed step reaches the user as our message (what failed, where, the exit status and
+the tail of its output); the SDK's provider server would put its Python traceback first, so that
+traceback goes to the engine's debug output instead (``pulumi up --debug``), see ``_ShortErrors``.
+
 Connections: the key is written to a 0600 file in a private temporary directory only for the
 duration of one ``ssh`` call; with ``host_key`` the host is verified against a temporary
 known_hosts holding exactly that key, otherwise its key is accepted on first use into a
@@ -32,11 +36,13 @@ temporary file (never the user's ~/.ssh). Failing dials are retried like pulumi-
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shlex
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -73,6 +79,80 @@ _DIAL_FAILURE = re.compile(
 
 class SshError(Exception):
     """A remote step failed: the host was unreachable, or the command exited non-zero."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors as the user sees them
+# --------------------------------------------------------------------------------------------------
+
+DEBUG_HINT = "(the provider's Python traceback is in the debug output: pulumi up --debug)"
+
+
+class _ShortErrors:
+    """Stands in for the ``traceback`` module inside the SDK's dynamic provider server, whose
+    ``_abort_with_traceback`` sends ``traceback.format_exc()`` to the engine as the error of a
+    failed step: about ten lines of provider frames before our message. For an ``SshError`` it
+    sends the message alone (with a hint), and the traceback goes to the engine as a debug
+    diagnostic, which ``pulumi up --debug`` shows. Any other exception keeps its full traceback."""
+
+    def __init__(self, real: Any, debug_log: Any) -> None:
+        self._real = real
+        self._debug_log = debug_log
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def format_exc(self, *args: Any, **kwargs: Any) -> str:
+        full: str = self._real.format_exc(*args, **kwargs)
+        error = sys.exc_info()[1]
+        if not isinstance(error, SshError):
+            return full
+        # The message must reach the user whatever happens to the debug copy.
+        with contextlib.suppress(Exception):
+            self._debug_log(full)
+        return f"{error}\n{DEBUG_HINT}"
+
+
+def engine_debug_log(address: str | None) -> Any:
+    """A function sending one message to the Pulumi engine at ``address`` as a debug diagnostic
+    (shown by ``pulumi up --debug`` only); without an address it does nothing."""
+
+    def log(message: str) -> None:
+        if not address:
+            return
+        import grpc
+        from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
+
+        with grpc.insecure_channel(address) as channel:
+            engine_pb2_grpc.EngineStub(channel).Log(
+                engine_pb2.LogRequest(severity=engine_pb2.DEBUG, message=message, urn="", streamId=0),
+                timeout=10,
+            )
+
+    return log
+
+
+def _engine_address(argv: Sequence[str]) -> str | None:
+    """The engine's address among the provider plugin's arguments (Pulumi passes it as one)."""
+    for arg in argv[1:]:
+        if re.fullmatch(r"[\w.-]+:\d+", arg):
+            return arg
+    return None
+
+
+def install_short_errors(main: Any = None, argv: Sequence[str] | None = None) -> bool:
+    """In the dynamic provider's process (``python -m pulumi.dynamic``, where this module is
+    imported when the engine first calls our provider), make its error reporting use
+    ``_ShortErrors``. Elsewhere (the program, tests) it does nothing. True when installed."""
+    main = main if main is not None else sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is None or spec.name != "pulumi.dynamic.__main__" or not hasattr(main, "_abort_with_traceback"):
+        return False
+    current = getattr(main, "traceback", None)
+    if current is None or isinstance(current, _ShortErrors):
+        return isinstance(current, _ShortErrors)
+    main.traceback = _ShortErrors(current, engine_debug_log(_engine_address(argv if argv is not None else sys.argv)))
+    return True
 
 
 # --------------------------------------------------------------------------------------------------
@@ -432,3 +512,6 @@ class SshCopy(Resource, module="djangostack", name="SshCopy"):
             "remotePath": remote_path,
         }
         super().__init__(provider or SshCopyProvider(), name, props, opts)
+
+
+install_short_errors()

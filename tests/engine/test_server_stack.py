@@ -258,6 +258,8 @@ def test_a_failing_migration_fails_the_update_and_the_old_release_keeps_serving(
         result = up(deployment, check=False)
         assert result.returncode != 0, output_of(result)
         assert "nosuchtype" in output_of(result), output_of(result)[-4000:]
+        # Issue 16 (12): our message first, no provider traceback without --debug.
+        assert "Traceback (most recent call last)" not in output_of(result), output_of(result)[-4000:]
         assert deployment.readyz()["release"] == "r2"
     finally:
         broken.unlink()
