@@ -325,6 +325,22 @@ def test_destroy_removes_the_app_from_the_host(deployment: Deployment) -> None:
             '"select 1 from pg_database where datname = \'app\'")"'
         ),
         "unix user": f"! id -u {APP}",
+        # Issue 16 (10): every file and config line the bootstrap added, and the ports it served.
+        "unix group": f"! getent group {APP}",
+        "rendered files": (
+            f"sudo -n sh -c 'for p in /etc/nginx/sites-available/{APP}.conf /etc/logrotate.d/{APP} "
+            f"/etc/apt/apt.conf.d/21{APP}-auto-upgrades /etc/fail2ban/jail.d/{APP}.local "
+            f"/etc/ssh/sshd_config.d/50-{APP}-hardening.conf /var/lib/{APP} /usr/local/lib/{APP} "
+            f"/var/tmp/{APP}-artifacts /run/lock/{APP}-release.lock; do test ! -e $p || {{ echo $p; exit 1; }}; done'"
+        ),
+        "stack marker": "sudo -n sh -c '! ls /var/lib/djangostack/stacks/* 2>/dev/null'",
+        "postgresql settings": f"sudo -n sh -c '! ls /etc/postgresql/*/main/conf.d/50-{APP}.conf 2>/dev/null'",
+        "redis settings": (
+            f"sudo -n sh -c '! grep -q {APP} /etc/redis/redis.conf && ! ls /etc/redis/redis-{APP}.conf 2>/dev/null'"
+        ),
+        "ports": (
+            f"! sudo -n ss -ltnH | awk '{{print $4}}' | grep -Eq ':({HTTP_PORT}|{HTTPS_PORT}|{DB_PORT}|{REDIS_PORT})$'"
+        ),
     }
     left = {what: deployment.ssh(cmd) for what, cmd in checks.items()}
     assert not [w for w, r in left.items() if r.returncode != 0], {
