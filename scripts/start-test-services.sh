@@ -56,6 +56,20 @@ if [[ "$(id -u)" -ne 0 ]]; then
     exit 1
 fi
 
+# The daemons started below outlive this script and inherit its open files. Run under
+# `flock <lock file> ...` (the shared test-host lock), that would hand them the lock for their whole
+# life and block every later test run: close every descriptor above stderr first.
+close_inherited_fds() {
+    local fd
+    for fd in "/proc/$$/fd/"*; do
+        fd=${fd##*/}
+        if ((fd > 2)); then
+            eval "exec ${fd}>&-" 2>/dev/null || true
+        fi
+    done
+}
+close_inherited_fds
+
 # ---------------------------------------------------------------- packages
 PG_VERSION="${PG_VERSION:-$(detect_pg_version)}"
 missing=()
