@@ -147,7 +147,8 @@ class DjangoHost(pulumi.ComponentResource):
 
         stdin = pulumi.Output.all(*values).apply(payload) if names else pulumi.Output.from_input(payload_files)
         opts = pulumi.ResourceOptions(parent=self, protect=args.protect, aliases=_aliases(args, "bootstrap"))
-        delete = f"sudo -n bash -c {shlex.quote(uninstall_script(ctx, remove_data=args.remove_data_on_destroy))}"
+        uninstall = uninstall_script(ctx, remove_data=args.remove_data_on_destroy, files=files)
+        delete = f"sudo -n bash -c {shlex.quote(uninstall)}"
         # No `triggers` here: pulumi-command marks triggers replace-on-change, and a replacement
         # runs the old resource's delete (the uninstall) after the new bootstrap, wiping the app.
         # stdin carries every rendered file, so any rendered change already runs `update`.
@@ -288,7 +289,9 @@ def release_command(ctx: HostContext, release_id: str, remote_archive: str, sha2
     return "sudo -n " + " ".join(shlex.quote(a) for a in args)
 
 
-def uninstall_script(ctx: HostContext, *, remove_data: bool = False) -> str:
+def uninstall_script(
+    ctx: HostContext, *, remove_data: bool = False, files: Mapping[str, HostFile] | None = None
+) -> str:
     """What ``pulumi destroy`` runs: remove the app from the host, keep the system packages.
 
     Everything bootstrap wrote goes: each rendered file (Nginx site, units and their drop-ins,
@@ -297,8 +300,9 @@ def uninstall_script(ctx: HostContext, *, remove_data: bool = False) -> str:
     the code, caches and configuration. The data stays unless ``remove_data``: the database and
     role with the PostgreSQL settings that serve them, media, backups, logs, the app's secrets
     (the database password among them), its Let's Encrypt certificate, its user and group, and
-    the stack's marker (which lets a renamed app take over that data)."""
-    rendered = sorted(render_all(ctx))
+    the stack's marker (which lets a renamed app take over that data). ``files``: ``render_all(ctx)``
+    when the caller has it already."""
+    rendered = sorted(files if files is not None else render_all(ctx))
     own = (ctx.config_dir + "/", ctx.lib_dir + "/")
     outside = [p for p in rendered if not p.startswith(own)]
     units = [p.rsplit("/", 1)[1] for p in outside if p.startswith("/etc/systemd/system/")]
