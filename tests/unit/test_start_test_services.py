@@ -1,6 +1,6 @@
 """scripts/start-test-services.sh starts PostgreSQL and Redis as daemons, which inherit its open
-files. Run under ``flock /tmp/testhost.lock ...`` (the shared lock of the real-host tests), they kept
-that lock for their whole life and every later test run waited for ever. The script closes every
+files. Run under ``flock <lock file> ...`` (a lock serialising real-host test runs), they kept that
+lock for their whole life and every later run waiting for it waited for ever. The script closes every
 inherited descriptor above stderr before it starts anything."""
 
 from __future__ import annotations
