@@ -32,14 +32,15 @@ from pathlib import Path
 
 import pytest
 
-from components.aws import host_integration as hosts
-from components.config import StackSettings, load_from_stack_file
-from components.host import render
-from components.host.artifact import pack_source
-from components.host.context import HostContext
+from djangostack.host import render
+from djangostack.host.artifact import pack_source
+from djangostack.host.context import HostContext
+from djangostack.settings.loading import load_from_stack_file
+from djangostack.settings.stack import StackSettings
+from djangostack.targets.aws import host_integration as hosts
 from tests.e2e.test_host_release import Load
-from tests.e2e.testhost import TestHost
 from tests.e2e.web import Browser
+from tools.testhost import TestHost
 
 pytestmark = pytest.mark.e2e
 

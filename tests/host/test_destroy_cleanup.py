@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from components.host import render
-from components.host.context import HostContext
-from components.host.django_host import postgres_conf_glob, sshd_hardening_path, uninstall_script
+from djangostack.host import render
+from djangostack.host.context import HostContext
+from djangostack.host.django_host import postgres_conf_glob, sshd_hardening_path, uninstall_script
 from tests.host.conftest import dev_context
 
 STACK_KEY = "djangostack-dev"

@@ -20,8 +20,8 @@ import pulumi.dynamic
 import pytest
 from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
 
-from components.host import ssh_provider
-from components.host.ssh_provider import (
+from djangostack.host import ssh_provider
+from djangostack.host.ssh_provider import (
     DEBUG_HINT,
     Completed,
     Endpoint,
