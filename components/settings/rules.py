@@ -28,6 +28,7 @@ import re
 from typing import TYPE_CHECKING
 
 from .defaults import ENVIRONMENT_DEFAULTS
+from .targets import ServerTarget
 
 if TYPE_CHECKING:  # rules read the settings' types only
     from .stack import StackSettings
@@ -220,7 +221,7 @@ def secret_problems(settings: StackSettings) -> list[str]:
         needed["redisUrl"] = "cache.mode is external"
     if settings.observability.sentry:
         needed["sentryDsn"] = "observability.sentry is true"
-    if settings.target.kind == "server" and settings.target.ssh_key_file is None:
+    if isinstance(settings.target, ServerTarget) and settings.target.ssh_key_file is None:
         needed["sshPrivateKey"] = "the server target connects over SSH (or set target.sshKeyFile)"
     for key, why in needed.items():
         if key not in settings.secrets_present:

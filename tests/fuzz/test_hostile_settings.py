@@ -40,6 +40,7 @@ from djangostack.settings.errors import SettingsError
 from djangostack.settings.stack import StackSettings
 from djangostack.settings.targets import AwsEc2Target, GcpCloudRunTarget, ServerTarget
 from djangostack.validation import validate
+from tests.host.nginx_sandbox import nginx_sandbox
 from tests.host.test_env_file import systemd_env_parse
 
 pytestmark = pytest.mark.fuzz
@@ -373,21 +374,7 @@ def _nginx_t(site: str, directory: Path, ctx: HostContext) -> None:
             check=True,
             capture_output=True,
         )
-    (directory / "logs").mkdir(exist_ok=True)
-    for real, fake in (
-        (ctx.cert_file, cert),
-        (ctx.key_file, key),
-        (ctx.reject_cert_file, cert),
-        (ctx.reject_key_file, key),
-        ("/var/log/nginx/", f"{directory}/logs/"),
-    ):
-        site = site.replace(str(real), str(fake))
-    (directory / "site.conf").write_text(site)
-    (directory / "nginx.conf").write_text(
-        f"pid {directory}/nginx.pid;\nerror_log {directory}/logs/error.log;\nevents {{}}\n"
-        f"http {{\n    include /etc/nginx/mime.types;\n    include {directory}/site.conf;\n}}\n"
-    )
-    config = directory / "nginx.conf"
+    config = nginx_sandbox(site, directory, ctx, cert, key)
     result = subprocess.run([nginx, "-t", "-p", str(directory), "-c", str(config)], capture_output=True)
     assert result.returncode == 0, result.stderr
 

@@ -24,6 +24,7 @@ import pytest
 
 from djangostack.host import render
 from djangostack.host.context import HostContext
+from tests.host.nginx_sandbox import nginx_sandbox
 
 pytestmark = pytest.mark.artifacts
 
@@ -66,22 +67,7 @@ def test_nginx_accepts_the_rendered_site(any_ctx: HostContext, tmp_path: Path) -
     if not Path("/etc/nginx/mime.types").exists():
         pytest.skip("/etc/nginx/mime.types missing")
     cert, key = _self_signed(tmp_path)
-    (tmp_path / "logs").mkdir()
-    site = render.render_nginx_site(any_ctx)
-    for real, fake in (
-        (any_ctx.cert_file, cert),
-        (any_ctx.key_file, key),
-        (any_ctx.reject_cert_file, cert),
-        (any_ctx.reject_key_file, key),
-        ("/var/log/nginx/", f"{tmp_path}/logs/"),
-    ):
-        site = site.replace(str(real), str(fake))
-    (tmp_path / "site.conf").write_text(site)
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/logs/error.log;\nevents {{}}\n"
-        f"http {{\n    include /etc/nginx/mime.types;\n    access_log {tmp_path}/logs/access.log;\n"
-        f"    include {tmp_path}/site.conf;\n}}\n"
-    )
+    nginx_sandbox(render.render_nginx_site(any_ctx), tmp_path, any_ctx, cert, key)
     result = subprocess.run(
         [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from djangostack.offline.mocking import REPO
-
-DOCS = ["README.md", "benchmarks/README.md"]
+REPO = Path(__file__).resolve().parents[2]
+SKIP = {".venv", ".tools", ".cache", "node_modules", "build"}
+DOCS = sorted(str(p.relative_to(REPO)) for p in REPO.rglob("*.md") if not SKIP & set(p.relative_to(REPO).parts[:-1]))
 OUTSIDE = re.compile(r"(?<![\w.])/(work|home|root|tmp/bash_jobs)/|\bshared/(DESIGN|STYLE|REQUIREMENTS)")
 
 

@@ -100,6 +100,23 @@ def test_asset_paths_are_relative_to_the_repository() -> None:
     assert str(REPO) not in render_plan(prod, "json")
 
 
+def _local_cache_paths(value: Any) -> list[str]:
+    """Every string input naming a file under the project's .cache (asset paths, SshCopy sources)."""
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in _local_cache_paths(v)]
+    if isinstance(value, list):
+        return [p for v in value for p in _local_cache_paths(v)]
+    return [value] if isinstance(value, str) and ".cache/" in value and value.endswith(".tar.gz") else []
+
+
+def test_every_target_writes_its_release_archive_into_the_one_artifacts_folder(dev: Plan) -> None:
+    aws = make_plan(REPO / "tests" / "aws" / "Pulumi.single.yaml")
+    for plan in (dev, aws):
+        archives = [p for r in plan.resources for p in _local_cache_paths(r.inputs)]
+        assert archives, f"{plan.stack}: no release archive"
+        assert all("/.cache/artifacts/" in f"/{p}" for p in archives), archives
+
+
 def test_resources_and_outputs_are_sorted(staging: Plan) -> None:
     keys = [r.key for r in staging.resources]
     assert keys == sorted(keys)

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_aws as aws
 
-from ...paths import project_dir
+from ...paths import ARTIFACTS, project_dir
 from ...settings.stack import StackSettings
 from .storage import HOST_FILES_PREFIX
 
@@ -50,8 +50,6 @@ if TYPE_CHECKING:
     from ...host.context import HostContext
     from ...host.files import HostFile
 
-ARCHIVE_DIR = Path(".cache") / "releases"
-"""Where release archives are written before upload, in the project directory (git-ignored)."""
 
 STACK_TAG = "djangostack:stack"
 ROLE_TAG = "djangostack:role"
@@ -92,13 +90,13 @@ class UploadedArchive:
 
 
 def build_archive(settings: StackSettings) -> tuple[Path, str]:
-    """Pack ``app.source`` reproducibly (host layer) into ``.cache/releases/<release id>.tar.gz``."""
+    """Pack ``app.source`` reproducibly (host layer) into ``paths.ARTIFACTS`` as ``<app>-<release id>.tar.gz``."""
     from ...host.artifact import write_source_archive
 
     source = Path(settings.app.source)
     if not source.is_absolute():
         source = project_dir() / source
-    return write_source_archive(source, project_dir() / ARCHIVE_DIR, f"{settings.app.name}-{settings.app.release_id}")
+    return write_source_archive(source, project_dir() / ARTIFACTS, f"{settings.app.name}-{settings.app.release_id}")
 
 
 def instance_tags(stack_tag: str) -> dict[str, str]:

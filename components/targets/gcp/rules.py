@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ...settings.rules import cloud_service_problems
+from ...settings.targets import GcpCloudRunTarget
 from .naming import resource_prefix
 
 if TYPE_CHECKING:  # rules read the settings' types only
@@ -60,9 +61,15 @@ def combination_problems(settings: StackSettings) -> list[str]:
             f"djangostack:web.workers: Cloud Run instances are small; at most 8 workers (got {settings.web.workers})"
         )
     reference = settings.network.reference
-    if settings.network.mode == "reference" and reference is not None and reference.cidr is not None:
+    target = settings.target
+    if (
+        isinstance(target, GcpCloudRunTarget)
+        and settings.network.mode == "reference"
+        and reference is not None
+        and reference.cidr is not None
+    ):
         ref = ipaddress.ip_network(reference.cidr)
-        own = ipaddress.ip_network(settings.target.egress_subnet_cidr)  # type: ignore[union-attr]
+        own = ipaddress.ip_network(target.egress_subnet_cidr)
         if own.overlaps(ref) and not own.subnet_of(ref):  # type: ignore[arg-type]
             found.append(
                 f"djangostack:target.egressSubnetCidr: {own} overlaps the referenced "

@@ -19,13 +19,13 @@ from ...contract.outputs import StackOutputs
 from ...host.artifact import write_source_archive
 from ...host.context import HostContext
 from ...host.django_host import DjangoHost, DjangoHostArgs
+from ...paths import ARTIFACTS, project_dir
 from ...settings.errors import SettingsError
 from ...settings.fields import PROJECT
 from ...settings.loading import StackSecrets
 from ...settings.stack import StackSettings
 from ...settings.targets import ServerTarget
 
-ARTIFACT_DIR = Path(".cache") / "artifacts"
 """Where release artifacts are packed, relative to the project root (git-ignored)."""
 
 HOST_RESOURCE_NAME = "host"
@@ -42,11 +42,6 @@ _SECRET_CONFIG_KEYS = {
 }
 
 
-def project_root() -> Path:
-    """The Pulumi project directory (the program runs there; tests and the CLI run from it too)."""
-    return Path.cwd()
-
-
 def ssh_private_key(target: ServerTarget, secrets: StackSecrets) -> pulumi.Output[str]:
     """The deploy key: the secret ``sshPrivateKey`` if set, else the file ``target.sshKeyFile``."""
     configured = secrets.get("sshPrivateKey")
@@ -55,7 +50,7 @@ def ssh_private_key(target: ServerTarget, secrets: StackSecrets) -> pulumi.Outpu
     assert target.ssh_key_file is not None  # validated: one of the two is set
     path = Path(target.ssh_key_file)
     if not path.is_absolute():
-        path = project_root() / path
+        path = project_dir() / path
     try:
         return pulumi.Output.secret(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -69,9 +64,9 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
     assert isinstance(target, ServerTarget)
     stack_key = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{pulumi.get_project()}-{pulumi.get_stack()}")
     ctx = dataclasses.replace(HostContext.from_settings(settings), stack_key=stack_key)
-    source_dir = project_root() / settings.app.source
+    source_dir = project_dir() / settings.app.source
     try:
-        archive, _digest = write_source_archive(source_dir, project_root() / ARTIFACT_DIR, settings.app.name)
+        archive, _digest = write_source_archive(source_dir, project_dir() / ARTIFACTS, settings.app.name)
     except FileNotFoundError as exc:
         raise SettingsError([f"{PROJECT}:app.source: {exc}"]) from None
 

@@ -1,0 +1,29 @@
+"""An nginx prefix directory in which ``nginx -t`` checks a rendered site without root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from djangostack.host.context import HostContext
+
+
+def nginx_sandbox(site: str, directory: Path, ctx: HostContext, cert: Path, key: Path) -> Path:
+    """Write ``site`` (host paths swapped for ``directory``'s) and an nginx.conf including it; the
+    config's path, for ``nginx -t -p directory -c <path>``."""
+    (directory / "logs").mkdir(exist_ok=True)
+    for real, fake in (
+        (ctx.cert_file, cert),
+        (ctx.key_file, key),
+        (ctx.reject_cert_file, cert),
+        (ctx.reject_key_file, key),
+        ("/var/log/nginx/", f"{directory}/logs/"),
+    ):
+        site = site.replace(str(real), str(fake))
+    (directory / "site.conf").write_text(site)
+    config = directory / "nginx.conf"
+    config.write_text(
+        f"pid {directory}/nginx.pid;\nerror_log {directory}/logs/error.log;\nevents {{}}\n"
+        f"http {{\n    include /etc/nginx/mime.types;\n    access_log {directory}/logs/access.log;\n"
+        f"    include {directory}/site.conf;\n}}\n"
+    )
+    return config
