@@ -14,3 +14,6 @@ graceful_timeout = 30
 # JSON lines come from Django's logging; Gunicorn's own error log goes to stderr.
 accesslog = None
 errorlog = "-"
+# Gunicorn 23+ opens a control socket under $HOME by default; the app user cannot write /app (and
+# needs no runtime control in a container).
+control_socket_disable = True
