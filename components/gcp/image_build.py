@@ -224,6 +224,10 @@ def build_script(spec: BuildSpec, reference: str) -> str:
     q = shlex.quote
     cli = spec.builder
     build = [cli, "build", "--file", spec.dockerfile, "--tag", reference]
+    if cli == "podman":
+        # buildah's layer cache ignores build args that only an ENV reads (podman 4.3), so a cached
+        # layer could carry an old value into a new tag. The build runs only when the tag changes.
+        build.append("--no-cache")
     for name, value in spec.build_args:
         build += ["--build-arg", f"{name}={value}"]
     build.append(spec.context)

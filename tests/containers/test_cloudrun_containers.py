@@ -486,3 +486,14 @@ def test_the_redis_ca_mount_verifies_tls(stage: Stage, specs: CloudRunSpecs, red
     assert code == 0 and "CACHE 1" in output, output[-2000:]
     code, output = stage.run(specs.service, "ca-other", command=probe, ca_pem=redis.other_ca_pem)
     assert code != 0 and "certificate verify failed" in output, output[-2000:]
+
+
+def test_a_new_release_id_is_a_new_image(image: str) -> None:
+    """A RELEASE_ID build arg reaches the image even with podman's layer cache warm (buildah's
+    cache ignores args only an ENV reads; the Dockerfile reads it in a RUN)."""
+    release = f"ctest-{uuid.uuid4().hex[:8]}"
+    tag = podman.build_app_image("localhost/djangostack-sample:release", build_args=[f"RELEASE_ID={release}"])
+    out = podman.podman(
+        "run", "--rm", "--pull=never", "--network", "none", "--entrypoint", '["sh"]', tag, "-c", "echo $RELEASE_ID"
+    ).stdout.strip()
+    assert out == release, f"the image says RELEASE_ID={out}, built with {release}"

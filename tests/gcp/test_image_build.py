@@ -164,6 +164,7 @@ def test_the_script_builds_pushes_and_prints_the_digest(tmp_path: Path, builder:
         "app/Dockerfile",
         "--tag",
         reference,
+        *(["--no-cache"] if builder == "podman" else []),
         "--build-arg",
         "PYTHON_IMAGE=x:1",
         "--build-arg",
