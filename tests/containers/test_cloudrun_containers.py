@@ -374,6 +374,8 @@ def test_the_service_answers_its_probes_on_port_and_serves_a_page_from_the_datab
     )
     procs = podman.podman("exec", name, "python", "-c", count).stdout.strip()
     assert int(procs) == 1 + int(service.env["WEB_CONCURRENCY"]), f"gunicorn processes: {procs}"
+    # Nothing in the image wants to write where the app user cannot (e.g. Gunicorn's control socket).
+    assert "Permission denied" not in runner.logs(name), runner.logs(name)
 
 
 def test_gunicorn_takes_the_recorded_settings(image: str, specs: CloudRunSpecs) -> None:
