@@ -13,6 +13,7 @@ import http.client
 import json
 import re
 import secrets
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -78,7 +79,7 @@ class Stage:
     def __init__(self, specs: CloudRunSpecs, pg: services.Postgres, pg_password: str, redis: services.Redis, key: str):
         self.specs, self.pg, self.pg_password, self.redis, self.key = specs, pg, pg_password, redis, key
         self.names: list[str] = []
-        self.ca_dirs: dict[str, Path] = {}
+        self.tmp_dirs: list[Path] = []
 
     def _args(
         self,
@@ -95,6 +96,7 @@ class Stage:
         values = secret_values(self.specs, self.pg_password, self.redis, self.key, database)
         files = {ca_secret(spec): ca_pem or self.redis.ca_pem}
         secret_dirs = {m.name: runner.secret_dir(spec, files, m.name) for m in spec.mounts if m.secret_files}
+        self.tmp_dirs.extend(secret_dirs.values())
         args = runner.run_args(
             spec,
             name=name,
@@ -123,8 +125,9 @@ class Stage:
         self.names.clear()
 
     def close(self) -> None:
-        for name in self.names:
-            runner.remove(name)
+        self.stop_all()
+        for d in self.tmp_dirs:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
