@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from components.mocking import evaluate_stack
+from djangostack.offline.mocking import evaluate_stack
 from tests.containers import podman, services
 from tests.containers.specs import CloudRunSpecs, cloudrun_specs
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Final
 
-from tests.e2e import testhost
+from tools.testhost import host as testhost
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 CACHE_DIR: Final = REPO_ROOT / ".cache" / "containers"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from components.gcp import image_build as ib
+from djangostack.targets.gcp import image_build as ib
 from tests.containers import podman
 
 pytestmark = pytest.mark.containers

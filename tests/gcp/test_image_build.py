@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from components.errors import SettingsError
-from components.gcp import image_build as ib
+from djangostack.settings.errors import SettingsError
+from djangostack.targets.gcp import image_build as ib
 
 REPO = Path(__file__).resolve().parents[2]
 
