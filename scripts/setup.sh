@@ -12,6 +12,9 @@ APT_PACKAGES=(
   nginx systemd cloud-init shellcheck openssl
   # the systemd test host: debootstrap a Debian root, boot it with systemd-nspawn, reach it over SSH
   debootstrap systemd-container openssh-client rsync curl ca-certificates
+  # the Cloud Run containers (tests/containers): podman with runc (crun fails on hybrid cgroups),
+  # the base image made from a debootstrap'd Debian root, a TLS Redis CA made with openssl
+  podman runc
   # benchmarks
   wrk
 )

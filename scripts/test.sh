@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Set up everything the tests need on this machine, then run every test suite:
 # lint and types, the unit/mocks tests, the real-tool checks of rendered files, the sample app
-# against real PostgreSQL and Redis, the systemd host end-to-end tests, and the Pulumi engine tests.
+# against real PostgreSQL and Redis, the systemd host end-to-end tests, the Pulumi engine tests, and
+# the Cloud Run containers run with podman (tests/containers).
 #
 #   scripts/test.sh            everything (what CI runs)
-#   scripts/test.sh --fast     skip the slow suites (e2e, engine): seconds, no host is booted
+#   scripts/test.sh --fast     skip the slow suites (e2e, engine, containers): no host is booted,
+#                              no image is built
 #   scripts/test.sh -- ARGS    extra pytest arguments for the main suite (e.g. -k nginx)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +37,7 @@ echo "== sample Django app against real PostgreSQL and Redis"
 
 echo "== program tests"
 if [ "$fast" -eq 1 ]; then
-  .venv/bin/python -m pytest -q -m "not e2e and not engine" "${extra[@]}"
+  .venv/bin/python -m pytest -q -m "not e2e and not engine and not containers" "${extra[@]}"
 else
   .venv/bin/python -m pytest -q "${extra[@]}"
 fi

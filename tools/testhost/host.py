@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Final
@@ -350,15 +350,39 @@ def _customise_base(root: Path, mirror: str, log: IO[str]) -> None:
 
 
 def build_base_root(cache_dir: Path | str = DEFAULT_CACHE_DIR, *, mirror: str | None = None) -> Path:
-    """Return the cached base root, building it first if needed (a warm call is instant).
+    """Return the cached base root of the test host, building it first if needed (a warm call is
+    instant). ``<key>`` hashes the package lists, masked units and :data:`SCRIPT_VERSION`."""
+    return build_cached_root(
+        cache_dir,
+        key=base_cache_key(),
+        suite=SUITE,
+        include=BASE_PACKAGES,
+        customise=_customise_base,
+        mirror=mirror,
+        required_tools=("debootstrap", "chroot", "systemctl"),
+    )
 
-    The base lives in ``<cache_dir>/base-<key>/root``; ``<key>`` hashes the package lists,
-    masked units and :data:`SCRIPT_VERSION`. A build goes to a temporary directory and is
-    renamed into place only when complete, under a lock, so parallel callers and
-    interrupted builds never see half a root.
+
+def build_cached_root(
+    cache_dir: Path | str,
+    *,
+    key: str,
+    suite: str,
+    include: Sequence[str],
+    customise: Callable[[Path, str, IO[str]], None],
+    mirror: str | None = None,
+    required_tools: Sequence[str] = ("debootstrap", "chroot"),
+) -> Path:
+    """Return ``<cache_dir>/base-<key>/root``: a ``debootstrap --variant=minbase`` root of ``suite``
+    with ``include``, then ``customise(root, mirror, log)``; built once per key (the caller's key
+    hashes everything that determines the contents). Shared by the test host and the container
+    base image (tests/containers).
+
+    A build goes to a temporary directory and is renamed into place only when complete, under a
+    lock, so parallel callers and interrupted builds never see half a root. Bases of other keys in
+    ``cache_dir`` are removed once the new one is in place.
     """
     cache_dir = Path(cache_dir).resolve()
-    key = base_cache_key()
     base = cache_dir / f"base-{key}"
     root = base / "root"
     done = base / "base.json"
@@ -366,7 +390,7 @@ def build_base_root(cache_dir: Path | str = DEFAULT_CACHE_DIR, *, mirror: str | 
         return root
 
     _require_root()
-    _require_tools("debootstrap", "chroot", "systemctl")
+    _require_tools(*required_tools)
     cache_dir.mkdir(parents=True, exist_ok=True)
     with open(cache_dir / f"base-{key}.lock", "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -385,8 +409,8 @@ def build_base_root(cache_dir: Path | str = DEFAULT_CACHE_DIR, *, mirror: str | 
                     [
                         "debootstrap",
                         f"--variant={VARIANT}",
-                        f"--include={','.join(BASE_PACKAGES)}",
-                        SUITE,
+                        f"--include={','.join(include)}",
+                        suite,
                         tmp / "root",
                         mirror,
                     ],
@@ -394,7 +418,7 @@ def build_base_root(cache_dir: Path | str = DEFAULT_CACHE_DIR, *, mirror: str | 
                     timeout=3600,
                 )
                 t_debootstrap = time.monotonic() - started
-                _customise_base(tmp / "root", mirror, log)
+                customise(tmp / "root", mirror, log)
             except (TestHostError, subprocess.TimeoutExpired) as exc:
                 _umount_all(tmp)
                 raise TestHostError(f"{exc}\n--- tail of {log_path} ---\n{_tail(log_path)}") from exc
@@ -402,8 +426,7 @@ def build_base_root(cache_dir: Path | str = DEFAULT_CACHE_DIR, *, mirror: str | 
         size = dir_size_bytes(tmp / "root")
         meta = {
             "key": key,
-            "script_version": SCRIPT_VERSION,
-            "suite": SUITE,
+            "suite": suite,
             "mirror": mirror,
             "debootstrap_seconds": round(t_debootstrap, 1),
             "build_seconds": round(elapsed, 1),

@@ -281,7 +281,8 @@ def _plain_env(settings: StackSettings, media_bucket: pulumi.Input[str]) -> dict
         "MEDIA_BUCKET": media_bucket,
         "LOG_LEVEL": settings.observability.log_level,
         "WEB_CONCURRENCY": str(workers),
-        # Gunicorn reads this natively; flags in the image's CMD still take precedence.
+        # Gunicorn reads this natively, over the image's gunicorn.conf.py; its CMD has no flags that would
+        # override it (tests/containers checks the settings Gunicorn ends up with).
         "GUNICORN_CMD_ARGS": gunicorn,
         "SECURE_HSTS_SECONDS": str(web.hsts_seconds if web.hsts_seconds is not None else 0),
         "X_FRAME_OPTIONS": web.x_frame_options,

@@ -192,6 +192,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # into a logger would loop our stdout handler back into logging and drop lines).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_REDIRECT_STDOUTS = False
+# Beat's one periodic task: a heartbeat the worker records in the cache (proves beat, broker and
+# worker are wired together). Whole seconds, at least 1.
+CELERY_HEARTBEAT_SECONDS = env_int("CELERY_HEARTBEAT_SECONDS", 300)
+if CELERY_HEARTBEAT_SECONDS < 1:
+    raise ImproperlyConfigured(f"CELERY_HEARTBEAT_SECONDS must be at least 1, got {CELERY_HEARTBEAT_SECONDS}.")
+CELERY_BEAT_SCHEDULE = {
+    "heartbeat": {"task": "notes.heartbeat", "schedule": float(CELERY_HEARTBEAT_SECONDS)},
+}
 
 # ------------------------------------------------------ static & media files
 STATIC_URL = "/static/"

@@ -65,6 +65,8 @@ def test_settings_fail_fast_without_required_values(missing, overrides):
         ({"MEDIA_STORAGE": "s3"}, "MEDIA_BUCKET is required when MEDIA_STORAGE=s3"),
         ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG must be a boolean"),
         ({"SECURE_HSTS_SECONDS": "soon"}, "SECURE_HSTS_SECONDS must be an integer"),
+        ({"CELERY_HEARTBEAT_SECONDS": "0"}, "CELERY_HEARTBEAT_SECONDS must be at least 1, got 0"),
+        ({"CELERY_HEARTBEAT_SECONDS": "often"}, "CELERY_HEARTBEAT_SECONDS must be an integer"),
         (
             {"MEDIA_ROOT": "/tmp/same", "STATIC_ROOT": "/tmp/same"},
             "STATIC_ROOT and MEDIA_ROOT must be different",
@@ -208,6 +210,24 @@ def test_celery_configuration():
     assert conf.task_soft_time_limit == 1500
     assert conf.broker_connection_retry_on_startup is True
     assert "notes.record_ping" in app.tasks
+
+
+def test_beat_schedules_the_heartbeat_task():
+    import notes.tasks  # noqa: F401 - registers the tasks, as the worker's autodiscovery does
+    from project.celery import app
+
+    assert app.conf.beat_schedule == {"heartbeat": {"task": "notes.heartbeat", "schedule": 300.0}}
+    assert "notes.heartbeat" in app.tasks
+
+
+def test_the_heartbeat_task_records_its_time_in_the_cache():
+    from django.core.cache import cache
+
+    from notes.tasks import HEARTBEAT_CACHE_KEY, heartbeat
+
+    cache.delete(HEARTBEAT_CACHE_KEY)
+    heartbeat()
+    assert cache.get(HEARTBEAT_CACHE_KEY) is not None
 
 
 def test_logging_is_json_lines():
