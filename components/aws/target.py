@@ -38,8 +38,13 @@ def stack_name(settings: StackSettings) -> str:
     return f"{settings.app.name}-{settings.environment}"
 
 
-def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
-    """Build the aws-ec2 target for ``settings``; raises ``SettingsError`` before any resource."""
+def deploy(
+    settings: StackSettings, secrets: StackSecrets, parent_opts: pulumi.ResourceOptions | None = None
+) -> StackOutputs:
+    """Build the aws-ec2 target for ``settings``; raises ``SettingsError`` before any resource.
+
+    ``parent_opts`` (the root component's: its parent and aliases) applies to every resource
+    created here: the provider and each top-level component."""
     check_settings(settings)
     target = aws_target(settings)
     name = stack_name(settings)
@@ -49,8 +54,9 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
         f"{name}-aws",
         region=target.region,
         default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
+        opts=parent_opts,
     )
-    opts = pulumi.ResourceOptions(providers=[provider])
+    opts = pulumi.ResourceOptions.merge(parent_opts, pulumi.ResourceOptions(providers=[provider]))
 
     network_settings = settings.network
     reference = network_settings.reference

@@ -47,8 +47,13 @@ GUNICORN_WORKER_CLASSES = {
 }
 
 
-def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
-    """Create the whole gcp-cloudrun stack and return its outputs (contract in components/outputs.py)."""
+def deploy(
+    settings: StackSettings, secrets: StackSecrets, parent_opts: pulumi.ResourceOptions | None = None
+) -> StackOutputs:
+    """Create the whole gcp-cloudrun stack and return its outputs (contract in components/outputs.py).
+
+    ``parent_opts`` (the root component's: its parent and aliases) applies to every resource
+    created here: the provider and each top-level component."""
     target = settings.target
     if not isinstance(target, GcpCloudRunTarget):
         raise TypeError(f"components.gcp.target deploys gcp-cloudrun stacks, not {target.kind}")
@@ -61,8 +66,8 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
     # checked by components.config.validate before this runs.
     check_cloud_rules(prefix=prefix, region=target.region)  # also settings rules; kept as an assertion
 
-    provider = gcp.Provider(f"{prefix}-gcp", project=target.project, region=target.region)
-    opts = pulumi.ResourceOptions(providers=[provider])
+    provider = gcp.Provider(f"{prefix}-gcp", project=target.project, region=target.region, opts=parent_opts)
+    opts = pulumi.ResourceOptions.merge(parent_opts, pulumi.ResourceOptions(providers=[provider]))
 
     apis = ProjectServices(
         f"{prefix}-apis",

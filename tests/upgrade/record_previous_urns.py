@@ -6,11 +6,13 @@ to reach, through its aliases, a URN of the previous one (tests/upgrade/test_ali
 script runs the previous program itself — the commit ``PREVIOUS_LAYOUT`` unpacked with
 ``git archive`` into a temporary directory (the repository's worktrees are left alone) — under the
 mocks engine of that commit, for every stack file in tests/upgrade/stacks/, and writes the URNs
-to tests/upgrade/previous_urns.json.
+(with each resource's explicit provider) to tests/upgrade/previous_urns.json. The server stacks are
+also recorded from the commit before the host's stable names (``APP_NAMED_HOST``), whose stacks
+upgrade through the same aliases.
 
 Regenerate (only needed when a fixture stack is added or changed):
 
-    .venv/bin/python tests/upgrade/record_previous_urns.py [--commit SHA]
+    .venv/bin/python tests/upgrade/record_previous_urns.py
 """
 
 from __future__ import annotations
@@ -23,12 +25,23 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: the repository root on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.upgrade.urns import resource_nodes
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 STACKS = HERE / "stacks"
 GOLDEN = HERE / "previous_urns.json"
+PROJECT = "djangostack"
 PREVIOUS_LAYOUT = "ce7f7f1"
 """The last commit of the flat layout (components/program.py, the targets' plain ``deploy()``)."""
+APP_NAMED_HOST = "488fb0f"
+"""The last commit before the host resources got stable names: ``DjangoHost`` and its children were
+named after ``app.name`` (``shop``, ``shop-bootstrap``, ...); the server stacks only."""
+LAYOUTS = {PREVIOUS_LAYOUT: None, APP_NAMED_HOST: ("server", "server-ssh")}
+"""Commit -> the fixture stacks recorded from it (None: all)."""
 
 _RECORD = """
 import json, sys
@@ -38,9 +51,16 @@ result = {}
 for path in sys.argv[1:]:
     stack = Path(path).name.removeprefix("Pulumi.").removesuffix(".yaml")
     recording = evaluate_stack(Path(path))
-    result[stack] = sorted(r.urn for r in recording.resources)
+    result[stack] = [
+        {"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "provider": r.options["provider"]}
+        for r in recording.resources
+    ]
 print(json.dumps(result))
 """
+
+
+def stack_of(path: Path) -> str:
+    return path.name.removeprefix("Pulumi.").removesuffix(".yaml")
 
 
 def unpack_commit(commit: str, dest: Path) -> Path:
@@ -65,9 +85,10 @@ def unpack_commit(commit: str, dest: Path) -> Path:
     return tree
 
 
-def record(commit: str, python: str = sys.executable) -> dict[str, list[str]]:
-    """``{stack: sorted URNs}`` of the program at ``commit`` for every stack in tests/upgrade/stacks."""
-    stacks = sorted(STACKS.glob("Pulumi.*.yaml"))
+def record(commit: str, only: tuple[str, ...] | None = None, python: str = sys.executable) -> dict[str, dict[str, str]]:
+    """``{stack: {engine URN: engine URN of its explicit provider or ""}}`` of the program at
+    ``commit`` for the stacks in tests/upgrade/stacks (``only`` those named)."""
+    stacks = [p for p in sorted(STACKS.glob("Pulumi.*.yaml")) if only is None or stack_of(p) in only]
     with tempfile.TemporaryDirectory(prefix="djangostack-previous-") as tmp:
         tree = unpack_commit(commit, Path(tmp))
         result = subprocess.run(
@@ -80,19 +101,22 @@ def record(commit: str, python: str = sys.executable) -> dict[str, list[str]]:
         )
     if result.returncode != 0:
         raise RuntimeError(f"the program of {commit} failed under the mocks:\n{result.stderr}")
-    recorded: dict[str, list[str]] = json.loads(result.stdout.strip().splitlines()[-1])
-    return recorded
+    records: dict[str, list[dict[str, str]]] = json.loads(result.stdout.strip().splitlines()[-1])
+    return {
+        stack: {node.urn: node.provider for node in resource_nodes(stack_records, stack, PROJECT)}
+        for stack, stack_records in records.items()
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--commit", default=PREVIOUS_LAYOUT, help=f"the previous layout (default {PREVIOUS_LAYOUT})")
-    args = parser.parse_args()
-    recorded = record(args.commit)
-    document = {"commit": args.commit, "stacks": recorded}
+    parser.parse_args()
+    document = {commit: record(commit, only) for commit, only in LAYOUTS.items()}
     GOLDEN.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    counts = ", ".join(f"{stack}: {len(urns)}" for stack, urns in recorded.items())
-    print(f"wrote {GOLDEN.relative_to(REPO)} ({counts})")
+    for commit, recorded in document.items():
+        counts = ", ".join(f"{stack}: {len(urns)}" for stack, urns in recorded.items())
+        print(f"{commit}: {counts}")
+    print(f"wrote {GOLDEN.relative_to(REPO)}")
 
 
 if __name__ == "__main__":
