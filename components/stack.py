@@ -88,8 +88,7 @@ _SECRET_ARGS = {key: "".join("_" + c.lower() if c.isupper() else c for c in key)
 
 
 class DjangoStack(pulumi.ComponentResource):
-    """A production Django environment on one target (a Linux server over SSH, AWS EC2 or GCP
-    Cloud Run): the app, its database, cache, media storage, workers and release step."""
+    """A production Django environment: app, database, cache, media, workers, releases (server, AWS or GCP)."""
 
     target: pulumi.Output[str]
     """``server``, ``aws-ec2`` or ``gcp-cloudrun``."""
