@@ -28,6 +28,7 @@ from components.config import (
     validate,
 )
 from components.outputs import SECRET_OUTPUTS, StackOutputs, contract_names
+from components.rules import warnings as guardrail_warnings
 
 TYPE = f"{PROJECT}:index:DjangoStack"
 """The component's type token (the package's ``index`` module, as the component provider names it)."""
@@ -160,18 +161,33 @@ def settings_from_args(args: Mapping[str, Any]) -> tuple[StackSettings, StackSec
     for key, value in args.items():
         if key in secret_fields or value is None:
             continue
-        if isinstance(value, pulumi.Output):
-            problems.append(f"{PROJECT}:{key}: must be a plain value when the program runs, not an Output")
+        unknown = _output_at(value, key)
+        if unknown is not None:
+            problems.append(f"{PROJECT}:{unknown}: must be a plain value when the program runs, not an Output")
             continue
         raw[key] = _whole_numbers(value)
     if problems:
         raise SettingsError(problems)
     present = {key for key, field in _SECRET_ARGS.items() if args.get(field) is not None}
     settings = validate(raw, present, set(), pulumi.get_stack())
+    for line in guardrail_warnings(settings):  # what `check` and the program warn about, too
+        pulumi.log.warn(line)
     secrets = StackSecrets(
         {key: pulumi.Output.secret(args[field]) for key, field in _SECRET_ARGS.items() if args.get(field) is not None}
     )
     return settings, secrets
+
+
+def _output_at(value: Any, path: str) -> str | None:
+    """The dotted key of the first ``Output`` inside ``value``, or None."""
+    if isinstance(value, pulumi.Output):
+        return path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _output_at(item, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]")
+        if found is not None:
+            return found
+    return None
 
 
 def _whole_numbers(value: Any) -> Any:
