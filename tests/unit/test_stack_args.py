@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import pulumi
@@ -9,6 +11,16 @@ import pytest
 
 from components.config import SettingsError
 from components.stack import settings_from_args
+
+
+@pytest.fixture(autouse=True)
+def event_loop_for_outputs() -> Iterator[None]:
+    """Outputs need an event loop; the mocks harness leaves none set after its evaluations."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    asyncio.set_event_loop(None)
+    loop.close()
 
 
 def args(**changes: Any) -> dict[str, Any]:
