@@ -13,7 +13,7 @@ from importlib import metadata
 
 from pulumi.provider.experimental import component_provider_host
 
-from components.stack import DjangoStack
+from .stack import DjangoStack
 
 PACKAGE = "djangostack"
 

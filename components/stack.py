@@ -17,7 +17,7 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
-from components.config import (
+from .config import (
     CONCERN_KEYS,
     PROJECT,
     SECRET_KEYS,
@@ -27,8 +27,8 @@ from components.config import (
     load_from_pulumi,
     validate,
 )
-from components.outputs import SECRET_OUTPUTS, StackOutputs, contract_names
-from components.rules import warnings as guardrail_warnings
+from .outputs import SECRET_OUTPUTS, StackOutputs, contract_names
+from .rules import warnings as guardrail_warnings
 
 TYPE = f"{PROJECT}:index:DjangoStack"
 """The component's type token (the package's ``index`` module, as the component provider names it)."""
@@ -209,16 +209,16 @@ def build_target(
     """
     kind = settings.target.kind
     if kind == "server":
-        from components.host.target import deploy as deploy_server
+        from .host.target import deploy as deploy_server
 
         outputs: StackOutputs = deploy_server(settings, secrets, parent_opts)
         return outputs
     if kind == "aws-ec2":
-        from components.aws.target import deploy as deploy_aws
+        from .aws.target import deploy as deploy_aws
 
         aws_outputs: StackOutputs = deploy_aws(settings, secrets, parent_opts)
         return aws_outputs
-    from components.gcp.target import deploy as deploy_gcp
+    from .gcp.target import deploy as deploy_gcp
 
     gcp_outputs: StackOutputs = deploy_gcp(settings, secrets, parent_opts)
     return gcp_outputs
