@@ -182,9 +182,13 @@ def _output_at(value: Any, path: str) -> str | None:
     """The dotted key of the first ``Output`` inside ``value``, or None."""
     if isinstance(value, pulumi.Output):
         return path
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        found = _output_at(item, f"{path}.{key}" if isinstance(key, str) else f"{path}[{key}]")
+    children: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        children = [(f"{path}.{key}", item) for key, item in value.items()]
+    elif isinstance(value, list):
+        children = [(f"{path}[{index}]", item) for index, item in enumerate(value)]
+    for child_path, item in children:
+        found = _output_at(item, child_path)
         if found is not None:
             return found
     return None
