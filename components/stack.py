@@ -17,18 +17,13 @@ from typing import Any, NotRequired, TypedDict
 
 import pulumi
 
-from .config import (
-    CONCERN_KEYS,
-    PROJECT,
-    SECRET_KEYS,
-    SettingsError,
-    StackSecrets,
-    StackSettings,
-    load_from_pulumi,
-    validate,
-)
-from .outputs import SECRET_OUTPUTS, StackOutputs, contract_names
-from .rules import warnings as guardrail_warnings
+from .contract.outputs import SECRET_OUTPUTS, StackOutputs, contract_names
+from .settings.errors import SettingsError
+from .settings.fields import PROJECT
+from .settings.loading import StackSecrets, load_from_pulumi
+from .settings.rules import warnings as guardrail_warnings
+from .settings.stack import CONCERN_KEYS, SECRET_KEYS, StackSettings
+from .validation import validate
 
 TYPE = f"{PROJECT}:index:DjangoStack"
 """The component's type token (the package's ``index`` module, as the component provider names it)."""
@@ -213,16 +208,16 @@ def build_target(
     """
     kind = settings.target.kind
     if kind == "server":
-        from .host.target import deploy as deploy_server
+        from .targets.server.target import deploy as deploy_server
 
         outputs: StackOutputs = deploy_server(settings, secrets, parent_opts)
         return outputs
     if kind == "aws-ec2":
-        from .aws.target import deploy as deploy_aws
+        from .targets.aws.target import deploy as deploy_aws
 
         aws_outputs: StackOutputs = deploy_aws(settings, secrets, parent_opts)
         return aws_outputs
-    from .gcp.target import deploy as deploy_gcp
+    from .targets.gcp.target import deploy as deploy_gcp
 
     gcp_outputs: StackOutputs = deploy_gcp(settings, secrets, parent_opts)
     return gcp_outputs

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.testhost import TestHost
+from tools.testhost import TestHost
 from tests.engine.conftest import Cli
 from tests.engine.pulumi_cli import REPO_ROOT, VENV_DIR, isolated_env
 from tests.engine.test_server_stack import DB_PORT, HTTP_PORT, HTTPS_PORT, REDIS_PORT, Deployment

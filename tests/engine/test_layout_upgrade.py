@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.testhost import TestHost
+from tools.testhost import TestHost
 from tests.engine.conftest import Cli, copy_project
 from tests.engine.pulumi_cli import VENV_DIR, isolated_env
 from tests.engine.test_server_stack import DB_PORT, Deployment, stack_config

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from pulumi.provider.experimental.component import ComponentProvider
 
-from components.config import SECRET_KEYS
-from components.outputs import contract_names
-from components.provider import PACKAGE
-from components.stack import DjangoStack
+from djangostack.contract.outputs import contract_names
+from djangostack.provider import PACKAGE
+from djangostack.settings.stack import SECRET_KEYS
+from djangostack.stack import DjangoStack
 
 TOKEN = "djangostack:index:DjangoStack"
 

@@ -9,8 +9,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import SettingsError
-from components.stack import settings_from_args
+from djangostack.settings.errors import SettingsError
+from djangostack.stack import settings_from_args
 
 
 @pytest.fixture(autouse=True)

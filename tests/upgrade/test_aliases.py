@@ -20,8 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import Recording
-from tests.upgrade.program import evaluate_stack
+from tests.harness import Recording, evaluate_stack
 from tests.upgrade.record_previous_urns import APP_NAMED_HOST, LAYOUTS
 from tests.upgrade.urns import Matching, Node, match_previous, resource_nodes
 
