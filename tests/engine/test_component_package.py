@@ -26,10 +26,10 @@ from typing import Any
 
 import pytest
 
-from tools.testhost import TestHost
 from tests.engine.conftest import Cli
 from tests.engine.pulumi_cli import REPO_ROOT, VENV_DIR, isolated_env
 from tests.engine.test_server_stack import DB_PORT, HTTP_PORT, HTTPS_PORT, REDIS_PORT, Deployment
+from tools.testhost import TestHost
 
 pytestmark = pytest.mark.engine
 

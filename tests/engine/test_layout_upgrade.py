@@ -17,11 +17,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tools.testhost import TestHost
 from tests.engine.conftest import Cli, copy_project
 from tests.engine.pulumi_cli import VENV_DIR, isolated_env
 from tests.engine.test_server_stack import DB_PORT, Deployment, stack_config
 from tests.upgrade.record_previous_urns import PREVIOUS_LAYOUT, unpack_commit
+from tools.testhost import TestHost
 
 pytestmark = pytest.mark.engine
 
