@@ -99,7 +99,8 @@ class DjangoHost(pulumi.ComponentResource):
     def __init__(self, name: str, args: DjangoHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         if args.legacy_name and args.legacy_name != name:
             opts = pulumi.ResourceOptions.merge(
-                opts or pulumi.ResourceOptions(), pulumi.ResourceOptions(aliases=[pulumi.Alias(name=args.legacy_name)])
+                opts or pulumi.ResourceOptions(),
+                pulumi.ResourceOptions(aliases=_legacy_name_aliases(args.legacy_name, opts)),
             )
         super().__init__("djangostack:host:DjangoHost", name, None, opts)
         ctx = args.context
@@ -204,6 +205,24 @@ class DjangoHost(pulumi.ComponentResource):
         )
         release_id = args.release_id
         return release.stdout.apply(lambda _: release_id)
+
+
+def _legacy_name_aliases(
+    legacy_name: str, opts: pulumi.ResourceOptions | None
+) -> list[pulumi.Input[str | pulumi.Alias]]:
+    """The legacy name where the host is now, and at every other place the caller's aliases say it
+    was (a host moved under a new parent was also named after the app there: the root component's
+    ``Alias(parent=ROOT_STACK_RESOURCE)`` alone would miss a top-level ``DjangoHost`` named
+    ``<app>``). Its children follow through the engine's inherited aliases."""
+    aliases: list[pulumi.Input[str | pulumi.Alias]] = [pulumi.Alias(name=legacy_name)]
+    for alias in opts.aliases if opts is not None and opts.aliases else []:
+        if isinstance(alias, pulumi.Alias) and alias.name in (..., None):
+            aliases.append(
+                pulumi.Alias(
+                    name=legacy_name, type_=alias.type_, parent=alias.parent, stack=alias.stack, project=alias.project
+                )
+            )
+    return aliases
 
 
 def _aliases(args: DjangoHostArgs, suffix: str) -> list[pulumi.Input[str | pulumi.Alias]] | None:

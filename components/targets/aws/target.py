@@ -39,9 +39,12 @@ def stack_name(settings: StackSettings) -> str:
     return f"{settings.app.name}-{settings.environment}"
 
 
-def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
+def deploy(
+    settings: StackSettings, secrets: StackSecrets, parent_opts: pulumi.ResourceOptions | None = None
+) -> StackOutputs:
     """Build the aws-ec2 target for ``settings`` (validated by ``validation.validate``, which ran the
-    AWS rules)."""
+    AWS rules). ``parent_opts`` (the root component's: its parent and aliases) applies to every
+    resource created here: the provider and each top-level component."""
     target = aws_target(settings)
     name = stack_name(settings)
     prod = settings.environment == "prod"
@@ -50,8 +53,9 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
         f"{name}-aws",
         region=target.region,
         default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
+        opts=parent_opts,
     )
-    opts = pulumi.ResourceOptions(providers=[provider])
+    opts = pulumi.ResourceOptions.merge(parent_opts, pulumi.ResourceOptions(providers=[provider]))
 
     network_settings = settings.network
     reference = network_settings.reference

@@ -44,8 +44,13 @@ GUNICORN_WORKER_CLASSES = {
 }
 
 
-def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
-    """Create the whole gcp-cloudrun stack and return its outputs (contract in components/contract/outputs.py)."""
+def deploy(
+    settings: StackSettings, secrets: StackSecrets, parent_opts: pulumi.ResourceOptions | None = None
+) -> StackOutputs:
+    """Create the whole gcp-cloudrun stack and return its outputs (contract in components/contract/outputs.py).
+
+    ``parent_opts`` (the root component's: its parent and aliases) applies to every resource
+    created here: the provider and each top-level component."""
     target = settings.target
     if not isinstance(target, GcpCloudRunTarget):
         raise TypeError(f"targets.gcp.target deploys gcp-cloudrun stacks, not {target.kind}")
@@ -57,8 +62,8 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
     # Name limits, range overlap and extraEnv clashes are settings rules (targets.gcp.rules), run
     # once by validation.validate before this runs.
 
-    provider = gcp.Provider(f"{prefix}-gcp", project=target.project, region=target.region)
-    opts = pulumi.ResourceOptions(providers=[provider])
+    provider = gcp.Provider(f"{prefix}-gcp", project=target.project, region=target.region, opts=parent_opts)
+    opts = pulumi.ResourceOptions.merge(parent_opts, pulumi.ResourceOptions(providers=[provider]))
 
     apis = ProjectServices(
         f"{prefix}-apis",

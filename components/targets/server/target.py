@@ -59,7 +59,11 @@ def ssh_private_key(target: ServerTarget, secrets: StackSecrets) -> pulumi.Outpu
         ) from None
 
 
-def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
+def deploy(
+    settings: StackSettings, secrets: StackSecrets, parent_opts: pulumi.ResourceOptions | None = None
+) -> StackOutputs:
+    """Build the server target; ``parent_opts`` (the root component's: its parent and aliases)
+    applies to the ``DjangoHost``."""
     target = settings.target
     assert isinstance(target, ServerTarget)
     stack_key = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{pulumi.get_project()}-{pulumi.get_stack()}")
@@ -93,6 +97,7 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
             remove_data_on_destroy=settings.app.remove_data_on_destroy,
             legacy_name=settings.app.name,
         ),
+        parent_opts,
     )
     return StackOutputs(
         target=target.kind,
