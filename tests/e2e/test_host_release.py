@@ -26,7 +26,7 @@ from components.host.artifact import pack_source
 from components.host.context import HostContext
 from components.host.django_host import env_prelude, release_command, upload_script
 from components.host.render import render_all
-from tests.e2e.testhost import TestHost
+from tests.e2e.testhost import TestHost, distro
 from tests.e2e.web import Browser
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +43,8 @@ def settings() -> StackSettings:
 
 @pytest.fixture(scope="module")
 def ctx(settings: StackSettings) -> HostContext:
-    return HostContext.from_settings(settings)
+    # The test host's distribution (TESTHOST_SUITE) is the stack's host OS.
+    return dataclasses.replace(HostContext.from_settings(settings), host_os=distro().host_os)
 
 
 def bootstrap(host: TestHost, ctx: HostContext) -> None:
