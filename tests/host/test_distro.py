@@ -190,3 +190,12 @@ def test_build_commands_are_quoted_word_by_word(tmp_path: Path) -> None:
 def test_no_build_commands_no_build_step() -> None:
     assert 'run "build commands' not in render_release_script(ctx())
     assert 'run "build commands' in render_release_script(ctx(build_commands=(("true",),)))
+
+
+def test_destroy_removes_the_venvs_and_uv() -> None:
+    from components.host.django_host import uninstall_script
+
+    c = ctx()
+    script = uninstall_script(c)
+    assert c.venvs_dir in script.split("rm -rf ", 1)[1].splitlines()[0]
+    assert c.uv_dir.startswith(c.lib_dir + "/") and c.python_dir.startswith(c.lib_dir + "/")
