@@ -491,7 +491,7 @@ def test_root_never_sources_what_the_app_user_can_write(any_ctx: HostContext) ->
     assert 'setpriv --reuid="$APP_USER"' in release
     # uv builds as the app user: every uv that installs runs through as_app (root runs only
     # `uv --version` and `uv python find`, which read root-owned files).
-    assert 'as_app "$dir" 0 env UV_CACHE_DIR="$CACHE/uv"' in release
+    assert 'as_app "$dir" 0 env "${UV_ENV[@]}"' in release
     assert 'uv_as_app "$dir" venv --allow-existing' in release and "python3 -m venv" not in release
     logical = release.replace("\\\n", " ").splitlines()
     root_uv = [line.strip() for line in logical if '"$UV"' in line and "as_app" not in line]
