@@ -564,10 +564,14 @@ if __name__ == "__main__":
     sys.exit(main(sys.argv))
 '
 
+# uv trusts the host's certificate store (like apt and pip), so a proxy's own CA works.
+UV_ENV=(UV_CACHE_DIR="$CACHE/uv" UV_TOOL_DIR="$CACHE/uv-tools" UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
+    UV_NO_PROGRESS=1 UV_SYSTEM_CERTS=1)
+
 uv_as_app() { # dir uv-arguments...: uv as the app user, without the app's environment (no secrets)
     local dir=$1
     shift
-    as_app "$dir" 0 env UV_CACHE_DIR="$CACHE/uv" UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1 \
+    as_app "$dir" 0 env "${UV_ENV[@]}" \
         POETRY_CACHE_DIR="$CACHE/poetry" XDG_CACHE_HOME="$CACHE/xdg" "$UV" "$@"
 }
 
@@ -606,8 +610,7 @@ install_deps() { # release dir, venv
     fi
     case "$(deps_kind "$dir")" in
         uv)
-            as_app "$dir" 0 env UV_PROJECT_ENVIRONMENT="$venv" UV_CACHE_DIR="$CACHE/uv" UV_LINK_MODE=copy \
-                UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1 \
+            as_app "$dir" 0 env UV_PROJECT_ENVIRONMENT="$venv" "${UV_ENV[@]}" \
                 "$UV" sync --frozen --no-dev --no-install-project --python "$venv/bin/python" "${links[@]}" || return 1
             ;;
         poetry)
