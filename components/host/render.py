@@ -26,10 +26,10 @@ from typing import Any
 import jinja2
 import yaml
 
-from components.host import python_check
-from components.host.context import HostContext, is_ip_address
-from components.host.distros import GUNICORN_VERSION, POETRY_EXPORT, UV_VERSION, check_package_name, python_hint
-from components.host.files import HostFile
+from . import python_check
+from .context import HostContext, is_ip_address
+from .distros import GUNICORN_VERSION, POETRY_EXPORT, UV_VERSION, check_package_name, python_hint
+from .files import HostFile
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from components.config import load_from_stack_file
-from components.host.context import HostContext
-from components.host.distros import UV_VERSION
-from components.host.render import render_release_script
-from tests.e2e.testhost import DEFAULT_CACHE_DIR, TestHost, _chroot_mounts, _rmtree, build_base_root, distro
+from djangostack.settings.loading import load_from_stack_file
+from djangostack.host.context import HostContext
+from djangostack.host.distros import UV_VERSION
+from djangostack.host.render import render_release_script
+from tools.testhost import DEFAULT_CACHE_DIR, TestHost, build_base_root, distro
+from tools.testhost.host import _chroot_mounts, _rmtree
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +40,7 @@ def ctx() -> HostContext:
 
 @pytest.fixture(scope="module")
 def root(ctx: HostContext) -> Iterator[Path]:
-    from tests.e2e.testhost import require_test_host
+    from tools.testhost import require_test_host
 
     require_test_host()
     base = build_base_root(DEFAULT_CACHE_DIR)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from components.config import load_from_stack_file
-from components.host.context import HostContext
+from djangostack.settings.loading import load_from_stack_file
+from djangostack.host.context import HostContext
 from tests.e2e.test_host_release import APP, REPO, bootstrap, release
-from tests.e2e.testhost import TestHost, distro
+from tools.testhost import TestHost, distro
 from tests.e2e.web import Browser
 
 pytestmark = pytest.mark.e2e

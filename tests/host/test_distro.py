@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from components.host import python_check
-from components.host.context import HostContext
-from components.host.distros import HOST_OSES, check_package_name, host_os
-from components.host.render import host_packages, render_bootstrap_script, render_release_script
+from djangostack.host import python_check
+from djangostack.host.context import HostContext
+from djangostack.host.distros import HOST_OSES, check_package_name, host_os
+from djangostack.host.render import host_packages, render_bootstrap_script, render_release_script
 from tests.host.conftest import alb_context, dev_context
 
 CHECK_SOURCE = Path(python_check.__file__).read_text(encoding="utf-8")
@@ -193,7 +193,7 @@ def test_no_build_commands_no_build_step() -> None:
 
 
 def test_destroy_removes_the_venvs_and_uv() -> None:
-    from components.host.django_host import uninstall_script
+    from djangostack.host.django_host import uninstall_script
 
     c = ctx()
     script = uninstall_script(c)
