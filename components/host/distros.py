@@ -105,8 +105,8 @@ POETRY_EXPORT: Final[tuple[str, ...]] = (
 def python_hint(os_: HostOs, python: str) -> str:
     """The second half of the release's one-line refusal: what the stack can change."""
     others = ", ".join(f"{o.name}: {o.python}" for o in HOST_OSES.values())
-    source = f"the {os_.label} python3" if python == "system" else f"app.python {python}"
+    source = f"the {os_.label} python3" if python == "system" else f"Python {python} (uv-managed)"
     return (
         f"This release uses {source}; choose a host OS whose Python fits ({others}) "
-        "or set app.python to a version the app supports (uv installs it)"
+        "or another Python for the app (uv installs it)"
     )

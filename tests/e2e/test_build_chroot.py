@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from djangostack.settings.loading import load_from_stack_file
 from djangostack.host.context import HostContext
 from djangostack.host.distros import UV_VERSION
 from djangostack.host.render import render_release_script
+from djangostack.settings.loading import load_from_stack_file
 from tools.testhost import DEFAULT_CACHE_DIR, TestHost, build_base_root, distro
 from tools.testhost.host import _chroot_mounts, _rmtree
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from djangostack.settings.loading import load_from_stack_file
 from djangostack.host.context import HostContext
+from djangostack.settings.loading import load_from_stack_file
 from tests.e2e.test_host_release import APP, REPO, bootstrap, release
-from tools.testhost import TestHost, distro
 from tests.e2e.web import Browser
+from tools.testhost import TestHost, distro
 
 pytestmark = pytest.mark.e2e
 

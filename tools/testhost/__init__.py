@@ -4,8 +4,8 @@ and engine tests, the benchmarks and the quickstart. See ``host`` for how it wor
 from .host import (
     BASE_POSTGRES_PORT,
     DEFAULT_CACHE_DIR,
-    DISTROS,
     DEFAULT_SSH_PORT,
+    DISTROS,
     PREINSTALLED_PACKAGES,
     TestHost,
     TestHostError,
@@ -18,8 +18,8 @@ from .host import (
 __all__ = [
     "BASE_POSTGRES_PORT",
     "DEFAULT_CACHE_DIR",
-    "DISTROS",
     "DEFAULT_SSH_PORT",
+    "DISTROS",
     "PREINSTALLED_PACKAGES",
     "TestHost",
     "TestHostError",
