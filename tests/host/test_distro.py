@@ -199,3 +199,18 @@ def test_destroy_removes_the_venvs_and_uv() -> None:
     script = uninstall_script(c)
     assert c.venvs_dir in script.split("rm -rf ", 1)[1].splitlines()[0]
     assert c.uv_dir.startswith(c.lib_dir + "/") and c.python_dir.startswith(c.lib_dir + "/")
+
+
+@pytest.mark.parametrize(
+    "files", [("requirements.txt",), ("uv.lock", "pyproject.toml"), ("poetry.lock", "pyproject.toml")]
+)
+def test_the_artifact_takes_every_dependency_format(tmp_path: Path, files: tuple[str, ...]) -> None:
+    from djangostack.host.artifact import pack_source
+
+    write(tmp_path, "manage.py", "")
+    for name in files:
+        write(tmp_path, name, "")
+    assert pack_source(tmp_path)
+    (tmp_path / files[0]).unlink()
+    with pytest.raises(FileNotFoundError, match="has no dependency file"):
+        pack_source(tmp_path)
