@@ -10,7 +10,10 @@ and measures, with ``wrk``:
    worker) over plain HTTP, same release, same environment file, same user;
 2. a static file (``/static/notes/site.css``): Nginx directly against Gunicorn + WhiteNoise alone;
 3. failed requests while a release runs under load (wrk on ``/`` during the second release);
-4. wall seconds of the first release and of the second and third (unchanged requirements).
+4. wall seconds of the first release, of the second and third (unchanged requirements: the venv
+   is reused) and of a fourth with one changed dependency;
+5. one venv build of the sample app's requirements with pip (current pip, setuptools, wheel)
+   against uv, each with an empty cache and with the cache it filled.
 
 The machines are noisy: only the ratios of one run are meant to be quoted. Needs root (nspawn).
 
@@ -198,10 +201,10 @@ def bootstrap(host: TestHost, ctx: HostContext) -> None:
         raise BenchError(f"bootstrap failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
 
 
-def release(host: TestHost, ctx: HostContext, release_id: str) -> float:
-    """Upload the sample app and run the release script; return the release's wall seconds."""
+def release(host: TestHost, ctx: HostContext, release_id: str, source: Path = APP) -> float:
+    """Upload the app and run the release script; return the release's wall seconds."""
     archive = f"/var/tmp/{ctx.app_name}-artifacts/source.tar.gz"
-    encoded = base64.b64encode(pack_source(APP)).decode()
+    encoded = base64.b64encode(pack_source(source)).decode()
     host.ssh(f"mkdir -p {shlex.quote(str(Path(archive).parent))} && base64 -d > {shlex.quote(archive)}", input=encoded)
     log(f"release {release_id}")
     started = time.monotonic()
@@ -339,6 +342,66 @@ def check_ports_free(ctx: HostContext) -> None:
         raise BenchError(f"ports already in use on 127.0.0.1: {listed}; stop what holds them (ss -ltnp)")
 
 
+# --------------------------------------------------------------------------------------- builds
+
+CHANGED_DEPENDENCY: Final = ("whitenoise==6.12.0", "whitenoise==6.11.0")
+"""r4 changes one pin of the sample app's requirements (a different version of one package)."""
+
+BUILD_SCRIPT: Final = """
+set -euo pipefail
+req=$1 tool=$2 cache=$3 venv=$(mktemp -d /var/tmp/bench-venv.XXXXXX)
+start=$(date +%s.%N)
+if [[ $tool == pip ]]; then
+    python3 -m venv --upgrade-deps "$venv" >/dev/null
+    PIP_CACHE_DIR=$cache PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install -q wheel
+    PIP_CACHE_DIR=$cache PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install -q -r "$req"
+else
+    UV_CACHE_DIR=$cache UV_LINK_MODE=copy "$UV" venv -q --python /usr/bin/python3 "$venv"
+    UV_CACHE_DIR=$cache UV_LINK_MODE=copy "$UV" pip install -q --python "$venv/bin/python" -r "$req"
+fi
+end=$(date +%s.%N)
+rm -rf "$venv"
+echo "BUILD_SECONDS $(python3 -c "print($end - $start)")"
+"""
+"""One venv build of the release's requirements on the host: pip (current pip, setuptools and
+wheel, as `venv --upgrade-deps` gives) or uv, with the given cache directory."""
+
+
+def build_seconds(host: TestHost, ctx: HostContext, tool: str, cache: str) -> float:
+    requirements = f"{ctx.releases_dir}/r1/requirements.txt"
+    command = f"sudo -n env UV={shlex.quote(ctx.uv_bin)} bash -s -- {requirements} {tool} {shlex.quote(cache)}"
+    result = host.ssh(command, input=BUILD_SCRIPT, timeout=1800, check=False)
+    if result.returncode != 0:
+        raise BenchError(f"{tool} build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    seconds = float(result.stdout.split("BUILD_SECONDS", 1)[1].split()[0])
+    log(f"  {tool} build ({cache}): {seconds:.1f}s")
+    return seconds
+
+
+def measure_builds(host: TestHost, ctx: HostContext) -> dict[str, float]:
+    """pip against uv, each with an empty cache, then again with the cache it filled."""
+    out: dict[str, float] = {}
+    for tool in ("pip", "uv"):
+        cache = f"/var/tmp/bench-cache-{tool}"
+        host.ssh(f"sudo -n rm -rf {cache}")
+        out[f"{tool} cold"] = build_seconds(host, ctx, tool, cache)
+        out[f"{tool} warm"] = build_seconds(host, ctx, tool, cache)
+        host.ssh(f"sudo -n rm -rf {cache}")
+    return out
+
+
+def with_changed_dependency(tmp: Path) -> Path:
+    copy = tmp / "changed-dependency"
+    shutil.copytree(APP, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "media", "staticfiles"))
+    requirements = copy / "requirements.txt"
+    old, new = CHANGED_DEPENDENCY
+    text = requirements.read_text(encoding="utf-8")
+    if old not in text:
+        raise BenchError(f"{requirements} no longer pins {old}; update CHANGED_DEPENDENCY")
+    requirements.write_text(text.replace(old, new), encoding="utf-8")
+    return copy
+
+
 # -------------------------------------------------------------------------------------- report
 
 
@@ -356,6 +419,7 @@ class Results:
     under_load: WrkResult
     release_seconds: dict[str, float]
     duration: str
+    builds: dict[str, float]
 
 
 def ratio(ours: float, alone: float) -> str:
@@ -394,10 +458,22 @@ def render(r: Results, ctx: HostContext) -> str:
         "",
         "| release | requirements | wall s | ratio to first release |",
         "|---|---|---:|---:|",
-        f"| r1 (first) | empty wheelhouse: downloaded | {first:.1f} | 1.00 |",
-        f"| r2 (under the wrk load below) | unchanged | {r.release_seconds['r2']:.1f} "
+        f"| r1 (first) | empty uv cache: downloaded | {first:.1f} | 1.00 |",
+        f"| r2 (under the wrk load below) | unchanged (venv reused) | {r.release_seconds['r2']:.1f} "
         f"| {ratio(r.release_seconds['r2'], first)} |",
-        f"| r3 (idle) | unchanged | {r.release_seconds['r3']:.1f} | {ratio(r.release_seconds['r3'], first)} |",
+        f"| r3 (idle) | unchanged (venv reused) | {r.release_seconds['r3']:.1f} "
+        f"| {ratio(r.release_seconds['r3'], first)} |",
+        f"| r4 (idle) | one changed: {' -> '.join(CHANGED_DEPENDENCY)} | {r.release_seconds['r4']:.1f} "
+        f"| {ratio(r.release_seconds['r4'], first)} |",
+        "",
+        "Building a venv of the sample app's requirements on the host (the release's build step alone):",
+        "",
+        "| build | wall s | ratio to pip, empty cache |",
+        "|---|---:|---:|",
+        *(
+            f"| {name} cache | {seconds:.1f} | {ratio(seconds, r.builds['pip cold'])} |"
+            for name, seconds in r.builds.items()
+        ),
         "",
         f"Requests to `{PAGE}` through Nginx while r2 ran (wrk from 2 s before to 2 s after the release, "
         f"--timeout {RELEASE_LOAD_TIMEOUT}):",
@@ -453,6 +529,11 @@ def measure(host: TestHost, ctx: HostContext, wrk: Wrk, duration: str, load_befo
     log(f"  during r2: {load.requests} requests, {load.non_2xx} non-2xx, {load.socket_errors} socket errors")
     releases["r3"] = release(host, ctx, "r3")
     expect_200(ours_address, PAGE, ctx, secure=True)
+    with tempfile.TemporaryDirectory(prefix="host-bench-app-") as tmp:
+        releases["r4"] = release(host, ctx, "r4", with_changed_dependency(Path(tmp)))
+    expect_200(ours_address, PAGE, ctx, secure=True)
+    log("venv builds, pip against uv")
+    builds = measure_builds(host, ctx)
 
     return Results(
         cpus=os.cpu_count() or 0,
@@ -467,6 +548,7 @@ def measure(host: TestHost, ctx: HostContext, wrk: Wrk, duration: str, load_befo
         under_load=load,
         release_seconds=releases,
         duration=duration,
+        builds=builds,
     )
 
 

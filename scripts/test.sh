@@ -41,3 +41,11 @@ if [ "$fast" -eq 1 ]; then
 else
   .venv/bin/python -m pytest -q "${extra[@]}"
 fi
+
+if [ "$fast" -eq 0 ]; then
+  # The full e2e suite above ran on the default distribution (Debian 12). The second one, Debian 13
+  # (Python 3.13, PostgreSQL 17), gets the focused build and release module: its own cached base
+  # root (a cold debootstrap costs ~10 minutes, a warm one nothing).
+  echo "== builds and releases on Debian 13 (trixie)"
+  TESTHOST_SUITE=trixie .venv/bin/python -m pytest -q -m e2e tests/e2e/test_builds.py "${extra[@]}"
+fi

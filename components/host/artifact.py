@@ -50,8 +50,12 @@ def pack_source(root: Path) -> bytes:
     """A reproducible gzip'd tarball of ``root``'s release files (paths relative to ``root``)."""
     if not (root / "manage.py").is_file():
         raise FileNotFoundError(f"{root} is not a Django project (no manage.py)")
-    if not (root / "requirements.txt").is_file():
-        raise FileNotFoundError(f"{root} has no requirements.txt")
+    locks = (("uv.lock", "pyproject.toml"), ("poetry.lock", "pyproject.toml"), ("requirements.txt",))
+    if not any(all((root / name).is_file() for name in lock) for lock in locks):
+        raise FileNotFoundError(
+            f"{root} has no dependency file: uv.lock (with pyproject.toml), poetry.lock (with pyproject.toml) "
+            "or requirements.txt"
+        )
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path in source_files(root):

@@ -13,12 +13,14 @@ each rendered file depends on a small, flat, documented set of values. Two targe
 Paths (``<app>`` is ``app.name``)::
 
     /srv/<app>/                      root:root 0755   base dir, traversable by Nginx
-      releases/<id>/                 root:root 0755   code (read-only to the app), .venv, static/
+      releases/<id>/                 root:root 0755   code (read-only to the app), static/,
+                                                      .venv -> ../../shared/venvs/<deps hash>
       current -> releases/<id>                        switched atomically by the release script
       shared/media/                  <app>:www-data 2750  uploads (local media only)
       shared/logs/                   <app>:<app> 2750     file logs, rotated by logrotate
       shared/backups/                root:root 0700   pre-release pg_dump files
-      shared/cache/                  <app>:<app> 0700 pip cache + wheelhouse (pip runs as <app>)
+      shared/cache/                  <app>:<app> 0700 uv's cache (uv runs as <app>)
+      shared/venvs/<deps hash>/      root:root 0755   a venv, reused while the dependencies match
       shared/incoming/               root:root 0700   release archives: checked, unpacked (mktemp -d)
     /etc/<app>/                      root:<app> 0750  gunicorn.conf.py, app.env (0640 root:<app>)
       secrets/                       root:root 0700   host-generated secrets, one file each
@@ -40,6 +42,7 @@ from typing import Literal
 
 from ..settings.stack import StackSettings
 from ..settings.targets import AwsEc2Target, ServerTarget
+from .distros import DEFAULT_OS, HostOs, host_os
 
 TlsMode = Literal["letsencrypt", "self-signed", "load-balancer"]
 """How HTTPS is served: certbot certificate at Nginx, a host-generated self-signed certificate at
@@ -95,7 +98,7 @@ class HostContext:
     logs_dir: str
     backups_dir: str
     cache_dir: str
-    """pip cache and wheelhouse, reused across releases so unchanged requirements cost seconds."""
+    """uv's cache (downloads and built wheels), reused across releases."""
     static_dir: str
     """``current/static``: STATIC_ROOT at run time and the Nginx /static/ alias."""
     config_dir: str
@@ -214,6 +217,51 @@ class HostContext:
     stack_key: str = ""
     """``<project>-<stack>`` when known (the server target): the bootstrap records which app this
     stack installed, so a renamed ``app.name`` retires the old app's services, never its data."""
+
+    # ---- host OS, Python and builds -------------------------------------------------------------
+    host_os: str = DEFAULT_OS
+    """``debian-12``, ``debian-13``, ``ubuntu-22.04`` or ``ubuntu-24.04`` (``components.host.distros``)."""
+    python: str = "system"
+    """``system`` (the distribution's python3) or ``3.N``: uv installs that CPython when the
+    distribution ships another one."""
+    system_packages: tuple[str, ...] = ()
+    """Extra Debian/Ubuntu packages the app needs (``libjpeg-dev``, ``gettext``); validated names."""
+    build_commands: tuple[tuple[str, ...], ...] = ()
+    """Per-release build steps, each an argv run as the app user in the new release (venv first on
+    PATH, the app's environment loaded) before ``check --deploy``; every word is shell-quoted."""
+
+    @property
+    def os_info(self) -> HostOs:
+        return host_os(self.host_os)
+
+    @property
+    def python_version(self) -> str:
+        """major.minor of the app's Python."""
+        return self.os_info.python if self.python == "system" else self.python
+
+    @property
+    def managed_python(self) -> bool:
+        """True when uv installs the app's CPython (the distribution ships another version)."""
+        return self.python_version != self.os_info.python
+
+    @property
+    def uv_dir(self) -> str:
+        """A venv holding the pinned uv (from PyPI), installed by the bootstrap."""
+        return f"{self.lib_dir}/uv"
+
+    @property
+    def uv_bin(self) -> str:
+        return f"{self.uv_dir}/bin/uv"
+
+    @property
+    def python_dir(self) -> str:
+        """UV_PYTHON_INSTALL_DIR of a uv-managed CPython (root-owned, readable)."""
+        return f"{self.lib_dir}/python"
+
+    @property
+    def venvs_dir(self) -> str:
+        """One venv per distinct set of dependencies, shared by the releases that have it."""
+        return f"{self.shared_dir}/venvs"
 
     @property
     def certbot_issue(self) -> str:
@@ -418,6 +466,8 @@ class HostContext:
             log_level=settings.observability.log_level,
             sentry=settings.observability.sentry,
             extra_env=tuple(sorted(settings.app.extra_env.items())),
+            # aws-ec2 boots Canonical's Ubuntu 24.04 AMI (components/aws/rules.py).
+            host_os=DEFAULT_OS if isinstance(target, ServerTarget) else "ubuntu-24.04",
         )
 
 

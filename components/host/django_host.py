@@ -347,6 +347,7 @@ def uninstall_script(
             ctx.releases_dir,
             ctx.current_link,
             ctx.cache_dir,
+            ctx.venvs_dir,
             ctx.incoming_dir,
             f"{ctx.base_dir}/.release-history",
         ]

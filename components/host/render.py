@@ -26,7 +26,9 @@ from typing import Any
 import jinja2
 import yaml
 
+from . import python_check
 from .context import HostContext, is_ip_address
+from .distros import GUNICORN_VERSION, POETRY_EXPORT, UV_VERSION, check_package_name, python_hint
 from .files import HostFile
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -120,6 +122,7 @@ def _render(template: str, ctx: HostContext, **extra: Any) -> str:
 def host_packages(ctx: HostContext) -> list[str]:
     """Debian/Ubuntu packages the host needs, sorted."""
     packages = set(BASE_PACKAGES)
+    packages.update(check_package_name(name) for name in ctx.system_packages)
     if ctx.local_postgres:
         packages.add("postgresql")
     if ctx.local_redis:
@@ -300,6 +303,10 @@ def render_release_script(ctx: HostContext) -> str:
         beat_units=beat_units,
         # Stable per app and within PostgreSQL's signed bigint range.
         migrate_lock_key=zlib.crc32(f"djangostack-migrate-{ctx.app_name}".encode()),
+        python_check=Path(python_check.__file__).read_text(encoding="utf-8"),
+        python_hint=python_hint(ctx.os_info, ctx.python),
+        gunicorn_version=GUNICORN_VERSION,
+        poetry_export=POETRY_EXPORT,
     )
 
 
@@ -327,6 +334,8 @@ def host_directories(ctx: HostContext) -> list[_Dir]:
         # pip runs as the app user and keeps its cache and wheelhouse here.
         _Dir(ctx.cache_dir, ctx.user, ctx.group, "0700"),
         _Dir(ctx.incoming_dir, "root", "root", "0700"),
+        # Built by the app user, then sealed root-owned like the releases that link to them.
+        _Dir(ctx.venvs_dir, "root", "root", "0755"),
         _Dir(ctx.config_dir, "root", ctx.group, "0750"),
         _Dir(ctx.secrets_dir, "root", "root", "0700"),
         _Dir(ctx.tls_dir, "root", "root", "0700"),
@@ -434,6 +443,7 @@ def render_bootstrap_script(ctx: HostContext, files: list[HostFile] | None = Non
         restart_units=[f"{ctx.gunicorn_unit}.socket", *restart],
         san=_san(ctx),
         certbot_retry_minutes=CERTBOT_RETRY_MINUTES,
+        uv_version=UV_VERSION,
     )
 
 

@@ -28,7 +28,7 @@ from djangostack.host.render import render_all
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.settings.stack import StackSettings
 from tests.e2e.web import Browser
-from tools.testhost import TestHost
+from tools.testhost import TestHost, distro
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +44,8 @@ def settings() -> StackSettings:
 
 @pytest.fixture(scope="module")
 def ctx(settings: StackSettings) -> HostContext:
-    return HostContext.from_settings(settings)
+    # The test host's distribution (TESTHOST_SUITE) is the stack's host OS.
+    return dataclasses.replace(HostContext.from_settings(settings), host_os=distro().host_os)
 
 
 def bootstrap(host: TestHost, ctx: HostContext) -> None:

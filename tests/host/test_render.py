@@ -489,8 +489,13 @@ def test_root_never_sources_what_the_app_user_can_write(any_ctx: HostContext) ->
     assert '. "$ENV_FILE"' not in release and '. "$dir/.release.env"' not in release
     assert 'exec env -i PATH="$CLEAN_PATH"' in release
     assert 'setpriv --reuid="$APP_USER"' in release
-    assert release.count('"$dir/.venv/bin/pip" "$@"') == 1  # only inside pip_as_app
-    assert 'pip_as_app "$dir" install' in release and 'as_app "$dir" 0 python3 -m venv' in release
+    # uv builds as the app user: every uv that installs runs through as_app (root runs only
+    # `uv --version` and `uv python find`, which read root-owned files).
+    assert 'as_app "$dir" 0 env "${UV_ENV[@]}"' in release
+    assert 'uv_as_app "$dir" venv --allow-existing' in release and "python3 -m venv" not in release
+    logical = release.replace("\\\n", " ").splitlines()
+    root_uv = [line.strip() for line in logical if '"$UV"' in line and "as_app" not in line]
+    assert all('"$UV" --version' in line or '"$UV" python find' in line for line in root_uv), root_uv
     assert "/usr/bin/python3 -I" in release and '"$1/.venv/bin/python" -' not in release
     bootstrap = render.render_bootstrap_script(any_ctx)
     assert 'chown "root:$APP_GROUP" "$env_new"' in bootstrap and 'chmod 0640 "$env_new"' in bootstrap

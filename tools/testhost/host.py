@@ -34,6 +34,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Final
@@ -43,9 +44,50 @@ from typing import IO, Final
 SCRIPT_VERSION: Final = "2"
 
 SUITE: Final = "bookworm"
+"""The default distribution (the full e2e suite runs on it); ``TESTHOST_SUITE`` picks another."""
 DEFAULT_MIRROR: Final = "http://deb.debian.org/debian"
 SECURITY_MIRROR: Final = "http://deb.debian.org/debian-security"
 VARIANT: Final = "minbase"
+
+
+@dataclass(frozen=True)
+class Distro:
+    """One distribution the test host can boot: where its packages come from, its PostgreSQL."""
+
+    suite: str
+    vendor: str
+    """``debian`` or ``ubuntu``."""
+    mirror: str
+    security_mirror: str
+    components: tuple[str, ...]
+    postgres: str
+    """Major version of the distribution's ``postgresql`` package (the base moves its port)."""
+    script: str
+    """debootstrap's script for the suite (an older debootstrap may not know a newer Ubuntu)."""
+    host_os: str
+    """The stack's name for this distribution (``components.host.distros``)."""
+
+
+UBUNTU_MIRROR: Final = "http://archive.ubuntu.com/ubuntu"
+UBUNTU_SECURITY_MIRROR: Final = "http://security.ubuntu.com/ubuntu"
+_UBUNTU_SOURCES: Final = (UBUNTU_MIRROR, UBUNTU_SECURITY_MIRROR, ("main", "universe"))
+DISTROS: Final[dict[str, Distro]] = {
+    "bookworm": Distro("bookworm", "debian", DEFAULT_MIRROR, SECURITY_MIRROR, ("main",), "15", "bookworm", "debian-12"),
+    "trixie": Distro("trixie", "debian", DEFAULT_MIRROR, SECURITY_MIRROR, ("main",), "17", "trixie", "debian-13"),
+    # nginx, redis and certbot are in Ubuntu's universe component.
+    "jammy": Distro("jammy", "ubuntu", *_UBUNTU_SOURCES, "14", "gutsy", "ubuntu-22.04"),
+    "noble": Distro("noble", "ubuntu", *_UBUNTU_SOURCES, "16", "gutsy", "ubuntu-24.04"),
+}
+
+
+def distro(suite: str | None = None) -> Distro:
+    """The distribution ``suite`` (default: ``TESTHOST_SUITE`` from the environment, else bookworm)."""
+    name = suite or os.environ.get("TESTHOST_SUITE") or SUITE
+    try:
+        return DISTROS[name]
+    except KeyError:
+        raise TestHostError(f"unknown test host suite {name!r}; known: {', '.join(DISTROS)}") from None
+
 
 # Installed by debootstrap itself (no Recommends).
 BASE_PACKAGES: Final[tuple[str, ...]] = (
@@ -248,11 +290,11 @@ def dir_size_bytes(path: Path) -> int:
 # ----------------------------------------------------------------------- base root
 
 
-def base_cache_key() -> str:
-    """Hash of everything that determines the base root's contents."""
+def base_cache_key(suite: str | None = None) -> str:
+    """Hash of everything that determines the base root's contents (one base per suite)."""
     spec = {
         "script_version": SCRIPT_VERSION,
-        "suite": SUITE,
+        "suite": distro(suite).suite,
         "variant": VARIANT,
         "base": sorted(BASE_PACKAGES),
         "preinstalled": sorted(PREINSTALLED_PACKAGES),
@@ -290,11 +332,16 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
     path.chmod(mode)
 
 
-def _customise_base(root: Path, mirror: str, log: IO[str]) -> None:
+def _customise_base(root: Path, mirror: str, log: IO[str], dist: Distro) -> None:
+    parts = " ".join(dist.components)
+    suite = dist.suite
     _write(
         root / "etc/apt/sources.list",
-        f"deb {mirror} {SUITE} main\ndeb {mirror} {SUITE}-updates main\ndeb {SECURITY_MIRROR} {SUITE}-security main\n",
+        f"deb {mirror} {suite} {parts}\ndeb {mirror} {suite}-updates {parts}\n"
+        f"deb {dist.security_mirror} {suite}-security {parts}\n",
     )
+    # Ubuntu's minbase ships a deb822 ubuntu.sources on newer releases: one list only.
+    (root / "etc/apt/sources.list.d/ubuntu.sources").unlink(missing_ok=True)
     # No service may start inside the chroot (it would run on the host's network).
     policy = root / "usr/sbin/policy-rc.d"
     _write(policy, "#!/bin/sh\nexit 101\n", 0o755)
@@ -325,7 +372,7 @@ def _customise_base(root: Path, mirror: str, log: IO[str]) -> None:
             _chroot(
                 root,
                 "pg_conftool",
-                "15",
+                dist.postgres,
                 "main",
                 "set",
                 "port",
@@ -349,15 +396,19 @@ def _customise_base(root: Path, mirror: str, log: IO[str]) -> None:
     _write(root / "etc/timezone", "Etc/UTC\n")
 
 
-def build_base_root(cache_dir: Path | str = DEFAULT_CACHE_DIR, *, mirror: str | None = None) -> Path:
-    """Return the cached base root of the test host, building it first if needed (a warm call is
-    instant). ``<key>`` hashes the package lists, masked units and :data:`SCRIPT_VERSION`."""
+def build_base_root(
+    cache_dir: Path | str = DEFAULT_CACHE_DIR, *, mirror: str | None = None, suite: str | None = None
+) -> Path:
+    """Return the cached base root of the test host for ``suite`` (default: ``TESTHOST_SUITE``, else
+    bookworm), building it first if needed (a warm call is instant). ``<key>`` hashes the suite, the
+    package lists, masked units and :data:`SCRIPT_VERSION`."""
+    dist = distro(suite)
     return build_cached_root(
         cache_dir,
-        key=base_cache_key(),
-        suite=SUITE,
+        key=base_cache_key(dist.suite),
+        suite=dist.suite,
         include=BASE_PACKAGES,
-        customise=_customise_base,
+        customise=lambda root, mirror_url, log: _customise_base(root, mirror_url, log, dist),
         mirror=mirror,
         required_tools=("debootstrap", "chroot", "systemctl"),
     )
@@ -382,6 +433,7 @@ def build_cached_root(
     lock, so parallel callers and interrupted builds never see half a root. Bases of other keys in
     ``cache_dir`` are removed once the new one is in place.
     """
+    dist = distro(suite)
     cache_dir = Path(cache_dir).resolve()
     base = cache_dir / f"base-{key}"
     root = base / "root"
@@ -396,7 +448,8 @@ def build_cached_root(
         fcntl.flock(lock, fcntl.LOCK_EX)
         if done.is_file():  # somebody else built it while we waited
             return root
-        mirror = mirror or os.environ.get("TESTHOST_MIRROR", DEFAULT_MIRROR)
+        if mirror is None:
+            mirror = os.environ.get("TESTHOST_MIRROR", DEFAULT_MIRROR) if dist.vendor == "debian" else dist.mirror
         tmp = cache_dir / f"base-{key}.tmp"
         _rmtree(tmp)
         tmp.mkdir(parents=True)
@@ -410,9 +463,11 @@ def build_cached_root(
                         "debootstrap",
                         f"--variant={VARIANT}",
                         f"--include={','.join(include)}",
-                        suite,
+                        *(["--no-check-gpg"] if dist.vendor == "ubuntu" and not _has_ubuntu_keyring() else []),
+                        dist.suite,
                         tmp / "root",
                         mirror,
+                        f"/usr/share/debootstrap/scripts/{dist.script}",
                     ],
                     log=log,
                     timeout=3600,
@@ -426,7 +481,7 @@ def build_cached_root(
         size = dir_size_bytes(tmp / "root")
         meta = {
             "key": key,
-            "suite": suite,
+            "suite": dist.suite,
             "mirror": mirror,
             "debootstrap_seconds": round(t_debootstrap, 1),
             "build_seconds": round(elapsed, 1),
@@ -436,15 +491,30 @@ def build_cached_root(
         _write(tmp / "base.json", json.dumps(meta, indent=2) + "\n")
         _rmtree(base)
         tmp.rename(base)
-        _prune_old_bases(cache_dir, keep=key)
+        _prune_old_bases(cache_dir, keep=key, suite=dist.suite)
         _log(f"base root ready in {elapsed:.0f}s (debootstrap {t_debootstrap:.0f}s), {size / 1e6:.0f} MB")
     return root
 
 
-def _prune_old_bases(cache_dir: Path, keep: str) -> None:
-    """Delete bases of other keys (older script versions / package lists): ~1.2 GB each."""
+def _has_ubuntu_keyring() -> bool:
+    return Path("/usr/share/keyrings/ubuntu-archive-keyring.gpg").is_file()
+
+
+def _base_suite(base: Path) -> str | None:
+    """The suite recorded in a finished base (None while it is being built)."""
+    try:
+        return str(json.loads((base / "base.json").read_text(encoding="utf-8"))["suite"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _prune_old_bases(cache_dir: Path, keep: str, suite: str = SUITE) -> None:
+    """Delete bases of other keys of the same suite (older script versions / package lists):
+    ~1.2 GB each. Bases of other suites stay (each distro keeps its own cached base)."""
     for old in cache_dir.glob("base-*"):
         if not old.is_dir() or old.name in (f"base-{keep}", f"base-{keep}.tmp"):
+            continue
+        if _base_suite(old) not in (suite, None):
             continue
         with open(cache_dir / f"{old.name.removesuffix('.tmp')}.lock", "a", encoding="utf-8") as lock:
             try:
@@ -1242,6 +1312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=os.environ.get("TESTHOST_WORK_DIR", os.fspath(DEFAULT_CACHE_DIR / "machines" / "cli")),
     )
     parser.add_argument("--port", type=int, default=int(os.environ.get("TESTHOST_SSH_PORT", "0")) or None)
+    parser.add_argument("--suite", choices=sorted(DISTROS), help="distribution (default: TESTHOST_SUITE or bookworm)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("build", help="build (or find) the cached base root and print its path")
     p_start = sub.add_parser("start", help="prepare if needed and boot; leaves it running")
@@ -1257,7 +1328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "build":
             started = time.monotonic()
-            root = build_base_root(Path(args.cache_dir))
+            root = build_base_root(Path(args.cache_dir), suite=args.suite)
             meta = json.loads((root.parent / "base.json").read_text())
             print(root)
             _log(f"base ready ({time.monotonic() - started:.1f}s this call): {json.dumps(meta)}")
@@ -1268,7 +1339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _log(f"already running (nspawn pid {host.running_pid()}); use restart or stop")
                 return 0
             if args.fresh or not (host.root / "etc/ssh/sshd_config.d/00-testhost.conf").is_file():
-                host.prepare(build_base_root(Path(args.cache_dir)))
+                host.prepare(build_base_root(Path(args.cache_dir), suite=args.suite))
             host.start()
             host.detach()  # the container outlives this process; stop/start reclaim it
             _print_env(host)

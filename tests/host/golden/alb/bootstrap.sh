@@ -34,6 +34,14 @@ die() { printf '[bootstrap %s] ERROR: %s\n' "$APP" "$*" >&2; exit 1; }
 [[ ${EUID} -eq 0 ]] || die "run as root (sudo)"
 command -v systemctl >/dev/null || die "systemd is required"
 
+# ---- host OS ------------------------------------------------------------------------------------
+# The stack chose Ubuntu 24.04 (noble): its package names, Python 3.12 and PostgreSQL 16.
+os_field() { sed -n "s/^$1=//p" /etc/os-release 2>/dev/null | tr -d '"' | head -n 1; }
+os_seen="$(os_field ID)-$(os_field VERSION_ID)"
+if [[ "$os_seen" != ubuntu-24.04 ]]; then
+    die "this host runs $(os_field PRETTY_NAME || true) ($os_seen), but the stack is rendered for Ubuntu 24.04 (noble) (host OS ubuntu-24.04); set the stack's host OS to match the host"
+fi
+
 # ---- packages -------------------------------------------------------------------------------
 packages=(
     acl
@@ -71,9 +79,21 @@ if [[ -n "${missing[*]:-}" ]]; then
     chmod 0755 /usr/sbin/policy-rc.d
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
+    apt-get install -y -q --no-install-recommends "${missing[@]}" \
+        || die "apt-get could not install: ${missing[*]} (on Ubuntu, nginx, redis-server, certbot and fail2ban come from the universe component: enable it in /etc/apt/sources.list*)"
     rm -f /usr/sbin/policy-rc.d
     trap - EXIT
+fi
+
+# ---- uv (builds every release's venv) ----------------------------------------------------------
+# Pinned, from PyPI, into a venv of its own (root-owned); the release script runs it as the app user.
+uv_wanted=0.13.9
+if [[ "$(/usr/local/lib/api/uv/bin/uv --version 2>/dev/null | cut -d' ' -f2 || true)" != "$uv_wanted" ]]; then
+    rm -rf /usr/local/lib/api/uv
+    /usr/bin/python3 -m venv /usr/local/lib/api/uv
+    PIP_DISABLE_PIP_VERSION_CHECK=1 /usr/local/lib/api/uv/bin/pip install --quiet --no-cache-dir "uv==$uv_wanted" \
+        || die "could not install uv $uv_wanted from PyPI (the release builds need it)"
+    log "installed uv $uv_wanted"
 fi
 
 # ---- time zone --------------------------------------------------------------------------------
@@ -105,6 +125,7 @@ ensure_dir /srv/api/shared/logs api api 2750
 ensure_dir /srv/api/shared/backups root root 0700
 ensure_dir /srv/api/shared/cache api api 0700
 ensure_dir /srv/api/shared/incoming root root 0700
+ensure_dir /srv/api/shared/venvs root root 0755
 ensure_dir /etc/api root api 0750
 ensure_dir /etc/api/secrets root root 0700
 ensure_dir /etc/api/tls root root 0700
@@ -136,7 +157,7 @@ install_file /etc/api/gunicorn.conf.py root api 0640 c6046afec173af0279e23a3a93e
 install_file /etc/api/app.env.base root root 0600 7db4ca1dd0cea15699bbc81614d577fde9087365e30641a1ab290491cc5694bf other
 install_file /etc/logrotate.d/api root root 0644 9ca8467ebd38d73ca35c8c41df408d1cd177d2d5b7e1e5ca328e3d8ca18ecb38 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/api/release root root 0755 04036f9ff7ee84c157a46b06d847d6821a17e623265c924c881c37b7aa1c3a24 other
+install_file /usr/local/lib/api/release root root 0755 db838c155cb7f26aa6d761e8abc7d31a5c13a78fb597b45b8cfeda5df9b25fbe other
 install_file /etc/systemd/system/celery-api.service root root 0644 36110c44713178644b60f42abbe831417220f8065ef81de5af84b5754c49c57f units
 was_changed() { [[ "$changed" == *" $1 "* ]]; }
 

@@ -36,6 +36,13 @@ HISTORY=/srv/api/.release-history
 ENV_FILE=/etc/api/app.env
 BACKUPS=/srv/api/shared/backups
 CACHE=/srv/api/shared/cache
+# Venvs live here, one per distinct set of dependencies; a release's .venv links to its own.
+VENVS=/srv/api/shared/venvs
+UV=/usr/local/lib/api/uv/bin/uv
+PYTHON_VERSION=3.12
+PYTHON_INSTALL_DIR=""
+GUNICORN_REQUIREMENT=gunicorn==27.0.1
+POETRY_EXPORT=(--from poetry==2.5.1 --with poetry-plugin-export==1.10.1 poetry)
 # Root-only (0700): archives are copied, checked and unpacked in a mktemp directory in here.
 INCOMING=/srv/api/shared/incoming
 LOCK=/run/lock/api-release.lock
@@ -62,6 +69,7 @@ exec 3>&1
 log() { printf '[release %s] %s\n' "$APP" "$*"; }
 warn() { printf '[release %s] WARNING: %s\n' "$APP" "$*" >&3; }
 err() { printf '[release %s] ERROR: %s\n' "$APP" "$*" >&2; }
+note() { printf '[release %s] %s\n' "$APP" "$*" >&3; }
 usage() { sed -n '4,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 step_log="$(mktemp)"
@@ -327,31 +335,359 @@ PY
     done
 }
 
-# pip <release dir> <pip arguments...>: the release's pip, as the app user, without the app's
-# environment (the build needs none of its secrets).
-pip_as_app() {
+# ---- the app's Python and venv --------------------------------------------------------------------
+# Dependencies come from the first of: uv.lock (with pyproject.toml), poetry.lock (with
+# pyproject.toml), requirements.txt. uv builds every venv (sdists included: it builds them with
+# their own build backend, so no `bdist_wheel` of an old setuptools is involved).
+
+deps_kind() { # source dir -> uv | poetry | requirements (or nothing)
+    if [[ -f "$1/uv.lock" && -f "$1/pyproject.toml" ]]; then
+        echo uv
+    elif [[ -f "$1/poetry.lock" && -f "$1/pyproject.toml" ]]; then
+        echo poetry
+    elif [[ -f "$1/requirements.txt" ]]; then
+        echo requirements
+    fi
+}
+
+app_python() { # the interpreter of the app's venvs
+    if [[ -n "$PYTHON_INSTALL_DIR" ]]; then
+        env -i PATH="$CLEAN_PATH" UV_PYTHON_INSTALL_DIR="$PYTHON_INSTALL_DIR" UV_PYTHON_DOWNLOADS=never \
+            "$UV" python find --managed-python "$PYTHON_VERSION"
+    elif [[ -x "/usr/bin/python$PYTHON_VERSION" ]]; then
+        echo "/usr/bin/python$PYTHON_VERSION"
+    else
+        echo "no /usr/bin/python$PYTHON_VERSION on this host" >&2
+        return 1
+    fi
+}
+
+# check_python <release dir>: refuse, in one line, a Python the app says it cannot run on.
+check_python() {
+    local python
+    python="$(app_python)" || return 1
+    PYTHON=$python
+    as_app "$1" 0 "$python" -I -c "$PYTHON_CHECK" "$1" 'This release uses the Ubuntu 24.04 (noble) python3; choose a host OS whose Python fits (debian-12: 3.11, debian-13: 3.13, ubuntu-22.04: 3.10, ubuntu-24.04: 3.12) or another Python for the app (uv installs it)'
+}
+# shellcheck disable=SC2016
+PYTHON_CHECK='"""Refuse a Python the app cannot run on, before its venv is built and before the switch.
+
+The release script runs this file'"'"'s source with the app'"'"'s interpreter (``python -I - <source dir>
+<hint>``), so it is standard library only and runs on every Python a host can have (3.9 and newer). It
+reads what the app says about Python, without importing or building anything:
+
+- ``requires-python`` in pyproject.toml (``[project]``) and in uv.lock;
+- ``python = "^3.12"`` under ``[tool.poetry.dependencies]``;
+- the Django version: the locked one (uv.lock, poetry.lock) or the lowest one requirements.txt
+  allows, against the oldest Python that Django series supports.
+
+It prints one line and exits 1 when the interpreter does not fit, else prints what it checked.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+DJANGO_MIN_PYTHON: dict[tuple[int, int], tuple[int, int]] = {
+    (3, 2): (3, 6),
+    (4, 0): (3, 8),
+    (4, 1): (3, 8),
+    (4, 2): (3, 8),
+    (5, 0): (3, 10),
+    (5, 1): (3, 10),
+    (5, 2): (3, 10),
+    (6, 0): (3, 12),
+}
+"""Oldest Python of each Django series (Django'"'"'s "What Python version can I use" FAQ)."""
+
+_CLAUSE = re.compile(r"^(~=|===|==|!=|<=|>=|<|>|\^|~)?\s*v?([0-9]+(?:\.[0-9]+)*)(\.\*)?$")
+_VERSION = tuple[int, ...]
+
+
+def version_tuple(text: str) -> _VERSION:
+    """``3.12.1`` -> (3, 12, 1); stops at the first part that is not a number (``3.13.0rc1``)."""
+    parts: list[int] = []
+    for part in text.split("."):
+        digits = re.match(r"[0-9]+", part)
+        if not digits:
+            break
+        parts.append(int(digits.group()))
+        if digits.group() != part:
+            break
+    return tuple(parts)
+
+
+def _pad(version: _VERSION, length: int) -> _VERSION:
+    return version + (0,) * (length - len(version))
+
+
+def _compare(left: _VERSION, right: _VERSION) -> int:
+    length = max(len(left), len(right))
+    a, b = _pad(left, length), _pad(right, length)
+    return (a > b) - (a < b)
+
+
+def satisfies(version: _VERSION, spec: str) -> bool:
+    """Whether ``version`` meets a PEP 440 specifier set (or Poetry'"'"'s ``^``/``~``).
+
+    A clause this function does not understand is ignored, so an odd spec never blocks a release.
+    """
+    for raw in spec.split(","):
+        clause = raw.strip()
+        if not clause:
+            continue
+        match = _CLAUSE.match(clause)
+        if not match:
+            continue
+        op, text, star = match.group(1) or "==", match.group(2), match.group(3)
+        wanted = version_tuple(text)
+        if op in ("==", "===", "!=") and star:
+            prefix = version[: len(wanted)] == _pad(wanted, len(wanted))
+            if prefix != (op != "!="):
+                return False
+            continue
+        cmp = _compare(version, wanted)
+        if op == "^":  # Poetry: >=X.Y, < next major (or next minor for 0.x)
+            upper = (wanted[0] + 1,) if wanted[0] > 0 else (0, wanted[1] + 1 if len(wanted) > 1 else 1)
+            ok = cmp >= 0 and _compare(version, upper) < 0
+        elif op == "~":  # Poetry: >=X.Y, < X.(Y+1)
+            upper = (wanted[0], wanted[1] + 1) if len(wanted) > 1 else (wanted[0] + 1,)
+            ok = cmp >= 0 and _compare(version, upper) < 0
+        elif op == "~=":
+            ok = cmp >= 0 and version[: len(wanted) - 1] == wanted[: len(wanted) - 1]
+        else:
+            ok = {
+                "==": cmp == 0,
+                "===": cmp == 0,
+                "!=": cmp != 0,
+                "<=": cmp <= 0,
+                ">=": cmp >= 0,
+                "<": cmp < 0,
+                ">": cmp > 0,
+            }[op]
+        if not ok:
+            return False
+    return True
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _toml_section(text: str, name: str) -> str:
+    """The body of ``[name]`` (up to the next table header), or '"'"''"'"'."""
+    match = re.search(r"^\[" + re.escape(name) + r"\]\s*$(.*?)(?=^\[|\Z)", text, re.M | re.S)
+    return match.group(1) if match else ""
+
+
+def _string_value(section: str, key: str) -> str | None:
+    match = re.search(r"^\s*" + re.escape(key) + r"\s*=\s*[\"'"'"']([^\"'"'"']*)[\"'"'"']", section, re.M)
+    return match.group(1) if match else None
+
+
+def python_specs(source: Path) -> list[tuple[str, str]]:
+    """(where, specifier) pairs the app states about its Python."""
+    found: list[tuple[str, str]] = []
+    pyproject = _read(source / "pyproject.toml")
+    spec = _string_value(_toml_section(pyproject, "project"), "requires-python")
+    if spec:
+        found.append(("pyproject.toml requires-python", spec))
+    spec = _string_value(_toml_section(pyproject, "tool.poetry.dependencies"), "python")
+    if spec:
+        found.append(("pyproject.toml [tool.poetry.dependencies] python", spec))
+    uv_lock = _read(source / "uv.lock")
+    spec = _string_value(uv_lock.split("[[package]]", 1)[0], "requires-python")
+    if spec:
+        found.append(("uv.lock requires-python", spec))
+    return found
+
+
+def _locked_version(lock: str, package: str) -> str | None:
+    pattern = r"^\[\[package\]\]\s*\nname\s*=\s*\"" + re.escape(package) + r"\"\s*\nversion\s*=\s*\"([^\"]+)\""
+    match = re.search(pattern, lock, re.M | re.I)
+    return match.group(1) if match else None
+
+
+def _requirement_floor(text: str, package: str) -> tuple[str, str] | None:
+    """The lowest version a requirements file allows for ``package`` (its ``==``, ``~=``, ``>=``)."""
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        match = re.match(re.escape(package) + r"(?:\[[^\]]*\])?\s*(.*)$", line, re.I)
+        if not match or (match.group(1)[:1].isalnum() or match.group(1)[:1] in "-_."):
+            continue
+        spec = match.group(1).split(";", 1)[0]
+        for clause in spec.split(","):
+            clause_match = _CLAUSE.match(clause.strip())
+            if clause_match and (clause_match.group(1) or "") in ("==", "===", "~=", ">=", ">"):
+                return clause_match.group(2), line
+    return None
+
+
+def django_requirement(source: Path) -> tuple[str, str] | None:
+    """(Django version, where it comes from): the locked version, else requirements.txt'"'"'s floor."""
+    for name in ("uv.lock", "poetry.lock"):
+        version = _locked_version(_read(source / name), "django")
+        if version:
+            return version, f"{name} locks Django {version}"
+    floor = _requirement_floor(_read(source / "requirements.txt"), "django")
+    if floor:
+        return floor[0], f"requirements.txt asks for {floor[1]}"
+    return None
+
+
+def django_min_python(version: str) -> tuple[int, int] | None:
+    wanted = _pad(version_tuple(version), 2)[:2]
+    known = [series for series in DJANGO_MIN_PYTHON if series <= wanted]
+    return DJANGO_MIN_PYTHON[max(known)] if known else None
+
+
+def problems(source: Path, python: _VERSION) -> list[str]:
+    """Why ``python`` cannot run the app in ``source`` (empty when it can)."""
+    found = []
+    shown = ".".join(map(str, python))
+    for where, spec in python_specs(source):
+        if not satisfies(python, spec):
+            found.append(f"{where} is {spec!r}")
+    django = django_requirement(source)
+    if django:
+        minimum = django_min_python(django[0])
+        if minimum and python[:2] < minimum:
+            found.append(f"{django[1]}, which needs Python {minimum[0]}.{minimum[1]} or newer (not {shown})")
+    return found
+
+
+def main(argv: list[str]) -> int:
+    source = Path(argv[1])
+    hint = argv[2] if len(argv) > 2 else ""
+    python = tuple(sys.version_info[:3])
+    shown = ".".join(map(str, python))
+    found = problems(source, python)
+    if found:
+        print(f"Python {shown} ({sys.executable}) cannot run this app: {'"'"'; '"'"'.join(found)}. {hint}".rstrip())
+        return 1
+    print(f"Python {shown} ({sys.executable}) fits the app'"'"'s requirements")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
+'
+
+# uv trusts the host's certificate store (like apt and pip), so a proxy's own CA works.
+UV_ENV=(UV_CACHE_DIR="$CACHE/uv" UV_TOOL_DIR="$CACHE/uv-tools" UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
+    UV_NO_PROGRESS=1 UV_SYSTEM_CERTS=1)
+
+uv_as_app() { # dir uv-arguments...: uv as the app user, without the app's environment (no secrets)
     local dir=$1
     shift
-    as_app "$dir" 0 env PIP_CACHE_DIR="$CACHE/pip" PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 \
-        "$dir/.venv/bin/pip" "$@"
+    as_app "$dir" 0 env "${UV_ENV[@]}" \
+        POETRY_CACHE_DIR="$CACHE/poetry" XDG_CACHE_HOME="$CACHE/xdg" "$UV" "$@"
+}
+
+# deps_key <release dir>: a hash of everything a venv depends on. Releases with equal keys share
+# one venv, so a release that changes no dependency builds nothing.
+deps_key() {
+    local dir=$1 kind
+    kind="$(deps_kind "$dir")"
+    {
+        printf 'kind %s\npython %s %s\nuv %s\n%s\n' "$kind" "$PYTHON" "$PYTHON_VERSION" "$("$UV" --version)" \
+            "$GUNICORN_REQUIREMENT"
+        (
+            cd "$dir" || exit 1
+            find . -maxdepth 1 -type f \( -name pyproject.toml -o -name uv.lock -o -name poetry.lock \
+                -o -name 'requirements*.txt' -o -name 'constraints*.txt' \) -print0 | sort -z | xargs -0r sha256sum
+            if [[ -d requirements ]]; then
+                find requirements -type f -print0 | sort -z | xargs -0r sha256sum
+            fi
+            if [[ -d wheels ]]; then
+                find wheels -type f -print0 | sort -z | xargs -0r sha256sum
+            fi
+        )
+        # Local paths (an editable install of the app, a path dependency) point into one release:
+        # such a venv is that release's alone.
+        if grep -Eqs '^[[:space:]]*(-e|--editable|\.|/|file:)' "$dir"/requirements*.txt \
+            || grep -Eqs 'source = \{ (editable|path|directory) = "[^.]' "$dir/uv.lock"; then
+            printf 'release %s\n' "$dir"
+        fi
+    } | sha256sum | cut -c1-24
+}
+
+install_deps() { # release dir, venv
+    local dir=$1 venv=$2 links=()
+    if [[ -d "$dir/wheels" ]]; then
+        links=(--find-links "$dir/wheels")
+    fi
+    case "$(deps_kind "$dir")" in
+        uv)
+            as_app "$dir" 0 env UV_PROJECT_ENVIRONMENT="$venv" "${UV_ENV[@]}" \
+                "$UV" sync --frozen --no-dev --no-install-project --python "$venv/bin/python" "${links[@]}" || return 1
+            ;;
+        poetry)
+            # poetry.lock -> requirements with Poetry's own exporter (run by uv from its cache).
+            uv_as_app "$dir" tool run "${POETRY_EXPORT[@]}" export --format requirements.txt \
+                --without-hashes --only main --output "$venv/.poetry-requirements.txt" || return 1
+            uv_as_app "$dir" pip install --python "$venv/bin/python" "${links[@]}" \
+                -r "$venv/.poetry-requirements.txt" || return 1
+            ;;
+        requirements)
+            uv_as_app "$dir" pip install --python "$venv/bin/python" "${links[@]}" -r requirements.txt || return 1
+            ;;
+        *)
+            echo "no uv.lock, poetry.lock or requirements.txt"
+            return 1
+            ;;
+    esac
+    # Gunicorn serves the app: when its own requirements do not bring it, it comes from here.
+    if ! as_app "$dir" 0 "$venv/bin/python" -c 'import gunicorn' 2>/dev/null; then
+        note "gunicorn is not in the app's requirements: installing $GUNICORN_REQUIREMENT into the venv" \
+            "(pin gunicorn in your requirements to choose its version)"
+        uv_as_app "$dir" pip install --python "$venv/bin/python" "$GUNICORN_REQUIREMENT" || return 1
+    fi
 }
 
 build_venv() { # release dir
-    local dir=$1 links=(--find-links "$CACHE/wheels")
-    if [[ -d "$dir/wheels" ]]; then
-        links+=(--find-links "$dir/wheels")
-    fi
-    # The wheel cache belongs to the app user (caches from before are handed over once).
+    local dir=$1 key venv
+    [[ -n "${PYTHON:-}" ]] || PYTHON="$(app_python)" || return 1
     install -d -o "$APP_USER" -g "$APP_USER" -m 0700 "$CACHE" || return 1
-    find "$CACHE" ! -user "$APP_USER" -exec chown -h "$APP_USER:$APP_USER" {} + || return 1
-    install -d -o "$APP_USER" -g "$APP_USER" -m 0755 "$dir/.venv" || return 1
-    as_app "$dir" 0 python3 -m venv "$dir/.venv" || return 1
-    # Unchanged requirements install from the wheelhouse alone, offline, in seconds; otherwise
-    # the missing wheels are built (or downloaded) into the wheelhouse first.
-    if ! pip_as_app "$dir" install --no-index "${links[@]}" -r "$dir/requirements.txt"; then
-        pip_as_app "$dir" wheel "${links[@]}" --wheel-dir "$CACHE/wheels" -r "$dir/requirements.txt" \
-            && pip_as_app "$dir" install --no-index "${links[@]}" -r "$dir/requirements.txt"
+    install -d -o root -g root -m 0755 "$VENVS" || return 1
+    key="$(deps_key "$dir")" || return 1
+    venv="$VENVS/$key"
+    if [[ -f "$venv/.complete" ]]; then
+        note "dependencies unchanged: reusing the venv $key"
+    else
+        rm -rf "$venv"
+        install -d -o "$APP_USER" -g "$APP_USER" -m 0755 "$venv" || return 1
+        uv_as_app "$dir" venv --allow-existing --python "$PYTHON" "$venv" || return 1
+        install_deps "$dir" "$venv" || return 1
+        # Sealed like the release: root's, read-only to the app user.
+        seal "$venv" || return 1
+        touch "$venv/.complete" || return 1
     fi
+    ln -sfn "$venv" "$dir/.venv"
+}
+
+# build_commands <release dir>: the stack's build steps, as the app user, in the new release
+# (writable by the app user until it is sealed), the venv first on PATH, the app's environment.
+build_commands() {
+    : "$1"
+}
+
+prune_venvs() { # venvs no remaining release links to
+    local used=" " link venv
+    for link in "$RELEASES"/*/.venv; do
+        if [[ -L "$link" ]]; then used+="$(readlink "$link") "; fi
+    done
+    for venv in "$VENVS"/*; do
+        if [[ -d "$venv" && "$used" != *" $venv "* ]]; then
+            rm -rf "$venv"
+            log "removed unused venv ${venv##*/}"
+        fi
+    done
 }
 
 # seal <release dir>: what the app user built (venv, static) becomes root's and read-only to it.
@@ -497,11 +833,14 @@ deploy() {
         run "checking sha256 and unpacking $src" unpack_archive "$src" "$sha" "$id" || fail_before "$id" "$previous"
         src=$SOURCE_DIR
     fi
-    [[ -f "$src/manage.py" && -f "$src/requirements.txt" ]] \
-        || { err "$src has no manage.py and requirements.txt"; fail_before "$id" "$previous"; }
+    [[ -f "$src/manage.py" && -n "$(deps_kind "$src")" ]] \
+        || { err "$src needs manage.py and one of uv.lock (with pyproject.toml), poetry.lock (with pyproject.toml) or requirements.txt"; fail_before "$id" "$previous"; }
     STAGED=1
     run "copying source into $dir" stage_source "$dir" "$src" "$id" "$sha" || fail_before "$id" "$previous"
-    run "building the virtualenv (as $APP_USER)" build_venv "$dir" || fail_before "$id" "$previous"
+    run "checking Python $PYTHON_VERSION against the app's requirements" check_python "$dir" \
+        || fail_before "$id" "$previous"
+    run "building the virtualenv with uv ($(deps_kind "$dir"), as $APP_USER)" build_venv "$dir" \
+        || fail_before "$id" "$previous"
     run "manage.py check --deploy" app "$dir" .venv/bin/python manage.py check --deploy --fail-level WARNING \
         || fail_before "$id" "$previous"
     run "collecting static files" collectstatic "$dir" || fail_before "$id" "$previous"
@@ -519,6 +858,7 @@ deploy() {
     run "health check $HEALTH_URL (Host: $HEALTH_HOST)" health_gate || restore_previous "$id" "$previous"
 
     prune_releases
+    prune_venvs
     log "release $id is live"
 }
 

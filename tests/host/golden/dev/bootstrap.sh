@@ -34,6 +34,14 @@ die() { printf '[bootstrap %s] ERROR: %s\n' "$APP" "$*" >&2; exit 1; }
 [[ ${EUID} -eq 0 ]] || die "run as root (sudo)"
 command -v systemctl >/dev/null || die "systemd is required"
 
+# ---- host OS ------------------------------------------------------------------------------------
+# The stack chose Debian 12 (bookworm): its package names, Python 3.11 and PostgreSQL 15.
+os_field() { sed -n "s/^$1=//p" /etc/os-release 2>/dev/null | tr -d '"' | head -n 1; }
+os_seen="$(os_field ID)-$(os_field VERSION_ID)"
+if [[ "$os_seen" != debian-12 ]]; then
+    die "this host runs $(os_field PRETTY_NAME || true) ($os_seen), but the stack is rendered for Debian 12 (bookworm) (host OS debian-12); set the stack's host OS to match the host"
+fi
+
 # ---- packages -------------------------------------------------------------------------------
 packages=(
     acl
@@ -73,9 +81,21 @@ if [[ -n "${missing[*]:-}" ]]; then
     chmod 0755 /usr/sbin/policy-rc.d
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
+    apt-get install -y -q --no-install-recommends "${missing[@]}" \
+        || die "apt-get could not install: ${missing[*]} (check the names in app.systemPackages and the host's apt sources)"
     rm -f /usr/sbin/policy-rc.d
     trap - EXIT
+fi
+
+# ---- uv (builds every release's venv) ----------------------------------------------------------
+# Pinned, from PyPI, into a venv of its own (root-owned); the release script runs it as the app user.
+uv_wanted=0.13.9
+if [[ "$(/usr/local/lib/notes/uv/bin/uv --version 2>/dev/null | cut -d' ' -f2 || true)" != "$uv_wanted" ]]; then
+    rm -rf /usr/local/lib/notes/uv
+    /usr/bin/python3 -m venv /usr/local/lib/notes/uv
+    PIP_DISABLE_PIP_VERSION_CHECK=1 /usr/local/lib/notes/uv/bin/pip install --quiet --no-cache-dir "uv==$uv_wanted" \
+        || die "could not install uv $uv_wanted from PyPI (the release builds need it)"
+    log "installed uv $uv_wanted"
 fi
 
 # ---- time zone --------------------------------------------------------------------------------
@@ -107,6 +127,7 @@ ensure_dir /srv/notes/shared/logs notes notes 2750
 ensure_dir /srv/notes/shared/backups root root 0700
 ensure_dir /srv/notes/shared/cache notes notes 0700
 ensure_dir /srv/notes/shared/incoming root root 0700
+ensure_dir /srv/notes/shared/venvs root root 0755
 ensure_dir /etc/notes root notes 0750
 ensure_dir /etc/notes/secrets root root 0700
 ensure_dir /etc/notes/tls root root 0700
@@ -138,7 +159,7 @@ install_file /etc/notes/gunicorn.conf.py root notes 0640 dda7d1447cd9defafa5fd4d
 install_file /etc/notes/app.env.base root root 0600 cec17edcdcd17cce72d3258b01f3eaa446c450cea7cabb1607e8ba6f3c47e53a other
 install_file /etc/logrotate.d/notes root root 0644 691a658d5e0308d6a23826c630c3ba32b90d64f5af94321ac953ebcde4abe694 other
 install_file /etc/apt/apt.conf.d/21notes-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/notes/release root root 0755 11bff7abd6c5f3f64e44cd9b685eeed5ac01ee10f7f72b6afc19a3b76ef3894c other
+install_file /usr/local/lib/notes/release root root 0755 730875de92d21c03459ff54f09442142156867258ca632a047a889f9b0a8a5b2 other
 install_file /etc/systemd/system/celery-notes.service root root 0644 5539f424d2454d622ad4ebea57632bad0710bd9cb680e2c1c85db530ee73e77f units
 install_file /etc/systemd/system/celerybeat-notes.service root root 0644 31580ee8617a8145537411ea41dd0a61a12226105949a06a5ef06e6042e61b43 units
 install_file /etc/notes/postgresql.conf root root 0644 1bb3535a1e1e01a3b837392f01be5b2ab2d28ab9a884eaf1dbddd02b7b9542ed other

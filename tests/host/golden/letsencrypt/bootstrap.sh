@@ -34,6 +34,14 @@ die() { printf '[bootstrap %s] ERROR: %s\n' "$APP" "$*" >&2; exit 1; }
 [[ ${EUID} -eq 0 ]] || die "run as root (sudo)"
 command -v systemctl >/dev/null || die "systemd is required"
 
+# ---- host OS ------------------------------------------------------------------------------------
+# The stack chose Debian 12 (bookworm): its package names, Python 3.11 and PostgreSQL 15.
+os_field() { sed -n "s/^$1=//p" /etc/os-release 2>/dev/null | tr -d '"' | head -n 1; }
+os_seen="$(os_field ID)-$(os_field VERSION_ID)"
+if [[ "$os_seen" != debian-12 ]]; then
+    die "this host runs $(os_field PRETTY_NAME || true) ($os_seen), but the stack is rendered for Debian 12 (bookworm) (host OS debian-12); set the stack's host OS to match the host"
+fi
+
 # ---- packages -------------------------------------------------------------------------------
 packages=(
     acl
@@ -74,9 +82,21 @@ if [[ -n "${missing[*]:-}" ]]; then
     chmod 0755 /usr/sbin/policy-rc.d
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
+    apt-get install -y -q --no-install-recommends "${missing[@]}" \
+        || die "apt-get could not install: ${missing[*]} (check the names in app.systemPackages and the host's apt sources)"
     rm -f /usr/sbin/policy-rc.d
     trap - EXIT
+fi
+
+# ---- uv (builds every release's venv) ----------------------------------------------------------
+# Pinned, from PyPI, into a venv of its own (root-owned); the release script runs it as the app user.
+uv_wanted=0.13.9
+if [[ "$(/usr/local/lib/shop/uv/bin/uv --version 2>/dev/null | cut -d' ' -f2 || true)" != "$uv_wanted" ]]; then
+    rm -rf /usr/local/lib/shop/uv
+    /usr/bin/python3 -m venv /usr/local/lib/shop/uv
+    PIP_DISABLE_PIP_VERSION_CHECK=1 /usr/local/lib/shop/uv/bin/pip install --quiet --no-cache-dir "uv==$uv_wanted" \
+        || die "could not install uv $uv_wanted from PyPI (the release builds need it)"
+    log "installed uv $uv_wanted"
 fi
 
 # ---- time zone --------------------------------------------------------------------------------
@@ -108,6 +128,7 @@ ensure_dir /srv/shop/shared/logs shop shop 2750
 ensure_dir /srv/shop/shared/backups root root 0700
 ensure_dir /srv/shop/shared/cache shop shop 0700
 ensure_dir /srv/shop/shared/incoming root root 0700
+ensure_dir /srv/shop/shared/venvs root root 0755
 ensure_dir /etc/shop root shop 0750
 ensure_dir /etc/shop/secrets root root 0700
 ensure_dir /etc/shop/tls root root 0700
@@ -139,7 +160,7 @@ install_file /etc/shop/gunicorn.conf.py root shop 0640 700fb322486477e533fd6be59
 install_file /etc/shop/app.env.base root root 0600 9dc19e3cf33f455cf133b6c8a06158e706d4893ad7d446af65e3903dd6addfb7 other
 install_file /etc/logrotate.d/shop root root 0644 2ef2a694d7114c1c2510b384e10fb102ef22d22374c9f0d939d2106a2022f44f other
 install_file /etc/apt/apt.conf.d/21shop-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/shop/release root root 0755 de074aa9efbed15e6cfe34934bbccc81270ff47a3c2adc7633daa4c36f47a11c other
+install_file /usr/local/lib/shop/release root root 0755 b2defe9d61dd536eeb77adba8ce6d72e9b5a2bdc6826eb8e1002f1c281e94c77 other
 install_file /etc/shop/redis.conf root root 0644 c8b5d2ccc0322bd0df311db810c77b772abf752e83996866896522187b8a1829 other
 install_file /etc/shop/sshd-hardening.conf root root 0644 7caa24b6ffd48dd8ca1051f8d4ec552db78c33a12d0cf4d1923b39daabe813ae other
 install_file /etc/fail2ban/jail.d/shop.local root root 0644 8dd079ed93ba00e6ef5a1b653df79113f83924693e5a796dae5b6635bacb2913 other
