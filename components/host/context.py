@@ -210,6 +210,10 @@ class HostContext:
     sentry: bool
     extra_env: tuple[tuple[str, str], ...]
     """``app.extraEnv`` as sorted pairs (a tuple keeps the dataclass hashable)."""
+    traces_sample_rate: float = 0.0
+    """``observability.tracesSampleRate`` (SENTRY_TRACES_SAMPLE_RATE)."""
+    env_names: tuple[tuple[str, str], ...] = ()
+    """``app.envNames`` as sorted pairs: contract name -> the name the app reads."""
     stack_key: str = ""
     """``<project>-<stack>`` when known (the server target): the bootstrap records which app this
     stack installed, so a renamed ``app.name`` retires the old app's services, never its data."""
@@ -417,6 +421,7 @@ class HostContext:
             log_level=settings.observability.log_level,
             sentry=settings.observability.sentry,
             extra_env=tuple(sorted(settings.app.extra_env.items())),
+            traces_sample_rate=settings.observability.traces_sample_rate,
         )
 
 

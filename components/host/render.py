@@ -26,6 +26,14 @@ from typing import Any
 import jinja2
 import yaml
 
+from components.contract.app_env import (
+    CONTRACT_NAMES,
+    AppEnv,
+    AppEnvInputs,
+    allowed_hosts_value,
+    build_app_env,
+    csrf_origins_value,
+)
 from components.host.context import HostContext, is_ip_address
 from components.host.files import HostFile
 
@@ -114,7 +122,8 @@ def _environment() -> jinja2.Environment:
 
 
 def _render(template: str, ctx: HostContext, **extra: Any) -> str:
-    return _environment().get_template(template).render(c=ctx, **extra)
+    names = {name: env_name(ctx, name) for name in CONTRACT_NAMES}
+    return _environment().get_template(template).render(c=ctx, names=names, **extra)
 
 
 def host_packages(ctx: HostContext) -> list[str]:
@@ -181,40 +190,46 @@ def render_logrotate(ctx: HostContext) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+def app_env(ctx: HostContext) -> AppEnv[str]:
+    """The host's app environment, from the one builder every target uses."""
+    secrets = ["SECRET_KEY", "DATABASE_URL"]
+    if ctx.local_redis or ctx.needs_secret_redis_url:
+        secrets.append("REDIS_URL")
+    if ctx.sentry:
+        secrets.append("SENTRY_DSN")
+    return build_app_env(
+        AppEnvInputs[str](
+            settings_module=ctx.settings_module,
+            environment=ctx.environment,
+            allowed_hosts=allowed_hosts_value(ctx.server_names),
+            csrf_trusted_origins=csrf_origins_value(ctx.server_names, ctx.https_port),
+            log_level=ctx.log_level,
+            traces_sample_rate=ctx.traces_sample_rate,
+            hsts_seconds=ctx.hsts_seconds,
+            x_frame_options=ctx.x_frame_options,
+            max_upload_mb=ctx.max_upload_mb,
+            db_conn_max_age_seconds=ctx.db_conn_max_age_seconds,
+            media_storage=ctx.media_storage,
+            secrets=tuple(secrets),
+            media_bucket=ctx.media_bucket,
+            media_root=ctx.media_dir,
+            static_root=ctx.static_dir,
+            aws_region=ctx.aws_region,
+            celery_default_queue=ctx.celery_queues[0] if ctx.celery_queues else None,
+            env_names=dict(ctx.env_names),
+            extra_env=dict(ctx.extra_env),
+        )
+    )
+
+
 def env_values(ctx: HostContext) -> dict[str, str]:
     """The app's non-secret environment (the app contract); bootstrap appends the secrets."""
-    hosts = list(ctx.server_names)
-    values: dict[str, str] = {
-        "DJANGO_SETTINGS_MODULE": ctx.settings_module,
-        "DJANGO_DEBUG": "false",
-        "ALLOWED_HOSTS": ",".join(hosts),
-        "CSRF_TRUSTED_ORIGINS": ",".join(f"https://{h}{ctx.public_origin_port_suffix}" for h in hosts),
-        "DATABASE_CONN_MAX_AGE": str(ctx.db_conn_max_age_seconds),
-        "MEDIA_STORAGE": ctx.media_storage,
-        "MEDIA_ROOT": ctx.media_dir,
-        "STATIC_ROOT": ctx.static_dir,
-        "SECURE_SSL_REDIRECT": "true",
-        # Same value as Nginx's header so `check --deploy` passes; Nginx hides Django's copy.
-        "SECURE_HSTS_SECONDS": str(ctx.hsts_seconds),
-        "X_FRAME_OPTIONS": ctx.x_frame_options,
-        # Nginx passes the validated Host through unchanged: no need to trust X-Forwarded-Host.
-        "USE_X_FORWARDED_HOST": "false",
-        "DATA_UPLOAD_MAX_MEMORY_SIZE": str(ctx.max_upload_mb * 1024 * 1024),
-        "FILE_UPLOAD_MAX_MEMORY_SIZE": str(2560 * 1024),
-        "LOG_LEVEL": ctx.log_level,
-        "SENTRY_ENVIRONMENT": ctx.environment,
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    if ctx.media_bucket:
-        values["MEDIA_BUCKET"] = ctx.media_bucket
-    if ctx.aws_region:
-        values["AWS_REGION"] = ctx.aws_region
-    if ctx.celery_queues and ctx.celery_queues[0] != "celery":
-        values["CELERY_TASK_DEFAULT_QUEUE"] = ctx.celery_queues[0]
-    for key, value in ctx.extra_env:
-        values[key] = value
-    return values
+    return {name: str(value) for name, value in app_env(ctx).plain.items()}
+
+
+def env_name(ctx: HostContext, contract_name: str) -> str:
+    """The name the app reads a contract variable under (``app.envNames``)."""
+    return dict(ctx.env_names).get(contract_name, contract_name)
 
 
 def check_env_value(key: str, value: str) -> None:

@@ -1,0 +1,102 @@
+"""The one app-environment builder: names, mapping (app.envNames), secrets kept apart."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from components.contract.app_env import (
+    CONTRACT_NAMES,
+    SECRET_NAMES,
+    AppEnvInputs,
+    build_app_env,
+    csrf_origins_value,
+    env_name_problems,
+)
+from components.host import render
+from tests.host.conftest import letsencrypt_context
+
+
+def inputs(**changes: object) -> AppEnvInputs[str]:
+    base = AppEnvInputs[str](
+        settings_module="project.settings",
+        environment="prod",
+        allowed_hosts="shop.example.com",
+        csrf_trusted_origins=csrf_origins_value(["shop.example.com"]),
+        log_level="INFO",
+        traces_sample_rate=0.25,
+        hsts_seconds=31536000,
+        x_frame_options="DENY",
+        max_upload_mb=10,
+        db_conn_max_age_seconds=60,
+        media_storage="local",
+        secrets=("SECRET_KEY", "DATABASE_URL"),
+        media_root="/srv/shop/shared/media",
+        static_root="/srv/shop/current/static",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_every_plain_name_is_a_contract_name_and_no_secret_is_plain() -> None:
+    env = build_app_env(inputs(release_id="r1", aws_region="eu-west-1", media_bucket="b", celery_default_queue="q"))
+    assert set(env.plain) <= CONTRACT_NAMES
+    assert not set(env.plain) & set(SECRET_NAMES)
+    assert env.secrets == {"SECRET_KEY": "SECRET_KEY", "DATABASE_URL": "DATABASE_URL"}
+    assert env.plain["SENTRY_TRACES_SAMPLE_RATE"] == "0.25"
+
+
+def test_env_names_move_plain_values_and_secrets_to_the_apps_names() -> None:
+    env = build_app_env(inputs(env_names={"SECRET_KEY": "DJANGO_SECRET_KEY", "STATIC_ROOT": "DJANGO_STATIC_ROOT"}))
+    assert env.secrets["SECRET_KEY"] == "DJANGO_SECRET_KEY"
+    assert env.plain["DJANGO_STATIC_ROOT"] == "/srv/shop/current/static"
+    assert "STATIC_ROOT" not in env.plain
+    assert "DJANGO_SECRET_KEY" not in env.plain
+    assert "DJANGO_SECRET_KEY" in env.names()
+
+
+@pytest.mark.parametrize(
+    ("names", "fragment"),
+    [
+        ({"NOT_OURS": "X"}, "app.envNames.NOT_OURS: not a name the stack sets"),
+        ({"SECRET_KEY": "1BAD"}, "app.envNames.SECRET_KEY: '1BAD' is not an environment variable name"),
+        ({"SECRET_KEY": "K", "DATABASE_URL": "K"}, "is already the name of"),
+        ({"SECRET_KEY": "LOG_LEVEL"}, "LOG_LEVEL is already set by the stack as LOG_LEVEL"),
+        ({"PYTHONUNBUFFERED": "X"}, "read by Python itself"),
+    ],
+)
+def test_bad_env_names_are_refused_with_the_full_key(names: dict[str, str], fragment: str) -> None:
+    problems = env_name_problems(names)
+    assert problems and fragment in problems[0], problems
+    with pytest.raises(ValueError, match=r"djangostack:app\.envNames"):
+        build_app_env(inputs(env_names=names))
+
+
+def test_a_secret_never_goes_plaintext_under_its_mapped_name() -> None:
+    with pytest.raises(ValueError, match="DJANGO_SECRET_KEY"):
+        build_app_env(inputs(env_names={"SECRET_KEY": "DJANGO_SECRET_KEY"}, extra_env={"DJANGO_SECRET_KEY": "x"}))
+    with pytest.raises(ValueError, match="SECRET_KEY"):
+        build_app_env(inputs(extra_env={"SECRET_KEY": "x"}))
+
+
+def test_csrf_origins_carry_a_non_default_port() -> None:
+    assert csrf_origins_value(["a.example", "b.example"], 8443) == "https://a.example:8443,https://b.example:8443"
+    assert csrf_origins_value(["a.example"], 443) == "https://a.example"
+
+
+def test_hosts_get_the_traces_sample_rate() -> None:
+    """It used to reach Cloud Run only (the two builders had drifted)."""
+    ctx = replace(letsencrypt_context(), traces_sample_rate=0.5)
+    assert render.env_values(ctx)["SENTRY_TRACES_SAMPLE_RATE"] == "0.5"
+
+
+def test_hosts_write_secrets_under_the_apps_names() -> None:
+    ctx = replace(letsencrypt_context(), env_names=(("DATABASE_URL", "DB_URL"), ("SECRET_KEY", "DJANGO_SECRET_KEY")))
+    bootstrap = render.render_bootstrap_script(ctx)
+    assert 'env_line DJANGO_SECRET_KEY "$secret_key"' in bootstrap
+    assert 'env_line DB_URL "$database_url"' in bootstrap
+    assert "env_line SECRET_KEY" not in bootstrap
+    release = render.render_release_script(ctx)
+    assert 'env_value "$ENV_FILE" DB_URL' in release
+    base = render.render_env_file(ctx, render.env_values(ctx))
+    assert "SECRET" not in base and "DB_URL" not in base
