@@ -133,7 +133,7 @@ install_file /etc/nginx/sites-available/api.conf root root 0644 14bccf8188495f39
 install_file /etc/systemd/system/gunicorn-api.socket root root 0644 63d1fdac4870006a139ea1653b6cc7621c7ddad5effd0901a0f083389816d3a0 units
 install_file /etc/systemd/system/gunicorn-api.service root root 0644 d3ee9d7d4ed602242126a2ec136e110827c3f1025eb6f20ecc82919c44d01c2b units
 install_file /etc/api/gunicorn.conf.py root api 0640 c6046afec173af0279e23a3a93e8b27bccbde68ec1edd6f63490f392e17ff42a gunicorn
-install_file /etc/api/app.env.base root root 0600 7db4ca1dd0cea15699bbc81614d577fde9087365e30641a1ab290491cc5694bf other
+install_file /etc/api/app.env.base root root 0600 ae5bdea9dd4df6fe9d438564bfcea01030bc03a0b8ad30333ce286ff3daffedd other
 install_file /etc/logrotate.d/api root root 0644 9ca8467ebd38d73ca35c8c41df408d1cd177d2d5b7e1e5ca328e3d8ca18ecb38 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
 install_file /usr/local/lib/api/release root root 0755 5f5ec7d6942269b469f392af3a7dd73dd9aa90f261041f7175dd3faa87dba24b other

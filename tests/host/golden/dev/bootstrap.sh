@@ -135,7 +135,7 @@ install_file /etc/nginx/sites-available/notes.conf root root 0644 231bc405e4d531
 install_file /etc/systemd/system/gunicorn-notes.socket root root 0644 ee97e7e133f07847fea8d89c36cb474ee80e0692eac98ad19397c796001f99d8 units
 install_file /etc/systemd/system/gunicorn-notes.service root root 0644 df556cf2814f8296b23a231b7492ed97a1749d461b7275cb42e73aabf3170246 units
 install_file /etc/notes/gunicorn.conf.py root notes 0640 dda7d1447cd9defafa5fd4ddfb3cb3ff7ad5c63a3ae0645b8eb281747f35cd96 gunicorn
-install_file /etc/notes/app.env.base root root 0600 cec17edcdcd17cce72d3258b01f3eaa446c450cea7cabb1607e8ba6f3c47e53a other
+install_file /etc/notes/app.env.base root root 0600 e03599214fa8b3078d3d0289348a57f3d693d662715e8a7e5bb71dc120a25b2b other
 install_file /etc/logrotate.d/notes root root 0644 691a658d5e0308d6a23826c630c3ba32b90d64f5af94321ac953ebcde4abe694 other
 install_file /etc/apt/apt.conf.d/21notes-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
 install_file /usr/local/lib/notes/release root root 0755 b8275f2c7175ad26acc3ba8162c347fb955d1da35230eaf18b2c21728cfcff64 other

@@ -136,7 +136,7 @@ install_file /etc/nginx/sites-available/shop.conf root root 0644 a083487c56afe6b
 install_file /etc/systemd/system/gunicorn-shop.socket root root 0644 240acd7fb68f405f0dfbc9bdbdc858b1481fc2a8c04a8e4f6dd057c4c03c7922 units
 install_file /etc/systemd/system/gunicorn-shop.service root root 0644 9e928caab2a9d28f488f0b427a35ccde950cce3e5aa5bf6abf89d8b9c57cbc95 units
 install_file /etc/shop/gunicorn.conf.py root shop 0640 700fb322486477e533fd6be591aeeb0e7ae3811ce3862c8cc036fd562d0d659f gunicorn
-install_file /etc/shop/app.env.base root root 0600 9dc19e3cf33f455cf133b6c8a06158e706d4893ad7d446af65e3903dd6addfb7 other
+install_file /etc/shop/app.env.base root root 0600 feb4b27957400690867fb614fa6253a303346ca30db7cfcb849e70589d8fc8fc other
 install_file /etc/logrotate.d/shop root root 0644 2ef2a694d7114c1c2510b384e10fb102ef22d22374c9f0d939d2106a2022f44f other
 install_file /etc/apt/apt.conf.d/21shop-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
 install_file /usr/local/lib/shop/release root root 0755 8cc86613846ea8505accefcaacd926ccf8f43f28406d35baa40787f896c2cbe5 other
