@@ -149,6 +149,7 @@ def render_nginx_site(ctx: HostContext) -> str:
     return _render(
         "nginx-site.conf.j2",
         ctx,
+        slug=slug,
         upstream=f"{slug}_gunicorn",
         ssl_cache_zone=f"{slug}_tls",
         server_names=" ".join(nginx_token(name) for name in ctx.server_names),

@@ -136,11 +136,12 @@ def test_proxy_read_timeout_is_not_below_gunicorn_timeout(any_ctx: HostContext) 
 
 def test_proxy_forwards_host_scheme_and_client_address(any_ctx: HostContext) -> None:
     site = render.render_nginx_site(any_ctx)
+    host = f"$host{any_ctx.public_origin_port_suffix}"
     for header in (
-        "proxy_set_header Host $host;",
+        f"proxy_set_header Host {host};",
         "proxy_set_header X-Real-IP $remote_addr;",
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
-        "proxy_set_header X-Forwarded-Host $host;",
+        f"proxy_set_header X-Forwarded-Host {host};",
         f"proxy_set_header X-Forwarded-Port {any_ctx.https_port};",
         "proxy_http_version 1.1;",
         "proxy_redirect off;",
