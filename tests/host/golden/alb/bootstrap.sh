@@ -129,7 +129,7 @@ install_file() { # staged-relative dest owner group mode sha256 tag
         chmod "$4" "$dest"
     fi
 }
-install_file /etc/nginx/sites-available/api.conf root root 0644 14bccf8188495f39a13606fce6bd13e8e6d1409e96fb8fd4d3cd046ef948c571 nginx
+install_file /etc/nginx/sites-available/api.conf root root 0644 235d9a22277711298dd8a0f026a7c72fca539801e5c0ed01c05098518a3f3f95 nginx
 install_file /etc/systemd/system/gunicorn-api.socket root root 0644 63d1fdac4870006a139ea1653b6cc7621c7ddad5effd0901a0f083389816d3a0 units
 install_file /etc/systemd/system/gunicorn-api.service root root 0644 d3ee9d7d4ed602242126a2ec136e110827c3f1025eb6f20ecc82919c44d01c2b units
 install_file /etc/api/gunicorn.conf.py root api 0640 c6046afec173af0279e23a3a93e8b27bccbde68ec1edd6f63490f392e17ff42a gunicorn

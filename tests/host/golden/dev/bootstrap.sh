@@ -131,7 +131,7 @@ install_file() { # staged-relative dest owner group mode sha256 tag
         chmod "$4" "$dest"
     fi
 }
-install_file /etc/nginx/sites-available/notes.conf root root 0644 231bc405e4d53142f049c84476efa2cee2bf45d85e0753029c6eb4b43235286d nginx
+install_file /etc/nginx/sites-available/notes.conf root root 0644 6759bc36cd3e0b38f85dd58158103f4467a04e8760a345166bf6f5494deb82cc nginx
 install_file /etc/systemd/system/gunicorn-notes.socket root root 0644 ee97e7e133f07847fea8d89c36cb474ee80e0692eac98ad19397c796001f99d8 units
 install_file /etc/systemd/system/gunicorn-notes.service root root 0644 df556cf2814f8296b23a231b7492ed97a1749d461b7275cb42e73aabf3170246 units
 install_file /etc/notes/gunicorn.conf.py root notes 0640 dda7d1447cd9defafa5fd4ddfb3cb3ff7ad5c63a3ae0645b8eb281747f35cd96 gunicorn

@@ -132,7 +132,7 @@ install_file() { # staged-relative dest owner group mode sha256 tag
         chmod "$4" "$dest"
     fi
 }
-install_file /etc/nginx/sites-available/shop.conf root root 0644 a083487c56afe6b4fb6d0018a16268ffd79787b78d1531633c2af7d407d9fc94 nginx
+install_file /etc/nginx/sites-available/shop.conf root root 0644 2c438a24d7630a147bf2092dc7ac4a9c1ed097130f3ec9bfa744d90f6740cd3c nginx
 install_file /etc/systemd/system/gunicorn-shop.socket root root 0644 240acd7fb68f405f0dfbc9bdbdc858b1481fc2a8c04a8e4f6dd057c4c03c7922 units
 install_file /etc/systemd/system/gunicorn-shop.service root root 0644 9e928caab2a9d28f488f0b427a35ccde950cce3e5aa5bf6abf89d8b9c57cbc95 units
 install_file /etc/shop/gunicorn.conf.py root shop 0640 700fb322486477e533fd6be591aeeb0e7ae3811ce3862c8cc036fd562d0d659f gunicorn
