@@ -414,6 +414,10 @@ def _config_files(ctx: HostContext) -> list[HostFile]:
 def _tag(ctx: HostContext, path: str) -> str:
     if path == ctx.nginx_site:
         return "nginx"
+    if path == _unit(f"{ctx.gunicorn_unit}.socket"):
+        return "socket"
+    if path == _unit(f"{ctx.gunicorn_unit}.service"):
+        return "gunicorn-unit"
     if path.startswith("/etc/systemd/system/"):
         return "units"
     if path == ctx.gunicorn_conf:
@@ -437,7 +441,7 @@ def render_bootstrap_script(ctx: HostContext, files: list[HostFile] | None = Non
     disabled: list[str] = []
     for flag, unit in ((ctx.celery_worker, ctx.celery_worker_unit), (ctx.celery_beat, ctx.celery_beat_unit)):
         (enabled if flag else disabled).append(f"{unit}.service")
-    restart = [u for u in enabled if u != f"{ctx.gunicorn_unit}.socket"]
+    celery = [u for u in enabled if not u.startswith(f"{ctx.gunicorn_unit}.")]
     return _render(
         "bootstrap.sh.j2",
         ctx,
@@ -447,7 +451,7 @@ def render_bootstrap_script(ctx: HostContext, files: list[HostFile] | None = Non
         tags={f.path: _tag(ctx, f.path) for f in files},
         enabled_units=enabled,
         disabled_units=disabled,
-        restart_units=[f"{ctx.gunicorn_unit}.socket", *restart],
+        celery_units=celery,
         san=_san(ctx),
         certbot_retry_minutes=CERTBOT_RETRY_MINUTES,
     )

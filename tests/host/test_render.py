@@ -219,7 +219,6 @@ def test_gunicorn_service_runs_unprivileged_from_current_with_the_socket(any_ctx
         f"User={any_ctx.user}",
         f"Group={any_ctx.web_group}",
         f"WorkingDirectory={any_ctx.current_link}",
-        f"EnvironmentFile={any_ctx.env_file}",
         f"RuntimeDirectory={any_ctx.runtime_dir_name}",
         "RuntimeDirectoryPreserve=yes",
         "UMask=0007",
@@ -237,6 +236,8 @@ def test_gunicorn_service_runs_unprivileged_from_current_with_the_socket(any_ctx
     ):
         assert line in unit.splitlines(), line
     assert "User=root" not in unit
+    # gunicorn.conf.py reads the environment, so a HUP applies a new one (no EnvironmentFile=).
+    assert not [line for line in unit.splitlines() if line.startswith("EnvironmentFile")]
 
 
 def test_gunicorn_starts_in_current_and_the_conf_pins_no_release_directory(any_ctx: HostContext) -> None:
@@ -248,11 +249,14 @@ def test_gunicorn_starts_in_current_and_the_conf_pins_no_release_directory(any_c
     assert f'bind = ["unix:{any_ctx.socket_path}"]' in conf
 
 
-def test_gunicorn_workers_default_to_twice_the_cpus_plus_one(letsencrypt: HostContext, dev: HostContext) -> None:
+def test_gunicorn_workers_default_to_twice_the_cpus_plus_one(
+    letsencrypt: HostContext, dev: HostContext, tmp_path: Path
+) -> None:
     assert "workers = multiprocessing.cpu_count() * 2 + 1" in render.render_gunicorn_conf(letsencrypt)
     assert "workers = 2\n" in render.render_gunicorn_conf(dev)
     namespace: dict[str, object] = {}
-    exec(render.render_gunicorn_conf(letsencrypt), namespace)
+    (tmp_path / "app.env").write_text("A='1'\n")
+    exec(render.render_gunicorn_conf(letsencrypt).replace(letsencrypt.env_file, str(tmp_path / "app.env")), namespace)
     assert isinstance(namespace["workers"], int) and namespace["workers"] >= 3
     assert namespace["timeout"] == 60 and namespace["threads"] == 4
 
