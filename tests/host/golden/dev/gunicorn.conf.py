@@ -1,6 +1,39 @@
 # Gunicorn settings for notes. Rendered by components.host; do not edit on the host.
 # Checked before every release with `gunicorn --check-config`.
+import os
+import re
+
 wsgi_app = "project.wsgi:application"
+
+# The app's environment is read here, not by systemd (no EnvironmentFile= on the unit), so a HUP
+# (`systemctl reload gunicorn-notes`) applies a changed environment: the master re-reads this
+# file, drops the variables of the previous read, and starts new workers with the new values while
+# the old ones finish their requests. No restart, no closed socket, no failed request.
+_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)='([^']*)'")
+
+
+def _env_file(path, required):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        if required:
+            raise
+        return []
+    pairs = []
+    for number, line in enumerate(lines, 1):
+        if not line or line.startswith("#"):
+            continue
+        match = _LINE.fullmatch(line)
+        if match is None:
+            raise ValueError(f"{path}:{number}: expected NAME='value'")
+        pairs.append(f"{match[1]}={match[2]}")
+    return pairs
+
+
+# The app's env file, then the release's RELEASE_ID (.release.env in the working directory: the
+# release Gunicorn was started in, or the one `--check-config --chdir` names).
+raw_env = _env_file("/etc/notes/app.env", True) + _env_file(os.path.join(os.getcwd(), ".release.env"), False)
 
 # No chdir here: the unit's WorkingDirectory resolves `current` when Gunicorn starts, and every
 # release restarts Gunicorn (the new release's venv and code), so no stale directory is kept.
