@@ -214,6 +214,10 @@ class HostContext:
     """``observability.tracesSampleRate`` (SENTRY_TRACES_SAMPLE_RATE)."""
     env_names: tuple[tuple[str, str], ...] = ()
     """``app.envNames`` as sorted pairs: contract name -> the name the app reads."""
+    deploy_check_fail_level: str = "WARNING"
+    """``app.deployCheck.failLevel``: the release stops on ``check --deploy`` messages of this level or above."""
+    deploy_check_silence: tuple[str, ...] = ()
+    """``app.deployCheck.silence``: check ids (``security.W005``) added to SILENCED_SYSTEM_CHECKS for the check."""
     stack_key: str = ""
     """``<project>-<stack>`` when known (the server target): the bootstrap records which app this
     stack installed, so a renamed ``app.name`` retires the old app's services, never its data."""

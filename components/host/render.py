@@ -14,6 +14,7 @@ secrets reach the host as environment of the bootstrap run and are assembled the
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import zlib
@@ -305,6 +306,41 @@ def render_certbot_retry_timer(ctx: HostContext) -> str:
     return _render("certbot-retry.timer.j2", ctx, certbot_retry_minutes=CERTBOT_RETRY_MINUTES)
 
 
+DEPLOY_CHECK_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+"""``manage.py check --fail-level`` choices."""
+
+CHECK_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\.[CEWID][0-9]{3}$")
+"""A Django system check id: ``<tag>.<level letter><3 digits>`` (security.W005, fields.E304)."""
+
+_DEPLOY_CHECK = """\
+import sys
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+settings.SILENCED_SYSTEM_CHECKS = [*settings.SILENCED_SYSTEM_CHECKS, *{silence}]
+try:
+    call_command("check", deploy=True, fail_level={level})
+except SystemCheckError as error:
+    sys.exit(str(error))
+"""
+
+
+def deploy_check_command(ctx: HostContext) -> list[str]:
+    """``check --deploy`` as the release runs it (in the release, as the app user, with its env):
+    the stack's fail level, and its silenced check ids on top of the app's own
+    SILENCED_SYSTEM_CHECKS (the app's code is not changed)."""
+    level = ctx.deploy_check_fail_level
+    if level not in DEPLOY_CHECK_LEVELS:
+        raise ValueError(f"app.deployCheck.failLevel: {level!r} is not one of {', '.join(DEPLOY_CHECK_LEVELS)}")
+    bad = [check for check in ctx.deploy_check_silence if not CHECK_ID.match(check)]
+    if bad:
+        raise ValueError(f"app.deployCheck.silence: {bad[0]!r} is not a system check id like security.W005")
+    if not ctx.deploy_check_silence:
+        return [".venv/bin/python", "manage.py", "check", "--deploy", "--fail-level", level]
+    code = _DEPLOY_CHECK.format(silence=json.dumps(list(ctx.deploy_check_silence)), level=json.dumps(level))
+    return [".venv/bin/python", "manage.py", "shell", "--no-startup", "--command", code]
+
+
 def render_release_script(ctx: HostContext) -> str:
     """/usr/local/lib/<app>/release: deploy | rollback | list | current."""
     worker_units = [f"{ctx.celery_worker_unit}.service"] if ctx.celery_worker else []
@@ -314,6 +350,7 @@ def render_release_script(ctx: HostContext) -> str:
         ctx,
         worker_units=worker_units,
         beat_units=beat_units,
+        deploy_check=" ".join(shell_quote(word) for word in deploy_check_command(ctx)),
         # Stable per app and within PostgreSQL's signed bigint range.
         migrate_lock_key=zlib.crc32(f"djangostack-migrate-{ctx.app_name}".encode()),
     )
