@@ -1,8 +1,8 @@
 # Gunicorn settings for api. Rendered by components.host; do not edit on the host.
 # Checked before every release with `gunicorn --check-config`.
+import multiprocessing
 import os
 import re
-import multiprocessing
 
 wsgi_app = "project.wsgi:application"
 

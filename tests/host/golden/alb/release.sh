@@ -467,8 +467,8 @@ deploy() {
         || { err "$src has no manage.py and requirements.txt"; fail_before "$id" "$previous"; }
     run "copying source into $dir" stage_source "$dir" "$src" "$id" "$sha" || fail_before "$id" "$previous"
     run "building the virtualenv (as $APP_USER)" build_venv "$dir" || fail_before "$id" "$previous"
-    run "manage.py check --deploy" app "$dir" .venv/bin/python manage.py check --deploy --fail-level WARNING \
-        || fail_before "$id" "$previous"
+    run "manage.py check --deploy (fail level WARNING)" \
+        app "$dir" .venv/bin/python manage.py check --deploy --fail-level WARNING || fail_before "$id" "$previous"
     run "collecting static files" collectstatic "$dir" || fail_before "$id" "$previous"
     run "gunicorn --check-config" check_gunicorn "$dir" || fail_before "$id" "$previous"
     run "sealing the release (root-owned, read-only to $APP_USER)" seal "$dir" || fail_before "$id" "$previous"
