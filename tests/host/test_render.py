@@ -476,7 +476,7 @@ def test_every_check_that_cannot_touch_the_database_runs_before_migrate(any_ctx:
     body = script[script.index("deploy() {") :]
     order = [
         'run "building the virtualenv',
-        'run "manage.py check --deploy"',
+        'run "manage.py check --deploy',
         'run "collecting static files"',
         'run "gunicorn --check-config"',
         'run "backing up the database"',
