@@ -214,6 +214,13 @@ class HostContext:
     """``observability.tracesSampleRate`` (SENTRY_TRACES_SAMPLE_RATE)."""
     env_names: tuple[tuple[str, str], ...] = ()
     """``app.envNames`` as sorted pairs: contract name -> the name the app reads."""
+    static_subdir: str = "static"
+    """``app.staticRoot``: where in the release collectstatic writes (``static_dir`` is
+    ``current/<static_subdir>``). An app that fixes STATIC_ROOT in its code names that folder here."""
+    media_subdir: str | None = None
+    """``app.mediaRoot``: a folder in the release where the app's code fixes MEDIA_ROOT. The release
+    makes it a link to ``media_dir`` (the read-only release never receives uploads); files the
+    source ships there are copied into ``media_dir`` once (existing uploads are never replaced)."""
     deploy_check_fail_level: str = "WARNING"
     """``app.deployCheck.failLevel``: the release stops on ``check --deploy`` messages of this level or above."""
     deploy_check_silence: tuple[str, ...] = ()

@@ -146,6 +146,7 @@ def host_packages(ctx: HostContext) -> list[str]:
 
 def render_nginx_site(ctx: HostContext) -> str:
     """/etc/nginx/sites-available/<app>.conf: default servers, redirect, the HTTPS site."""
+    check_release_subdirs(ctx)
     slug = ctx.app_name.replace("-", "_")
     return _render(
         "nginx-site.conf.j2",
@@ -341,8 +342,24 @@ def deploy_check_command(ctx: HostContext) -> list[str]:
     return [".venv/bin/python", "manage.py", "shell", "--no-startup", "--command", code]
 
 
+RELEASE_SUBDIR = re.compile(r"^(?!\.)[A-Za-z0-9_][A-Za-z0-9._-]{0,63}(/(?!\.)[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){0,3}$")
+"""A folder inside the release: relative, 1-4 plain segments, none starting with a dot (no ``..``)."""
+
+
+def check_release_subdirs(ctx: HostContext) -> None:
+    """Refuse a static or media folder that is not a plain relative path inside the release."""
+    for key, value in (("app.staticRoot", ctx.static_subdir), ("app.mediaRoot", ctx.media_subdir)):
+        if value is not None and not RELEASE_SUBDIR.match(value):
+            raise ValueError(
+                f"{key}: {value!r} must be a folder inside the release, relative, like static or assets/static"
+            )
+    if ctx.media_subdir is not None and ctx.media_subdir == ctx.static_subdir:
+        raise ValueError(f"app.mediaRoot: {ctx.media_subdir!r} is also app.staticRoot; uploads need their own folder")
+
+
 def render_release_script(ctx: HostContext) -> str:
     """/usr/local/lib/<app>/release: deploy | rollback | list | current."""
+    check_release_subdirs(ctx)
     worker_units = [f"{ctx.celery_worker_unit}.service"] if ctx.celery_worker else []
     beat_units = [f"{ctx.celery_beat_unit}.service"] if ctx.celery_beat else []
     return _render(
