@@ -136,7 +136,7 @@ install_file /etc/api/gunicorn.conf.py root api 0640 18af221b62fd7052c8560ca6109
 install_file /etc/api/app.env.base root root 0600 ae5bdea9dd4df6fe9d438564bfcea01030bc03a0b8ad30333ce286ff3daffedd other
 install_file /etc/logrotate.d/api root root 0644 9ca8467ebd38d73ca35c8c41df408d1cd177d2d5b7e1e5ca328e3d8ca18ecb38 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/api/release root root 0755 1df7faf998f31da6910bc6f38d28176f53bd3950f87cac5d6ea42dc849b7969a other
+install_file /usr/local/lib/api/release root root 0755 1bd762b1ecc817b7278add7ef311e1b062a6a5bf1693389d571d67e71c0242b0 other
 install_file /etc/systemd/system/celery-api.service root root 0644 36110c44713178644b60f42abbe831417220f8065ef81de5af84b5754c49c57f units
 was_changed() { [[ "$changed" == *" $1 "* ]]; }
 

@@ -363,6 +363,8 @@ PY
 )"
 }
 
+# collectstatic writes into the release's static/ (app.staticRoot: where the app's
+# STATIC_ROOT points when its code fixes it), the one folder of the release the app user may write.
 collectstatic() { # release dir
     install -d -o "$APP_USER" -g "$WEB_GROUP" -m 0755 "$1/static" || return 1
     app "$1" env STATIC_ROOT="$1/static" .venv/bin/python manage.py collectstatic --noinput
@@ -389,8 +391,8 @@ unpack_archive() {
 }
 
 stage_source() { # release dir, source dir, release id, sha256 (or "")
-    # Anchored excludes (/static, /.venv): the collected static and the venv of this release are
-    # rebuilt here; an app's own static/ directories must be copied.
+    # Anchored excludes (/static, /.venv): the collected static and the venv of this
+    # release are rebuilt here; an app's own static/ directories elsewhere must be copied.
     rm -rf "$1" && mkdir -p "$1" || return 1
     rsync -a --delete --no-owner --no-group --chmod=go-w,Dgo+rx,Fgo+r \
         --exclude=/.venv --exclude=.git --exclude=/static --exclude=__pycache__ "$2/" "$1/" || return 1
