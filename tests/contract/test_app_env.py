@@ -100,3 +100,54 @@ def test_hosts_write_secrets_under_the_apps_names() -> None:
     assert 'env_value "$ENV_FILE" DB_URL' in release
     base = render.render_env_file(ctx, render.env_values(ctx))
     assert "SECRET" not in base and "DB_URL" not in base
+
+
+def test_the_host_layer_takes_the_targets_edge_and_knows_no_cloud() -> None:
+    """A target hands the host layer a small edge description; nothing in it names a cloud type."""
+    import inspect
+
+    from components.host import context
+    from components.host.context import HostContext, HostEdge
+
+    settings = _server_settings()
+    edge = HostEdge(
+        kind="server",
+        tls_mode="load-balancer",
+        trusted_proxy_cidrs=("10.1.0.0/16",),
+        public_hosts=("lb.example.com",),
+        database_snapshots=True,
+        beat_exec_prefix="/usr/local/lib/shop/beat-leader",
+    )
+    ctx = HostContext.from_settings(settings, edge)
+    assert ctx.tls_mode == "load-balancer" and not ctx.nginx_terminates_tls
+    assert ctx.trusted_proxy_cidrs == ("10.1.0.0/16",)
+    assert "lb.example.com" in ctx.server_names
+    site = render.render_nginx_site(ctx)
+    assert "set_real_ip_from 10.1.0.0/16;" in site
+    assert "PG_DUMP_MISMATCH=skip" in render.render_release_script(ctx)
+    settings_beat = settings.model_copy(update={"celery": settings.celery.model_copy(update={"beat": True})})
+    beat = render.render_celery_beat_service(HostContext.from_settings(settings_beat, edge))
+    assert "ExecStart=/usr/local/lib/shop/beat-leader /srv/shop/current/.venv/bin/celery" in beat
+    # from_settings itself no longer branches on a target's type.
+    source = inspect.getsource(HostContext.from_settings)
+    assert "AwsEc2Target" not in source and "isinstance" not in source
+    assert context.server_edge(settings).kind == "server"
+
+
+def _server_settings():  # type: ignore[no-untyped-def]
+    from components.config import validate
+
+    raw = {
+        "environment": "prod",
+        "target": {
+            "kind": "server",
+            "host": "203.0.113.10",
+            "sshKeyFile": "id_ed25519",
+            "sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3QtaG9zdC1rZXktZm9yLXRoZS1maXh0dXJl",
+        },
+        "app": {"name": "shop", "releaseId": "v1"},
+        "database": {"mode": "local"},
+        "cache": {"mode": "local"},
+        "domain": {"names": ["shop.example.com"], "tls": {"mode": "self-signed"}},
+    }
+    return validate(raw, set(), set())
