@@ -227,3 +227,47 @@ def build_app_env(inputs: AppEnvInputs[V]) -> AppEnv[V]:
     plain.update(inputs.target_env)
     plain.update(inputs.extra_env)
     return AppEnv(plain=dict(sorted(plain.items())), secrets=secrets)
+
+
+def app_contract_problems(
+    *,
+    env_names: Mapping[str, str],
+    extra_env: Mapping[str, str],
+    health_path: str,
+    liveness_path: str,
+    static_root: str = "static",
+    media_root: str | None = None,
+    media_storage: str = "local",
+) -> list[str]:
+    """Validation of the app-contract settings, one line per problem (the settings rules call it).
+
+    - ``app.envNames``: see ``env_name_problems``.
+    - ``app.healthPath`` / ``app.livenessPath``: never ``/``. Nginx answers the readiness path to
+      private addresses only, so a health path of ``/`` would hide the home page from everyone
+      else; the two checks get paths of their own.
+    - ``app.staticRoot`` / ``app.mediaRoot``: two different folders; ``mediaRoot`` only with media
+      on the host (with a bucket the uploads never touch the host's disk).
+    """
+    found = env_name_problems(env_names, extra_env)
+    for key, path in (("healthPath", health_path), ("livenessPath", liveness_path)):
+        if path == "/":
+            found.append(
+                f"djangostack:app.{key}: '/' is the site's home page, and the health endpoints are answered to "
+                "private addresses only, so the public would lose it; give the check its own path (/readyz, /healthz)"
+            )
+    if health_path == liveness_path and health_path != "/":
+        found.append(
+            f"djangostack:app.livenessPath: {liveness_path!r} is also app.healthPath; liveness (no database, no "
+            "cache) and readiness need paths of their own"
+        )
+    if media_root is not None:
+        if media_root == static_root:
+            found.append(
+                f"djangostack:app.mediaRoot: {media_root!r} is also app.staticRoot; uploads need their own folder"
+            )
+        if media_storage != "local":
+            found.append(
+                f"djangostack:app.mediaRoot: media live in a bucket (media.storage {media_storage}), so there is no "
+                "folder on the host to point it at; remove app.mediaRoot"
+            )
+    return found

@@ -151,3 +151,37 @@ def _server_settings():  # type: ignore[no-untyped-def]
         "domain": {"names": ["shop.example.com"], "tls": {"mode": "self-signed"}},
     }
     return validate(raw, set(), set())
+
+
+def _contract(**changes: object) -> list[str]:
+    from components.contract.app_env import app_contract_problems
+
+    args: dict[str, object] = {
+        "env_names": {},
+        "extra_env": {},
+        "health_path": "/readyz",
+        "liveness_path": "/healthz",
+    }
+    args.update(changes)
+    return app_contract_problems(**args)  # type: ignore[arg-type]
+
+
+def test_a_health_path_on_the_home_page_is_refused() -> None:
+    (line,) = _contract(health_path="/")
+    assert line.startswith("djangostack:app.healthPath: '/' is the site's home page")
+    (line,) = _contract(liveness_path="/")
+    assert line.startswith("djangostack:app.livenessPath: '/'")
+    assert _contract() == []
+
+
+def test_static_and_media_folders_are_checked_together() -> None:
+    (line,) = _contract(static_root="static", media_root="static")
+    assert "uploads need their own folder" in line
+    (line,) = _contract(media_root="media", media_storage="s3")
+    assert line.startswith("djangostack:app.mediaRoot: media live in a bucket")
+    assert _contract(static_root="staticfiles", media_root="media") == []
+
+
+def test_extra_env_may_not_take_a_mapped_secrets_name() -> None:
+    (line,) = _contract(env_names={"SECRET_KEY": "DJANGO_SECRET_KEY"}, extra_env={"DJANGO_SECRET_KEY": "x"})
+    assert line.startswith("djangostack:app.extraEnv.DJANGO_SECRET_KEY: the stack sets DJANGO_SECRET_KEY itself")
