@@ -132,7 +132,7 @@ install_file() { # staged-relative dest owner group mode sha256 tag
 install_file /etc/nginx/sites-available/api.conf root root 0644 235d9a22277711298dd8a0f026a7c72fca539801e5c0ed01c05098518a3f3f95 nginx
 install_file /etc/systemd/system/gunicorn-api.socket root root 0644 63d1fdac4870006a139ea1653b6cc7621c7ddad5effd0901a0f083389816d3a0 socket
 install_file /etc/systemd/system/gunicorn-api.service root root 0644 e393186d4352a008611e6bc29bc4b150b786c017eb7821777ce53ff5b13cbd14 gunicorn-unit
-install_file /etc/api/gunicorn.conf.py root api 0640 18af221b62fd7052c8560ca6109a048af22b9591bc8164dff4e738dbe47e1b08 gunicorn
+install_file /etc/api/gunicorn.conf.py root api 0640 a210322bd0f48e8edcce0e5e57940c1e7095ddfd9106c5996171568f2938f56c gunicorn
 install_file /etc/api/app.env.base root root 0600 ae5bdea9dd4df6fe9d438564bfcea01030bc03a0b8ad30333ce286ff3daffedd other
 install_file /etc/logrotate.d/api root root 0644 9ca8467ebd38d73ca35c8c41df408d1cd177d2d5b7e1e5ca328e3d8ca18ecb38 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other

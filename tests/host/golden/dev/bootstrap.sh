@@ -134,7 +134,7 @@ install_file() { # staged-relative dest owner group mode sha256 tag
 install_file /etc/nginx/sites-available/notes.conf root root 0644 6759bc36cd3e0b38f85dd58158103f4467a04e8760a345166bf6f5494deb82cc nginx
 install_file /etc/systemd/system/gunicorn-notes.socket root root 0644 ee97e7e133f07847fea8d89c36cb474ee80e0692eac98ad19397c796001f99d8 socket
 install_file /etc/systemd/system/gunicorn-notes.service root root 0644 f9aeebcaa91e09f84d9afee1869a066db6dbbf6973e8ba58e42233da4aa94484 gunicorn-unit
-install_file /etc/notes/gunicorn.conf.py root notes 0640 b5efea5249c43eb8152745bf4ab33d2fc953e78174f4abb868a3ed7e3576ff86 gunicorn
+install_file /etc/notes/gunicorn.conf.py root notes 0640 9f1c3200eabe6789c88dd029f216c9f4dfe9b4aa0fb2284d2abcb29d6a1c575e gunicorn
 install_file /etc/notes/app.env.base root root 0600 e03599214fa8b3078d3d0289348a57f3d693d662715e8a7e5bb71dc120a25b2b other
 install_file /etc/logrotate.d/notes root root 0644 691a658d5e0308d6a23826c630c3ba32b90d64f5af94321ac953ebcde4abe694 other
 install_file /etc/apt/apt.conf.d/21notes-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other

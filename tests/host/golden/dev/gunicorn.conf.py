@@ -60,6 +60,11 @@ max_requests_jitter = 100
 # are trusted; Django still decides HTTPS through SECURE_PROXY_SSL_HEADER.
 forwarded_allow_ips = "*"
 
+# Gunicorn 25.1+ opens a control socket (under $HOME) served by a thread in the master. systemd is
+# the control interface here: no second one, no thread in the master that forks the workers.
+# Older Gunicorn ignores the unknown name.
+control_socket_disable = True
+
 proc_name = "gunicorn-notes"
 loglevel = "debug"
 # Errors to stderr (the journal); the access log to a file rotated by logrotate (USR1 reopens it).

@@ -135,7 +135,7 @@ install_file() { # staged-relative dest owner group mode sha256 tag
 install_file /etc/nginx/sites-available/shop.conf root root 0644 2c438a24d7630a147bf2092dc7ac4a9c1ed097130f3ec9bfa744d90f6740cd3c nginx
 install_file /etc/systemd/system/gunicorn-shop.socket root root 0644 240acd7fb68f405f0dfbc9bdbdc858b1481fc2a8c04a8e4f6dd057c4c03c7922 socket
 install_file /etc/systemd/system/gunicorn-shop.service root root 0644 0dd3db880d30d9041e9704601fdb317418170d1ab41ea09c9936425852c8e31f gunicorn-unit
-install_file /etc/shop/gunicorn.conf.py root shop 0640 2e67fd802a5ca1f5631e4b106c1e5978348cf3bb8ed8dcc471c0cd616993959b gunicorn
+install_file /etc/shop/gunicorn.conf.py root shop 0640 59dd8692cf57b9dbb02f9c5c723a3a703746eaaefa2cbead79b3e8de8ba803b9 gunicorn
 install_file /etc/shop/app.env.base root root 0600 feb4b27957400690867fb614fa6253a303346ca30db7cfcb849e70589d8fc8fc other
 install_file /etc/logrotate.d/shop root root 0644 2ef2a694d7114c1c2510b384e10fb102ef22d22374c9f0d939d2106a2022f44f other
 install_file /etc/apt/apt.conf.d/21shop-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
