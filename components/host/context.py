@@ -260,11 +260,11 @@ class HostContext:
     deploy_check_fail_level: str = "WARNING"
     """``app.deployCheck.failLevel``: the release stops on ``check --deploy`` messages of this level or above."""
     deploy_check_silence: tuple[str, ...] = ()
+    """``app.deployCheck.silence``: check ids (``security.W005``) added to SILENCED_SYSTEM_CHECKS for the check."""
     database_snapshots: bool = False
     """See ``HostEdge.database_snapshots``."""
     beat_exec_prefix: str | None = None
     """See ``HostEdge.beat_exec_prefix``."""
-    """``app.deployCheck.silence``: check ids (``security.W005``) added to SILENCED_SYSTEM_CHECKS for the check."""
     stack_key: str = ""
     """``<project>-<stack>`` when known (the server target): the bootstrap records which app this
     stack installed, so a renamed ``app.name`` retires the old app's services, never its data."""
