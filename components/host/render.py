@@ -32,6 +32,7 @@ from components.contract.app_env import (
     AppEnv,
     AppEnvInputs,
     allowed_hosts_value,
+    app_contract_problems,
     build_app_env,
     csrf_origins_value,
 )
@@ -147,6 +148,12 @@ def host_packages(ctx: HostContext) -> list[str]:
 def render_nginx_site(ctx: HostContext) -> str:
     """/etc/nginx/sites-available/<app>.conf: default servers, redirect, the HTTPS site."""
     check_release_subdirs(ctx)
+    # Second line behind the settings rule: the readiness location answers private addresses only.
+    health = app_contract_problems(
+        env_names={}, extra_env={}, health_path=ctx.health_path, liveness_path=ctx.liveness_path
+    )
+    if health:
+        raise ValueError(health[0])
     slug = ctx.app_name.replace("-", "_")
     return _render(
         "nginx-site.conf.j2",

@@ -178,3 +178,10 @@ def test_nginx_supplies_the_headers_where_the_app_sent_none(served: HostContext)
         assert _values(response, "X-Frame-Options") == [served.x_frame_options], path
         assert _values(response, "X-Content-Type-Options") == ["nosniff"], path
         assert _values(response, "Referrer-Policy") == ["strict-origin-when-cross-origin"], path
+
+
+@pytest.mark.parametrize("field", ["health_path", "liveness_path"])
+def test_a_health_path_on_the_home_page_is_never_rendered(field: str) -> None:
+    """Nginx's readiness location is private-only: on `/` it would hide the home page."""
+    with pytest.raises(ValueError, match="is the site's home page"):
+        render.render_nginx_site(replace(dev_context(), **{field: "/"}))
