@@ -1,1 +1,1 @@
-"""The app contract: what every target hands the Django app (its environment) and reports back."""
+"""What every target promises: the stack outputs (and the app environment all targets build)."""

@@ -27,7 +27,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from components.contract.app_env import (
+from ..contract.app_env import (
     CONTRACT_NAMES,
     AppEnv,
     AppEnvInputs,
@@ -36,8 +36,8 @@ from components.contract.app_env import (
     build_app_env,
     csrf_origins_value,
 )
-from components.host.context import HostContext, is_ip_address
-from components.host.files import HostFile
+from .context import HostContext, is_ip_address
+from .files import HostFile
 
 TEMPLATES = Path(__file__).parent / "templates"
 

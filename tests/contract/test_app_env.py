@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from components.contract.app_env import (
+from djangostack.contract.app_env import (
     CONTRACT_NAMES,
     SECRET_NAMES,
     AppEnvInputs,
@@ -14,7 +14,7 @@ from components.contract.app_env import (
     csrf_origins_value,
     env_name_problems,
 )
-from components.host import render
+from djangostack.host import render
 from tests.host.conftest import letsencrypt_context
 
 
@@ -106,8 +106,8 @@ def test_the_host_layer_takes_the_targets_edge_and_knows_no_cloud() -> None:
     """A target hands the host layer a small edge description; nothing in it names a cloud type."""
     import inspect
 
-    from components.host import context
-    from components.host.context import HostContext, HostEdge
+    from djangostack.host import context
+    from djangostack.host.context import HostContext, HostEdge
 
     settings = _server_settings()
     edge = HostEdge(
@@ -135,7 +135,7 @@ def test_the_host_layer_takes_the_targets_edge_and_knows_no_cloud() -> None:
 
 
 def _server_settings():  # type: ignore[no-untyped-def]
-    from components.config import validate
+    from djangostack.validation import validate
 
     raw = {
         "environment": "prod",
@@ -154,7 +154,7 @@ def _server_settings():  # type: ignore[no-untyped-def]
 
 
 def _contract(**changes: object) -> list[str]:
-    from components.contract.app_env import app_contract_problems
+    from djangostack.contract.app_env import app_contract_problems
 
     args: dict[str, object] = {
         "env_names": {},

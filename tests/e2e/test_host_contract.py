@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from components.host.context import HostContext
+from djangostack.host.context import HostContext
 from tests.e2e.test_host_release import Load, bootstrap, browser, ctx, deployed, settings
-from tests.e2e.testhost import TestHost
+from tools.testhost import TestHost
 from tests.e2e.web import Browser
 
 pytestmark = pytest.mark.e2e

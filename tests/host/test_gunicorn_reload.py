@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from components.host import render
+from djangostack.host import render
 from tests.host.conftest import dev_context
 
 pytestmark = pytest.mark.artifacts

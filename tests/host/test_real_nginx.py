@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from components.host import render
-from components.host.context import HostContext
+from djangostack.host import render
+from djangostack.host.context import HostContext
 from tests.host.conftest import dev_context
 
 pytestmark = pytest.mark.artifacts
