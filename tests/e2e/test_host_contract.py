@@ -17,8 +17,8 @@ import pytest
 
 from djangostack.host.context import HostContext
 from tests.e2e.test_host_release import Load, bootstrap, browser, ctx, deployed, settings
-from tools.testhost import TestHost
 from tests.e2e.web import Browser
+from tools.testhost import TestHost
 
 pytestmark = pytest.mark.e2e
 
