@@ -185,3 +185,43 @@ def test_static_and_media_folders_are_checked_together() -> None:
 def test_extra_env_may_not_take_a_mapped_secrets_name() -> None:
     (line,) = _contract(env_names={"SECRET_KEY": "DJANGO_SECRET_KEY"}, extra_env={"DJANGO_SECRET_KEY": "x"})
     assert line.startswith("djangostack:app.extraEnv.DJANGO_SECRET_KEY: the stack sets DJANGO_SECRET_KEY itself")
+
+
+def test_the_app_contract_settings_reach_the_host() -> None:
+    from djangostack.host.context import HostContext
+    from djangostack.settings.errors import SettingsError
+    from djangostack.validation import validate
+
+    raw = _server_settings_raw()
+    raw["app"] |= {
+        "envNames": {"SECRET_KEY": "DJANGO_SECRET_KEY"},
+        "staticRoot": "staticfiles",
+        "mediaRoot": "media",
+        "deployCheck": {"failLevel": "ERROR", "silence": ["security.W005"]},
+    }
+    ctx = HostContext.from_settings(validate(raw, set(), set()))
+    assert ctx.static_dir == "/srv/shop/current/staticfiles" and ctx.media_subdir == "media"
+    assert "env_line DJANGO_SECRET_KEY" in render.render_bootstrap_script(ctx)
+    assert "fail level ERROR; silenced: security.W005" in render.render_release_script(ctx)
+    raw["app"] |= {"healthPath": "/"}
+    with pytest.raises(SettingsError, match=r"djangostack:app\.healthPath: '/' is the site's home page"):
+        validate(raw, set(), set())
+    raw["app"] |= {"healthPath": "/readyz", "deployCheck": {"failLevel": "LOUD"}}
+    with pytest.raises(SettingsError, match="deployCheck"):
+        validate(raw, set(), set())
+
+
+def _server_settings_raw() -> dict:  # type: ignore[type-arg]
+    return {
+        "environment": "prod",
+        "target": {
+            "kind": "server",
+            "host": "203.0.113.10",
+            "sshKeyFile": "id_ed25519",
+            "sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3QtaG9zdC1rZXktZm9yLXRoZS1maXh0dXJl",
+        },
+        "app": {"name": "shop", "releaseId": "v1"},
+        "database": {"mode": "local"},
+        "cache": {"mode": "local"},
+        "domain": {"names": ["shop.example.com"], "tls": {"mode": "self-signed"}},
+    }
