@@ -37,7 +37,7 @@ rollback brings its own static files back.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from ..settings.stack import StackSettings
@@ -70,6 +70,44 @@ _GUNICORN_WORKER_CLASSES = {
     "gthread": "gthread",
     "uvicorn": "uvicorn.workers.UvicornWorker",
 }
+
+
+@dataclass(frozen=True)
+class HostEdge:
+    """What a target tells the host layer about the machine and what stands in front of Nginx.
+
+    The host layer knows nothing of clouds: each target (``server``, ``aws-ec2``) builds one of
+    these from its own settings and resources and hands it to ``HostContext.from_settings``.
+    """
+
+    kind: str
+    """The target's name, for messages and the host's records (server, aws-ec2)."""
+    tls_mode: TlsMode
+    """Who terminates TLS: Nginx (letsencrypt, self-signed) or a load balancer in front of it."""
+    http_port: int = 80
+    https_port: int = 443
+    """The public HTTPS port (redirects, CSRF origins, the Host the app sees)."""
+    trusted_proxy_cidrs: tuple[str, ...] = ()
+    """Load balancer mode: the sources whose X-Forwarded-For/-Proto Nginx trusts."""
+    public_hosts: tuple[str, ...] = ()
+    """Names or addresses served next to ``domain.names`` (an Elastic IP, a load balancer's DNS
+    name, the server's address when the stack has no domain)."""
+    firewall: bool = False
+    """ufw + fail2ban + SSH hardening on the host (off where a security group is the firewall)."""
+    ssh_port: int = 22
+    ssh_user: str = "root"
+    releases_to_keep: int = 5
+    media_bucket: str | None = None
+    """The bucket's physical name when media live in one."""
+    region: str | None = None
+    """The cloud region the app's SDK clients use (AWS_REGION), if any."""
+    database_snapshots: bool = False
+    """The database has the platform's own snapshots: a host pg_dump that cannot match the server's
+    version is skipped with a warning instead of stopping the release."""
+    beat_exec_prefix: str | None = None
+    """A command the target puts in front of Celery beat's (one scheduler per fleet), if any."""
+    host_os: str = DEFAULT_OS
+    """The operating system the target's machines run (``components.host.distros``)."""
 
 
 @dataclass(frozen=True)
@@ -214,6 +252,25 @@ class HostContext:
     sentry: bool
     extra_env: tuple[tuple[str, str], ...]
     """``app.extraEnv`` as sorted pairs (a tuple keeps the dataclass hashable)."""
+    traces_sample_rate: float = 0.0
+    """``observability.tracesSampleRate`` (SENTRY_TRACES_SAMPLE_RATE)."""
+    env_names: tuple[tuple[str, str], ...] = ()
+    """``app.envNames`` as sorted pairs: contract name -> the name the app reads."""
+    static_subdir: str = "static"
+    """``app.staticRoot``: where in the release collectstatic writes (``static_dir`` is
+    ``current/<static_subdir>``). An app that fixes STATIC_ROOT in its code names that folder here."""
+    media_subdir: str | None = None
+    """``app.mediaRoot``: a folder in the release where the app's code fixes MEDIA_ROOT. The release
+    makes it a link to ``media_dir`` (the read-only release never receives uploads); files the
+    source ships there are copied into ``media_dir`` once (existing uploads are never replaced)."""
+    deploy_check_fail_level: str = "WARNING"
+    """``app.deployCheck.failLevel``: the release stops on ``check --deploy`` messages of this level or above."""
+    deploy_check_silence: tuple[str, ...] = ()
+    """``app.deployCheck.silence``: check ids (``security.W005``) added to SILENCED_SYSTEM_CHECKS for the check."""
+    database_snapshots: bool = False
+    """See ``HostEdge.database_snapshots``."""
+    beat_exec_prefix: str | None = None
+    """See ``HostEdge.beat_exec_prefix``."""
     stack_key: str = ""
     """``<project>-<stack>`` when known (the server target): the bootstrap records which app this
     stack installed, so a renamed ``app.name`` retires the old app's services, never its data."""
@@ -304,20 +361,24 @@ class HostContext:
     def from_settings(
         cls,
         settings: StackSettings,
+        edge: HostEdge | None = None,
         *,
         public_hosts: list[str] | None = None,
         media_bucket: str | None = None,
     ) -> HostContext:
-        """Derive the host description for the ``server`` or ``aws-ec2`` target.
+        """Derive the host description from the settings and the target's ``edge``.
 
-        ``public_hosts``: extra hostnames or IPs the site answers to (an Elastic IP, a load
-        balancer's DNS name) that only exist once resources are created; they are served next to
-        ``domain.names``. ``media_bucket``: the S3 bucket's physical name (aws-ec2), when the
-        stack does not fix ``media.bucketName``.
+        ``edge`` comes from the target (``server_edge`` for ``server``); without one the stack's
+        own target builds it (``default_edge``). ``public_hosts`` and ``media_bucket`` are added to
+        that edge: names that exist once resources are created, and the bucket's physical name.
         """
-        target = settings.target
-        if not isinstance(target, (ServerTarget, AwsEc2Target)):
-            raise ValueError(f"target kind {target.kind!r} has no Linux host to render files for")
+        edge = edge or default_edge(settings)
+        if public_hosts or media_bucket:
+            edge = replace(
+                edge,
+                public_hosts=(*edge.public_hosts, *(public_hosts or [])),
+                media_bucket=media_bucket or edge.media_bucket,
+            )
         app = settings.app.name
         base = f"/srv/{app}"
         etc = f"/etc/{app}"
@@ -325,32 +386,10 @@ class HostContext:
         runtime = f"gunicorn-{app}"
 
         names: list[str] = list(settings.domain.names)
-        for host in public_hosts or []:
+        for host in edge.public_hosts:
             if host not in names:
                 names.append(host)
-        tls_setting = settings.domain.tls.mode if settings.domain.tls else None
-        if isinstance(target, ServerTarget):
-            if target.host not in names and not settings.domain.names:
-                names.append(target.host)
-            http_port, https_port = target.http_port, target.https_port
-            firewall, ssh_port, ssh_user = target.firewall, target.ssh_port, target.ssh_user
-            releases_to_keep = target.releases_to_keep
-            tls_mode: TlsMode = "letsencrypt" if tls_setting == "letsencrypt" else "self-signed"
-            trusted: tuple[str, ...] = ()
-            aws_region = None
-        else:
-            http_port, https_port = 80, 443
-            firewall, ssh_port, ssh_user = False, 22, "ubuntu"
-            releases_to_keep = target.releases_to_keep
-            if tls_setting == "acm" or target.instances > 1:
-                tls_mode = "load-balancer"
-            elif tls_setting == "letsencrypt":
-                tls_mode = "letsencrypt"
-            else:
-                tls_mode = "self-signed"
-            reference = settings.network.reference
-            trusted = (reference.cidr if reference and reference.cidr else settings.network.cidr,)
-            aws_region = target.region
+        tls_mode = edge.tls_mode
         if not names:
             raise ValueError(
                 "the host has no public name: set domain.names, or pass public_hosts "
@@ -371,7 +410,7 @@ class HostContext:
         return cls(
             app_name=app,
             environment=settings.environment,
-            target_kind=target.kind,
+            target_kind="aws-ec2" if edge.kind == "aws-ec2" else "server",
             user=app,
             group=app,
             web_group=WEB_GROUP,
@@ -383,7 +422,7 @@ class HostContext:
             logs_dir=f"{base}/shared/logs",
             backups_dir=f"{base}/shared/backups",
             cache_dir=f"{base}/shared/cache",
-            static_dir=f"{base}/current/static",
+            static_dir=f"{base}/current/{settings.app.static_root}",
             config_dir=etc,
             env_file=f"{etc}/app.env",
             env_base_file=f"{etc}/app.env.base",
@@ -425,8 +464,8 @@ class HostContext:
             primary_host=names[0],
             tls_mode=tls_mode,
             letsencrypt_email=settings.domain.tls.email if settings.domain.tls else None,
-            http_port=http_port,
-            https_port=https_port,
+            http_port=edge.http_port,
+            https_port=edge.https_port,
             max_upload_mb=web.max_upload_mb,
             static_cache_days=web.static_cache_days,
             hsts_seconds=hsts,
@@ -435,11 +474,11 @@ class HostContext:
             health_path=settings.app.health_path,
             liveness_path=settings.app.liveness_path,
             private_cidrs=PRIVATE_CIDRS,
-            trusted_proxy_cidrs=trusted,
+            trusted_proxy_cidrs=edge.trusted_proxy_cidrs,
             listen_ipv6=True,
-            firewall=firewall,
-            ssh_port=ssh_port,
-            ssh_user=ssh_user,
+            firewall=edge.firewall,
+            ssh_port=edge.ssh_port,
+            ssh_user=edge.ssh_user,
             database_mode=settings.database.mode,
             local_postgres=settings.database.mode == "local",
             db_name=settings.database.name,
@@ -451,8 +490,8 @@ class HostContext:
             local_redis=settings.cache.mode == "local",
             redis_port=settings.cache.port,
             media_storage=settings.media.storage,
-            media_bucket=media_bucket or settings.media.bucket_name,
-            aws_region=aws_region,
+            media_bucket=edge.media_bucket or settings.media.bucket_name,
+            aws_region=edge.region,
             celery_worker=settings.celery.worker,
             celery_beat=settings.celery.beat,
             celery_app=settings.celery.app,
@@ -461,14 +500,66 @@ class HostContext:
             celery_stop_timeout_seconds=600,
             backups_pre_release=settings.backups.pre_release,
             backups_keep=settings.backups.keep,
-            releases_to_keep=releases_to_keep,
+            releases_to_keep=edge.releases_to_keep,
             log_retention_days=settings.observability.log_retention_days,
             log_level=settings.observability.log_level,
             sentry=settings.observability.sentry,
             extra_env=tuple(sorted(settings.app.extra_env.items())),
-            # aws-ec2 boots Canonical's Ubuntu 24.04 AMI (components/aws/rules.py).
-            host_os=DEFAULT_OS if isinstance(target, ServerTarget) else "ubuntu-24.04",
+            host_os=edge.host_os,
+            traces_sample_rate=settings.observability.traces_sample_rate,
+            env_names=tuple(sorted(settings.app.env_names.items())),
+            static_subdir=settings.app.static_root,
+            media_subdir=settings.app.media_root,
+            deploy_check_fail_level=settings.app.deploy_check.fail_level,
+            deploy_check_silence=tuple(settings.app.deploy_check.silence),
+            database_snapshots=edge.database_snapshots,
+            beat_exec_prefix=edge.beat_exec_prefix,
         )
+
+
+def server_edge(settings: StackSettings) -> HostEdge:
+    """The ``server`` target's edge: its own ports and firewall, TLS at Nginx, its address as the
+    site's name when the stack has no domain."""
+    target = settings.target
+    if not isinstance(target, ServerTarget):
+        raise ValueError(f"target kind {target.kind!r} is not server")
+    tls = settings.domain.tls.mode if settings.domain.tls else None
+    return HostEdge(
+        kind="server",
+        tls_mode="letsencrypt" if tls == "letsencrypt" else "self-signed",
+        http_port=target.http_port,
+        https_port=target.https_port,
+        public_hosts=() if settings.domain.names else (target.host,),
+        firewall=target.firewall,
+        ssh_port=target.ssh_port,
+        ssh_user=target.ssh_user,
+        releases_to_keep=target.releases_to_keep,
+    )
+
+
+def default_edge(settings: StackSettings) -> HostEdge:
+    """The edge of the stack's own target. Transitional: the aws-ec2 part moves to that target's
+    package (which then passes its edge itself), leaving the host layer without any cloud."""
+    target = settings.target
+    if isinstance(target, ServerTarget):
+        return server_edge(settings)
+    if isinstance(target, AwsEc2Target):
+        tls = settings.domain.tls.mode if settings.domain.tls else None
+        reference = settings.network.reference
+        return HostEdge(
+            kind="aws-ec2",
+            tls_mode="load-balancer"
+            if tls == "acm" or target.instances > 1
+            else ("letsencrypt" if tls == "letsencrypt" else "self-signed"),
+            trusted_proxy_cidrs=(reference.cidr if reference and reference.cidr else settings.network.cidr,),
+            ssh_user="ubuntu",
+            releases_to_keep=target.releases_to_keep,
+            region=target.region,
+            database_snapshots=True,
+            # aws-ec2 boots Canonical's Ubuntu 24.04 AMI (components/targets/aws/rules.py).
+            host_os="ubuntu-24.04",
+        )
+    raise ValueError(f"target kind {target.kind!r} has no Linux host to render files for")
 
 
 def is_ip_address(value: str) -> bool:

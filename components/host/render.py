@@ -14,6 +14,7 @@ secrets reach the host as environment of the bootstrap run and are assembled the
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import zlib
@@ -27,6 +28,15 @@ import jinja2
 import yaml
 
 from . import python_check
+from ..contract.app_env import (
+    CONTRACT_NAMES,
+    AppEnv,
+    AppEnvInputs,
+    allowed_hosts_value,
+    app_contract_problems,
+    build_app_env,
+    csrf_origins_value,
+)
 from .context import HostContext, is_ip_address
 from .distros import GUNICORN_VERSION, POETRY_EXPORT, UV_VERSION, check_package_name, python_hint
 from .files import HostFile
@@ -116,7 +126,8 @@ def _environment() -> jinja2.Environment:
 
 
 def _render(template: str, ctx: HostContext, **extra: Any) -> str:
-    return _environment().get_template(template).render(c=ctx, **extra)
+    names = {name: env_name(ctx, name) for name in CONTRACT_NAMES}
+    return _environment().get_template(template).render(c=ctx, names=names, **extra)
 
 
 def host_packages(ctx: HostContext) -> list[str]:
@@ -139,10 +150,18 @@ def host_packages(ctx: HostContext) -> list[str]:
 
 def render_nginx_site(ctx: HostContext) -> str:
     """/etc/nginx/sites-available/<app>.conf: default servers, redirect, the HTTPS site."""
+    check_release_subdirs(ctx)
+    # Second line behind the settings rule: the readiness location answers private addresses only.
+    health = app_contract_problems(
+        env_names={}, extra_env={}, health_path=ctx.health_path, liveness_path=ctx.liveness_path
+    )
+    if health:
+        raise ValueError(health[0])
     slug = ctx.app_name.replace("-", "_")
     return _render(
         "nginx-site.conf.j2",
         ctx,
+        slug=slug,
         upstream=f"{slug}_gunicorn",
         ssl_cache_zone=f"{slug}_tls",
         server_names=" ".join(nginx_token(name) for name in ctx.server_names),
@@ -184,40 +203,46 @@ def render_logrotate(ctx: HostContext) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+def app_env(ctx: HostContext) -> AppEnv[str]:
+    """The host's app environment, from the one builder every target uses."""
+    secrets = ["SECRET_KEY", "DATABASE_URL"]
+    if ctx.local_redis or ctx.needs_secret_redis_url:
+        secrets.append("REDIS_URL")
+    if ctx.sentry:
+        secrets.append("SENTRY_DSN")
+    return build_app_env(
+        AppEnvInputs[str](
+            settings_module=ctx.settings_module,
+            environment=ctx.environment,
+            allowed_hosts=allowed_hosts_value(ctx.server_names),
+            csrf_trusted_origins=csrf_origins_value(ctx.server_names, ctx.https_port),
+            log_level=ctx.log_level,
+            traces_sample_rate=ctx.traces_sample_rate,
+            hsts_seconds=ctx.hsts_seconds,
+            x_frame_options=ctx.x_frame_options,
+            max_upload_mb=ctx.max_upload_mb,
+            db_conn_max_age_seconds=ctx.db_conn_max_age_seconds,
+            media_storage=ctx.media_storage,
+            secrets=tuple(secrets),
+            media_bucket=ctx.media_bucket,
+            media_root=ctx.media_dir,
+            static_root=ctx.static_dir,
+            aws_region=ctx.aws_region,
+            celery_default_queue=ctx.celery_queues[0] if ctx.celery_queues else None,
+            env_names=dict(ctx.env_names),
+            extra_env=dict(ctx.extra_env),
+        )
+    )
+
+
 def env_values(ctx: HostContext) -> dict[str, str]:
     """The app's non-secret environment (the app contract); bootstrap appends the secrets."""
-    hosts = list(ctx.server_names)
-    values: dict[str, str] = {
-        "DJANGO_SETTINGS_MODULE": ctx.settings_module,
-        "DJANGO_DEBUG": "false",
-        "ALLOWED_HOSTS": ",".join(hosts),
-        "CSRF_TRUSTED_ORIGINS": ",".join(f"https://{h}{ctx.public_origin_port_suffix}" for h in hosts),
-        "DATABASE_CONN_MAX_AGE": str(ctx.db_conn_max_age_seconds),
-        "MEDIA_STORAGE": ctx.media_storage,
-        "MEDIA_ROOT": ctx.media_dir,
-        "STATIC_ROOT": ctx.static_dir,
-        "SECURE_SSL_REDIRECT": "true",
-        # Same value as Nginx's header so `check --deploy` passes; Nginx hides Django's copy.
-        "SECURE_HSTS_SECONDS": str(ctx.hsts_seconds),
-        "X_FRAME_OPTIONS": ctx.x_frame_options,
-        # Nginx passes the validated Host through unchanged: no need to trust X-Forwarded-Host.
-        "USE_X_FORWARDED_HOST": "false",
-        "DATA_UPLOAD_MAX_MEMORY_SIZE": str(ctx.max_upload_mb * 1024 * 1024),
-        "FILE_UPLOAD_MAX_MEMORY_SIZE": str(2560 * 1024),
-        "LOG_LEVEL": ctx.log_level,
-        "SENTRY_ENVIRONMENT": ctx.environment,
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    if ctx.media_bucket:
-        values["MEDIA_BUCKET"] = ctx.media_bucket
-    if ctx.aws_region:
-        values["AWS_REGION"] = ctx.aws_region
-    if ctx.celery_queues and ctx.celery_queues[0] != "celery":
-        values["CELERY_TASK_DEFAULT_QUEUE"] = ctx.celery_queues[0]
-    for key, value in ctx.extra_env:
-        values[key] = value
-    return values
+    return {name: str(value) for name, value in app_env(ctx).plain.items()}
+
+
+def env_name(ctx: HostContext, contract_name: str) -> str:
+    """The name the app reads a contract variable under (``app.envNames``)."""
+    return dict(ctx.env_names).get(contract_name, contract_name)
 
 
 def check_env_value(key: str, value: str) -> None:
@@ -292,8 +317,59 @@ def render_certbot_retry_timer(ctx: HostContext) -> str:
     return _render("certbot-retry.timer.j2", ctx, certbot_retry_minutes=CERTBOT_RETRY_MINUTES)
 
 
+DEPLOY_CHECK_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+"""``manage.py check --fail-level`` choices."""
+
+CHECK_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\.[CEWID][0-9]{3}$")
+"""A Django system check id: ``<tag>.<level letter><3 digits>`` (security.W005, fields.E304)."""
+
+_DEPLOY_CHECK = """\
+import sys
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+settings.SILENCED_SYSTEM_CHECKS = [*settings.SILENCED_SYSTEM_CHECKS, *{silence}]
+try:
+    call_command("check", deploy=True, fail_level={level})
+except SystemCheckError as error:
+    sys.exit(str(error))
+"""
+
+
+def deploy_check_command(ctx: HostContext) -> list[str]:
+    """``check --deploy`` as the release runs it (in the release, as the app user, with its env):
+    the stack's fail level, and its silenced check ids on top of the app's own
+    SILENCED_SYSTEM_CHECKS (the app's code is not changed)."""
+    level = ctx.deploy_check_fail_level
+    if level not in DEPLOY_CHECK_LEVELS:
+        raise ValueError(f"app.deployCheck.failLevel: {level!r} is not one of {', '.join(DEPLOY_CHECK_LEVELS)}")
+    bad = [check for check in ctx.deploy_check_silence if not CHECK_ID.match(check)]
+    if bad:
+        raise ValueError(f"app.deployCheck.silence: {bad[0]!r} is not a system check id like security.W005")
+    if not ctx.deploy_check_silence:
+        return [".venv/bin/python", "manage.py", "check", "--deploy", "--fail-level", level]
+    code = _DEPLOY_CHECK.format(silence=json.dumps(list(ctx.deploy_check_silence)), level=json.dumps(level))
+    return [".venv/bin/python", "manage.py", "shell", "--no-startup", "--command", code]
+
+
+RELEASE_SUBDIR = re.compile(r"^(?!\.)[A-Za-z0-9_][A-Za-z0-9._-]{0,63}(/(?!\.)[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){0,3}$")
+"""A folder inside the release: relative, 1-4 plain segments, none starting with a dot (no ``..``)."""
+
+
+def check_release_subdirs(ctx: HostContext) -> None:
+    """Refuse a static or media folder that is not a plain relative path inside the release."""
+    for key, value in (("app.staticRoot", ctx.static_subdir), ("app.mediaRoot", ctx.media_subdir)):
+        if value is not None and not RELEASE_SUBDIR.match(value):
+            raise ValueError(
+                f"{key}: {value!r} must be a folder inside the release, relative, like static or assets/static"
+            )
+    if ctx.media_subdir is not None and ctx.media_subdir == ctx.static_subdir:
+        raise ValueError(f"app.mediaRoot: {ctx.media_subdir!r} is also app.staticRoot; uploads need their own folder")
+
+
 def render_release_script(ctx: HostContext) -> str:
     """/usr/local/lib/<app>/release: deploy | rollback | list | current."""
+    check_release_subdirs(ctx)
     worker_units = [f"{ctx.celery_worker_unit}.service"] if ctx.celery_worker else []
     beat_units = [f"{ctx.celery_beat_unit}.service"] if ctx.celery_beat else []
     return _render(
@@ -301,6 +377,7 @@ def render_release_script(ctx: HostContext) -> str:
         ctx,
         worker_units=worker_units,
         beat_units=beat_units,
+        deploy_check=" ".join(shell_quote(word) for word in deploy_check_command(ctx)),
         # Stable per app and within PostgreSQL's signed bigint range.
         migrate_lock_key=zlib.crc32(f"djangostack-migrate-{ctx.app_name}".encode()),
         python_check=Path(python_check.__file__).read_text(encoding="utf-8"),
@@ -407,6 +484,10 @@ def _config_files(ctx: HostContext) -> list[HostFile]:
 def _tag(ctx: HostContext, path: str) -> str:
     if path == ctx.nginx_site:
         return "nginx"
+    if path == _unit(f"{ctx.gunicorn_unit}.socket"):
+        return "socket"
+    if path == _unit(f"{ctx.gunicorn_unit}.service"):
+        return "gunicorn-unit"
     if path.startswith("/etc/systemd/system/"):
         return "units"
     if path == ctx.gunicorn_conf:
@@ -430,7 +511,7 @@ def render_bootstrap_script(ctx: HostContext, files: list[HostFile] | None = Non
     disabled: list[str] = []
     for flag, unit in ((ctx.celery_worker, ctx.celery_worker_unit), (ctx.celery_beat, ctx.celery_beat_unit)):
         (enabled if flag else disabled).append(f"{unit}.service")
-    restart = [u for u in enabled if u != f"{ctx.gunicorn_unit}.socket"]
+    celery = [u for u in enabled if not u.startswith(f"{ctx.gunicorn_unit}.")]
     return _render(
         "bootstrap.sh.j2",
         ctx,
@@ -440,7 +521,7 @@ def render_bootstrap_script(ctx: HostContext, files: list[HostFile] | None = Non
         tags={f.path: _tag(ctx, f.path) for f in files},
         enabled_units=enabled,
         disabled_units=disabled,
-        restart_units=[f"{ctx.gunicorn_unit}.socket", *restart],
+        celery_units=celery,
         san=_san(ctx),
         certbot_retry_minutes=CERTBOT_RETRY_MINUTES,
         uv_version=UV_VERSION,

@@ -22,6 +22,29 @@ from .fields import (
     UrlPath,
 )
 
+ReleaseFolder = Annotated[
+    str,
+    Field(
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}(/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){0,3}$",
+    ),
+]
+"""A folder inside the project (release): relative, 1-4 plain segments, none starting with a dot."""
+
+CheckId = Annotated[
+    str, Field(max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\.[CEWID][0-9]{3}$")
+]
+"""A Django system check id: security.W005, fields.E304."""
+
+
+class DeployCheckSettings(SettingsModel):
+    """``manage.py check --deploy``, run before every release on the host targets."""
+
+    fail_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
+    """The release stops on messages of this level or above."""
+    silence: Annotated[list[CheckId], Field(max_length=50)] = []
+    """Check ids added to the app's own SILENCED_SYSTEM_CHECKS for that check (e.g. security.W005)."""
+
 
 class AppSettings(SettingsModel):
     """The Django application and the release being deployed."""
@@ -48,6 +71,17 @@ class AppSettings(SettingsModel):
     """Extra non-secret environment for the app (secrets never go here). Names that change how
     root, the shell or the interpreter behave, and names the targets set, are refused
     (``djangostack.settings.rules``)."""
+    env_names: Annotated[dict[EnvName, EnvName], Field(max_length=30)] = {}
+    """The names the app reads, by contract name (``SECRET_KEY: DJANGO_SECRET_KEY``); the value
+    goes under the app's name only, and a secret stays a secret (components/contract/app_env.py)."""
+    static_root: ReleaseFolder = "static"
+    """Host targets: the project folder collectstatic writes to (where the app's STATIC_ROOT
+    points when its code fixes it); Nginx serves /static/ from it."""
+    media_root: ReleaseFolder | None = None
+    """Host targets, local media: the project folder where the app's code fixes MEDIA_ROOT; each
+    release links it to the shared media folder."""
+    deploy_check: DeployCheckSettings = DeployCheckSettings()
+    """Host targets: fail level and silenced ids of ``check --deploy`` before each release."""
     remove_data_on_destroy: bool = False
     """Host targets: ``pulumi destroy`` also drops the local database and role and removes media,
     backups and host secrets. Off: they stay on the host (nothing but this setting deletes data)."""

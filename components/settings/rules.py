@@ -27,6 +27,7 @@ import ipaddress
 import re
 from typing import TYPE_CHECKING
 
+from ..contract.app_env import app_contract_problems
 from .defaults import ENVIRONMENT_DEFAULTS
 from .targets import ServerTarget
 
@@ -234,6 +235,16 @@ def secret_problems(settings: StackSettings) -> list[str]:
 def problems(settings: StackSettings) -> list[str]:
     """Every guardrail shared by the targets, one line each."""
     found = extra_env_problems(settings)
+    app = settings.app
+    found += app_contract_problems(
+        env_names=app.env_names,
+        extra_env=app.extra_env,
+        health_path=app.health_path,
+        liveness_path=app.liveness_path,
+        static_root=app.static_root,
+        media_root=app.media_root,
+        media_storage=settings.media.storage,
+    )
     if settings.environment == "prod" and settings.web.hsts_seconds == 0:
         found.append(
             "djangostack:web.hstsSeconds: 0 turns HSTS off, which prod does not allow (got 0); "

@@ -136,11 +136,12 @@ def test_proxy_read_timeout_is_not_below_gunicorn_timeout(any_ctx: HostContext) 
 
 def test_proxy_forwards_host_scheme_and_client_address(any_ctx: HostContext) -> None:
     site = render.render_nginx_site(any_ctx)
+    host = f"$host{any_ctx.public_origin_port_suffix}"
     for header in (
-        "proxy_set_header Host $host;",
+        f"proxy_set_header Host {host};",
         "proxy_set_header X-Real-IP $remote_addr;",
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
-        "proxy_set_header X-Forwarded-Host $host;",
+        f"proxy_set_header X-Forwarded-Host {host};",
         f"proxy_set_header X-Forwarded-Port {any_ctx.https_port};",
         "proxy_http_version 1.1;",
         "proxy_redirect off;",
@@ -218,7 +219,6 @@ def test_gunicorn_service_runs_unprivileged_from_current_with_the_socket(any_ctx
         f"User={any_ctx.user}",
         f"Group={any_ctx.web_group}",
         f"WorkingDirectory={any_ctx.current_link}",
-        f"EnvironmentFile={any_ctx.env_file}",
         f"RuntimeDirectory={any_ctx.runtime_dir_name}",
         "RuntimeDirectoryPreserve=yes",
         "UMask=0007",
@@ -236,6 +236,8 @@ def test_gunicorn_service_runs_unprivileged_from_current_with_the_socket(any_ctx
     ):
         assert line in unit.splitlines(), line
     assert "User=root" not in unit
+    # gunicorn.conf.py reads the environment, so a HUP applies a new one (no EnvironmentFile=).
+    assert not [line for line in unit.splitlines() if line.startswith("EnvironmentFile")]
 
 
 def test_gunicorn_starts_in_current_and_the_conf_pins_no_release_directory(any_ctx: HostContext) -> None:
@@ -247,11 +249,14 @@ def test_gunicorn_starts_in_current_and_the_conf_pins_no_release_directory(any_c
     assert f'bind = ["unix:{any_ctx.socket_path}"]' in conf
 
 
-def test_gunicorn_workers_default_to_twice_the_cpus_plus_one(letsencrypt: HostContext, dev: HostContext) -> None:
+def test_gunicorn_workers_default_to_twice_the_cpus_plus_one(
+    letsencrypt: HostContext, dev: HostContext, tmp_path: Path
+) -> None:
     assert "workers = multiprocessing.cpu_count() * 2 + 1" in render.render_gunicorn_conf(letsencrypt)
     assert "workers = 2\n" in render.render_gunicorn_conf(dev)
     namespace: dict[str, object] = {}
-    exec(render.render_gunicorn_conf(letsencrypt), namespace)
+    (tmp_path / "app.env").write_text("A='1'\n")
+    exec(render.render_gunicorn_conf(letsencrypt).replace(letsencrypt.env_file, str(tmp_path / "app.env")), namespace)
     assert isinstance(namespace["workers"], int) and namespace["workers"] >= 3
     assert namespace["timeout"] == 60 and namespace["threads"] == 4
 
@@ -471,7 +476,7 @@ def test_every_check_that_cannot_touch_the_database_runs_before_migrate(any_ctx:
     body = script[script.index("deploy() {") :]
     order = [
         'run "building the virtualenv',
-        'run "manage.py check --deploy"',
+        'run "manage.py check --deploy',
         'run "collecting static files"',
         'run "gunicorn --check-config"',
         'run "backing up the database"',

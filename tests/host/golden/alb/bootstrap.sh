@@ -150,14 +150,14 @@ install_file() { # staged-relative dest owner group mode sha256 tag
         chmod "$4" "$dest"
     fi
 }
-install_file /etc/nginx/sites-available/api.conf root root 0644 14bccf8188495f39a13606fce6bd13e8e6d1409e96fb8fd4d3cd046ef948c571 nginx
-install_file /etc/systemd/system/gunicorn-api.socket root root 0644 63d1fdac4870006a139ea1653b6cc7621c7ddad5effd0901a0f083389816d3a0 units
-install_file /etc/systemd/system/gunicorn-api.service root root 0644 d3ee9d7d4ed602242126a2ec136e110827c3f1025eb6f20ecc82919c44d01c2b units
-install_file /etc/api/gunicorn.conf.py root api 0640 c6046afec173af0279e23a3a93e8b27bccbde68ec1edd6f63490f392e17ff42a gunicorn
-install_file /etc/api/app.env.base root root 0600 7db4ca1dd0cea15699bbc81614d577fde9087365e30641a1ab290491cc5694bf other
+install_file /etc/nginx/sites-available/api.conf root root 0644 235d9a22277711298dd8a0f026a7c72fca539801e5c0ed01c05098518a3f3f95 nginx
+install_file /etc/systemd/system/gunicorn-api.socket root root 0644 63d1fdac4870006a139ea1653b6cc7621c7ddad5effd0901a0f083389816d3a0 socket
+install_file /etc/systemd/system/gunicorn-api.service root root 0644 e393186d4352a008611e6bc29bc4b150b786c017eb7821777ce53ff5b13cbd14 gunicorn-unit
+install_file /etc/api/gunicorn.conf.py root api 0640 a210322bd0f48e8edcce0e5e57940c1e7095ddfd9106c5996171568f2938f56c gunicorn
+install_file /etc/api/app.env.base root root 0600 ae5bdea9dd4df6fe9d438564bfcea01030bc03a0b8ad30333ce286ff3daffedd other
 install_file /etc/logrotate.d/api root root 0644 9ca8467ebd38d73ca35c8c41df408d1cd177d2d5b7e1e5ca328e3d8ca18ecb38 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/api/release root root 0755 db838c155cb7f26aa6d761e8abc7d31a5c13a78fb597b45b8cfeda5df9b25fbe other
+install_file /usr/local/lib/api/release root root 0755 d03c311fad96fc8a98b0130ac56edf1afdafba4ea1c0480736f049a18b5c95f1 other
 install_file /etc/systemd/system/celery-api.service root root 0644 36110c44713178644b60f42abbe831417220f8065ef81de5af84b5754c49c57f units
 was_changed() { [[ "$changed" == *" $1 "* ]]; }
 
@@ -256,12 +256,29 @@ if [[ -f /etc/systemd/system/celerybeat-api.service ]]; then
 fi
 systemctl enable --quiet gunicorn-api.socket gunicorn-api.service celery-api.service
 if [[ -x /srv/api/current/.venv/bin/gunicorn ]]; then
-    # A release is live: apply changed units or environment, otherwise just make sure it runs.
-    if was_changed units || was_changed env || was_changed gunicorn; then
-        systemctl restart gunicorn-api.socket gunicorn-api.service celery-api.service
-        log "restarted gunicorn-api.socket gunicorn-api.service celery-api.service"
+    # A release is live: apply what changed with the least disruption, otherwise make sure it runs.
+    if was_changed socket; then
+        # Only a changed socket unit closes the listening socket.
+        systemctl restart gunicorn-api.socket gunicorn-api.service
+        log "restarted gunicorn-api.socket and .service (the socket unit changed)"
+    elif was_changed gunicorn-unit; then
+        # The socket stays open: requests wait in its backlog while Gunicorn restarts.
+        systemctl start gunicorn-api.socket
+        systemctl restart gunicorn-api.service
+        log "restarted gunicorn-api.service (its unit changed)"
+    elif was_changed env || was_changed gunicorn; then
+        # HUP: gunicorn.conf.py re-reads the environment, new workers replace the old gracefully.
+        systemctl start gunicorn-api.socket
+        systemctl reload-or-restart gunicorn-api.service
+        log "reloaded gunicorn-api.service (environment or gunicorn.conf.py changed)"
     else
-        systemctl start gunicorn-api.socket gunicorn-api.service celery-api.service
+        systemctl start gunicorn-api.socket gunicorn-api.service
+    fi
+    if was_changed units || was_changed env; then
+        systemctl restart celery-api.service
+        log "restarted celery-api.service"
+    else
+        systemctl start celery-api.service
     fi
 else
     log "no release yet: Gunicorn starts with the first release"

@@ -152,14 +152,14 @@ install_file() { # staged-relative dest owner group mode sha256 tag
         chmod "$4" "$dest"
     fi
 }
-install_file /etc/nginx/sites-available/notes.conf root root 0644 231bc405e4d53142f049c84476efa2cee2bf45d85e0753029c6eb4b43235286d nginx
-install_file /etc/systemd/system/gunicorn-notes.socket root root 0644 ee97e7e133f07847fea8d89c36cb474ee80e0692eac98ad19397c796001f99d8 units
-install_file /etc/systemd/system/gunicorn-notes.service root root 0644 df556cf2814f8296b23a231b7492ed97a1749d461b7275cb42e73aabf3170246 units
-install_file /etc/notes/gunicorn.conf.py root notes 0640 dda7d1447cd9defafa5fd4ddfb3cb3ff7ad5c63a3ae0645b8eb281747f35cd96 gunicorn
-install_file /etc/notes/app.env.base root root 0600 cec17edcdcd17cce72d3258b01f3eaa446c450cea7cabb1607e8ba6f3c47e53a other
+install_file /etc/nginx/sites-available/notes.conf root root 0644 6759bc36cd3e0b38f85dd58158103f4467a04e8760a345166bf6f5494deb82cc nginx
+install_file /etc/systemd/system/gunicorn-notes.socket root root 0644 ee97e7e133f07847fea8d89c36cb474ee80e0692eac98ad19397c796001f99d8 socket
+install_file /etc/systemd/system/gunicorn-notes.service root root 0644 f9aeebcaa91e09f84d9afee1869a066db6dbbf6973e8ba58e42233da4aa94484 gunicorn-unit
+install_file /etc/notes/gunicorn.conf.py root notes 0640 9f1c3200eabe6789c88dd029f216c9f4dfe9b4aa0fb2284d2abcb29d6a1c575e gunicorn
+install_file /etc/notes/app.env.base root root 0600 e03599214fa8b3078d3d0289348a57f3d693d662715e8a7e5bb71dc120a25b2b other
 install_file /etc/logrotate.d/notes root root 0644 691a658d5e0308d6a23826c630c3ba32b90d64f5af94321ac953ebcde4abe694 other
 install_file /etc/apt/apt.conf.d/21notes-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/notes/release root root 0755 730875de92d21c03459ff54f09442142156867258ca632a047a889f9b0a8a5b2 other
+install_file /usr/local/lib/notes/release root root 0755 81a970dcb3ac6a62bbfa659586c74bfd0574656969da493593ed53148234a4d6 other
 install_file /etc/systemd/system/celery-notes.service root root 0644 5539f424d2454d622ad4ebea57632bad0710bd9cb680e2c1c85db530ee73e77f units
 install_file /etc/systemd/system/celerybeat-notes.service root root 0644 31580ee8617a8145537411ea41dd0a61a12226105949a06a5ef06e6042e61b43 units
 install_file /etc/notes/postgresql.conf root root 0644 1bb3535a1e1e01a3b837392f01be5b2ab2d28ab9a884eaf1dbddd02b7b9542ed other
@@ -324,12 +324,29 @@ log "host firewall off (firewall: false, or security groups)"
 systemctl daemon-reload
 systemctl enable --quiet gunicorn-notes.socket gunicorn-notes.service celery-notes.service celerybeat-notes.service
 if [[ -x /srv/notes/current/.venv/bin/gunicorn ]]; then
-    # A release is live: apply changed units or environment, otherwise just make sure it runs.
-    if was_changed units || was_changed env || was_changed gunicorn; then
-        systemctl restart gunicorn-notes.socket gunicorn-notes.service celery-notes.service celerybeat-notes.service
-        log "restarted gunicorn-notes.socket gunicorn-notes.service celery-notes.service celerybeat-notes.service"
+    # A release is live: apply what changed with the least disruption, otherwise make sure it runs.
+    if was_changed socket; then
+        # Only a changed socket unit closes the listening socket.
+        systemctl restart gunicorn-notes.socket gunicorn-notes.service
+        log "restarted gunicorn-notes.socket and .service (the socket unit changed)"
+    elif was_changed gunicorn-unit; then
+        # The socket stays open: requests wait in its backlog while Gunicorn restarts.
+        systemctl start gunicorn-notes.socket
+        systemctl restart gunicorn-notes.service
+        log "restarted gunicorn-notes.service (its unit changed)"
+    elif was_changed env || was_changed gunicorn; then
+        # HUP: gunicorn.conf.py re-reads the environment, new workers replace the old gracefully.
+        systemctl start gunicorn-notes.socket
+        systemctl reload-or-restart gunicorn-notes.service
+        log "reloaded gunicorn-notes.service (environment or gunicorn.conf.py changed)"
     else
-        systemctl start gunicorn-notes.socket gunicorn-notes.service celery-notes.service celerybeat-notes.service
+        systemctl start gunicorn-notes.socket gunicorn-notes.service
+    fi
+    if was_changed units || was_changed env; then
+        systemctl restart celery-notes.service celerybeat-notes.service
+        log "restarted celery-notes.service celerybeat-notes.service"
+    else
+        systemctl start celery-notes.service celerybeat-notes.service
     fi
 else
     log "no release yet: Gunicorn starts with the first release"

@@ -1,6 +1,39 @@
 # Gunicorn settings for notes. Rendered by components.host; do not edit on the host.
 # Checked before every release with `gunicorn --check-config`.
+import os
+import re
+
 wsgi_app = "project.wsgi:application"
+
+# The app's environment is read here, not by systemd (no EnvironmentFile= on the unit), so a HUP
+# (`systemctl reload gunicorn-notes`) applies a changed environment: the master re-reads this
+# file, drops the variables of the previous read, and starts new workers with the new values while
+# the old ones finish their requests. No restart, no closed socket, no failed request.
+_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)='([^']*)'")
+
+
+def _env_file(path, required):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        if required:
+            raise
+        return []
+    pairs = []
+    for number, line in enumerate(lines, 1):
+        if not line or line.startswith("#"):
+            continue
+        match = _LINE.fullmatch(line)
+        if match is None:
+            raise ValueError(f"{path}:{number}: expected NAME='value'")
+        pairs.append(f"{match[1]}={match[2]}")
+    return pairs
+
+
+# The app's env file, then the release's RELEASE_ID (.release.env in the working directory: the
+# release Gunicorn was started in, or the one `--check-config --chdir` names).
+raw_env = _env_file("/etc/notes/app.env", True) + _env_file(os.path.join(os.getcwd(), ".release.env"), False)
 
 # No chdir here: the unit's WorkingDirectory resolves `current` when Gunicorn starts, and every
 # release restarts Gunicorn (the new release's venv and code), so no stale directory is kept.
@@ -26,6 +59,11 @@ max_requests_jitter = 100
 # Only Nginx can reach the socket (mode 0660, group www-data), so its X-Forwarded-* headers
 # are trusted; Django still decides HTTPS through SECURE_PROXY_SSL_HEADER.
 forwarded_allow_ips = "*"
+
+# Gunicorn 25.1+ opens a control socket (under $HOME) served by a thread in the master. systemd is
+# the control interface here: no second one, no thread in the master that forks the workers.
+# Older Gunicorn ignores the unknown name.
+control_socket_disable = True
 
 proc_name = "gunicorn-notes"
 loglevel = "debug"

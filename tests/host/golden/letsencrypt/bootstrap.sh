@@ -153,14 +153,14 @@ install_file() { # staged-relative dest owner group mode sha256 tag
         chmod "$4" "$dest"
     fi
 }
-install_file /etc/nginx/sites-available/shop.conf root root 0644 a083487c56afe6b4fb6d0018a16268ffd79787b78d1531633c2af7d407d9fc94 nginx
-install_file /etc/systemd/system/gunicorn-shop.socket root root 0644 240acd7fb68f405f0dfbc9bdbdc858b1481fc2a8c04a8e4f6dd057c4c03c7922 units
-install_file /etc/systemd/system/gunicorn-shop.service root root 0644 9e928caab2a9d28f488f0b427a35ccde950cce3e5aa5bf6abf89d8b9c57cbc95 units
-install_file /etc/shop/gunicorn.conf.py root shop 0640 700fb322486477e533fd6be591aeeb0e7ae3811ce3862c8cc036fd562d0d659f gunicorn
-install_file /etc/shop/app.env.base root root 0600 9dc19e3cf33f455cf133b6c8a06158e706d4893ad7d446af65e3903dd6addfb7 other
+install_file /etc/nginx/sites-available/shop.conf root root 0644 2c438a24d7630a147bf2092dc7ac4a9c1ed097130f3ec9bfa744d90f6740cd3c nginx
+install_file /etc/systemd/system/gunicorn-shop.socket root root 0644 240acd7fb68f405f0dfbc9bdbdc858b1481fc2a8c04a8e4f6dd057c4c03c7922 socket
+install_file /etc/systemd/system/gunicorn-shop.service root root 0644 0dd3db880d30d9041e9704601fdb317418170d1ab41ea09c9936425852c8e31f gunicorn-unit
+install_file /etc/shop/gunicorn.conf.py root shop 0640 59dd8692cf57b9dbb02f9c5c723a3a703746eaaefa2cbead79b3e8de8ba803b9 gunicorn
+install_file /etc/shop/app.env.base root root 0600 feb4b27957400690867fb614fa6253a303346ca30db7cfcb849e70589d8fc8fc other
 install_file /etc/logrotate.d/shop root root 0644 2ef2a694d7114c1c2510b384e10fb102ef22d22374c9f0d939d2106a2022f44f other
 install_file /etc/apt/apt.conf.d/21shop-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/shop/release root root 0755 b2defe9d61dd536eeb77adba8ce6d72e9b5a2bdc6826eb8e1002f1c281e94c77 other
+install_file /usr/local/lib/shop/release root root 0755 a9c77d19697e0b591963aa93afc01323beaa9afaa1fee60ef70940b2c7c5a999 other
 install_file /etc/shop/redis.conf root root 0644 c8b5d2ccc0322bd0df311db810c77b772abf752e83996866896522187b8a1829 other
 install_file /etc/shop/sshd-hardening.conf root root 0644 7caa24b6ffd48dd8ca1051f8d4ec552db78c33a12d0cf4d1923b39daabe813ae other
 install_file /etc/fail2ban/jail.d/shop.local root root 0644 8dd079ed93ba00e6ef5a1b653df79113f83924693e5a796dae5b6635bacb2913 other
@@ -319,10 +319,21 @@ if [[ -f /etc/systemd/system/celerybeat-shop.service ]]; then
 fi
 systemctl enable --quiet gunicorn-shop.socket gunicorn-shop.service
 if [[ -x /srv/shop/current/.venv/bin/gunicorn ]]; then
-    # A release is live: apply changed units or environment, otherwise just make sure it runs.
-    if was_changed units || was_changed env || was_changed gunicorn; then
+    # A release is live: apply what changed with the least disruption, otherwise make sure it runs.
+    if was_changed socket; then
+        # Only a changed socket unit closes the listening socket.
         systemctl restart gunicorn-shop.socket gunicorn-shop.service
-        log "restarted gunicorn-shop.socket gunicorn-shop.service"
+        log "restarted gunicorn-shop.socket and .service (the socket unit changed)"
+    elif was_changed gunicorn-unit; then
+        # The socket stays open: requests wait in its backlog while Gunicorn restarts.
+        systemctl start gunicorn-shop.socket
+        systemctl restart gunicorn-shop.service
+        log "restarted gunicorn-shop.service (its unit changed)"
+    elif was_changed env || was_changed gunicorn; then
+        # HUP: gunicorn.conf.py re-reads the environment, new workers replace the old gracefully.
+        systemctl start gunicorn-shop.socket
+        systemctl reload-or-restart gunicorn-shop.service
+        log "reloaded gunicorn-shop.service (environment or gunicorn.conf.py changed)"
     else
         systemctl start gunicorn-shop.socket gunicorn-shop.service
     fi

@@ -713,6 +713,8 @@ PY
 )"
 }
 
+# collectstatic writes into the release's static/ (app.staticRoot: where the app's
+# STATIC_ROOT points when its code fixes it), the one folder of the release the app user may write.
 collectstatic() { # release dir
     install -d -o "$APP_USER" -g "$WEB_GROUP" -m 0755 "$1/static" || return 1
     app "$1" env STATIC_ROOT="$1/static" .venv/bin/python manage.py collectstatic --noinput
@@ -739,8 +741,8 @@ unpack_archive() {
 }
 
 stage_source() { # release dir, source dir, release id, sha256 (or "")
-    # Anchored excludes (/static, /.venv): the collected static and the venv of this release are
-    # rebuilt here; an app's own static/ directories must be copied.
+    # Anchored excludes (/static, /.venv): the collected static and the venv of this
+    # release are rebuilt here; an app's own static/ directories elsewhere must be copied.
     rm -rf "$1" && mkdir -p "$1" || return 1
     rsync -a --delete --no-owner --no-group --chmod=go-w,Dgo+rx,Fgo+r \
         --exclude=/.venv --exclude=.git --exclude=/static --exclude=__pycache__ "$2/" "$1/" || return 1
@@ -841,8 +843,8 @@ deploy() {
         || fail_before "$id" "$previous"
     run "building the virtualenv with uv ($(deps_kind "$dir"), as $APP_USER)" build_venv "$dir" \
         || fail_before "$id" "$previous"
-    run "manage.py check --deploy" app "$dir" .venv/bin/python manage.py check --deploy --fail-level WARNING \
-        || fail_before "$id" "$previous"
+    run "manage.py check --deploy (fail level WARNING)" \
+        app "$dir" .venv/bin/python manage.py check --deploy --fail-level WARNING || fail_before "$id" "$previous"
     run "collecting static files" collectstatic "$dir" || fail_before "$id" "$previous"
     run "gunicorn --check-config" check_gunicorn "$dir" || fail_before "$id" "$previous"
     run "sealing the release (root-owned, read-only to $APP_USER)" seal "$dir" || fail_before "$id" "$previous"

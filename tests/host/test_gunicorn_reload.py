@@ -1,0 +1,149 @@
+"""A changed environment reaches the app through a HUP, under load, without a failed request.
+
+Runs the real Gunicorn (the project's dev dependency) with the rendered gunicorn.conf.py (paths
+pointed at a temporary directory) and a tiny WSGI app that answers with two variables. The env
+file changes (one value changed, one removed), the master gets SIGHUP (what `systemctl reload`
+sends), and requests keep flowing the whole time.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from djangostack.host import render
+from tests.host.conftest import dev_context
+
+pytestmark = pytest.mark.artifacts
+
+APP = """\
+import os
+
+
+def application(environ, start_response):
+    body = f"{os.environ.get('GREETING', '-')} {os.environ.get('REMOVED', '-')}".encode()
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+"""
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str) -> None:
+        super().__init__("localhost", timeout=20)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(20)
+        self.sock.connect(self._path)
+
+
+def _get(path: str) -> str:
+    conn = _UnixConnection(path)
+    try:
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        body = response.read().decode()
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}")
+        return body
+    finally:
+        conn.close()
+
+
+def test_hup_applies_a_changed_environment_without_a_failed_request(tmp_path: Path) -> None:
+    pytest.importorskip("gunicorn")
+    app_dir = tmp_path / "release"
+    app_dir.mkdir()
+    (app_dir / "wsgiapp.py").write_text(APP)
+    env_file = tmp_path / "app.env"
+    env_file.write_text("GREETING='one'\nREMOVED='present'\n")
+    ctx = replace(
+        dev_context(),
+        env_file=str(env_file),
+        socket_path=str(tmp_path / "gunicorn.sock"),
+        logs_dir=str(tmp_path),
+        wsgi_app="wsgiapp:application",
+        workers=2,
+    )
+    conf = tmp_path / "gunicorn.conf.py"
+    conf.write_text(render.render_gunicorn_conf(ctx))
+    log = (tmp_path / "gunicorn.log").open("wb")
+    master = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", str(conf)],
+        cwd=app_dir,
+        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
+        # A file, not a pipe: nobody reads a pipe until the end, and a full one blocks every
+        # worker's (debug) log line, which looks exactly like a hung reload.
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    failures: list[str] = []
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(_get(ctx.socket_path))
+            except Exception as error:  # every failure counts
+                failures.append(repr(error))
+
+    workers: list[threading.Thread] = []
+    try:
+        for _ in range(100):
+            try:
+                if _get(ctx.socket_path) == "one present":
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("gunicorn did not start")
+        workers = [threading.Thread(target=load) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        time.sleep(1)
+        env_file.write_text("GREETING='two'\n")
+        master.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (not seen or seen[-1] != "two -"):
+            time.sleep(0.1)
+        time.sleep(1)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+        master.terminate()
+        master.wait(timeout=30)
+        log.close()
+        output = (tmp_path / "gunicorn.log").read_text(errors="replace")
+    assert failures == [], (failures[:5], output[-2000:])
+    assert seen[0] == "one present"
+    assert seen[-1] == "two -", output[-2000:]
+    assert len(seen) > 50
+
+
+def test_bootstrap_reloads_gunicorn_on_an_environment_change_and_keeps_the_socket() -> None:
+    """Changing extraEnv used to restart gunicorn-<app>.socket: its queued connections got 502."""
+    ctx = dev_context()
+    script = render.render_bootstrap_script(ctx)
+    branch = script[script.index("elif was_changed env || was_changed gunicorn; then") :]
+    branch = branch[: branch.index("\n    else\n")]
+    assert f"systemctl reload-or-restart {ctx.gunicorn_unit}.service" in branch
+    assert "restart" not in branch.replace("reload-or-restart", "")
+    # Only a changed socket unit restarts the socket.
+    socket = f"{ctx.gunicorn_unit}.socket"
+    socket_restarts = [line for line in script.splitlines() if "restart" in line and socket in line]
+    assert len(socket_restarts) == 2, socket_restarts  # the command and its log line
+    assert socket_restarts[0].strip().startswith("systemctl restart")
+    assert script.index("if was_changed socket; then") < script.index(socket_restarts[0])
