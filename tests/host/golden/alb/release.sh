@@ -7,6 +7,7 @@
 #   /usr/local/lib/api/release rollback
 #   /usr/local/lib/api/release list
 #   /usr/local/lib/api/release current
+#   /usr/local/lib/api/release manage [--] <manage.py arguments>
 #
 # deploy: copy the archive into a fresh root-only directory, check its sha256 there and unpack it
 # (an unpacked directory is taken as it is), copy the source into releases/<id>, then every step
@@ -17,6 +18,8 @@
 # refused), restart the Celery worker then beat, and gate on /readyz. Any failure after
 # the switch puts the previous release back. pip and every manage.py step run as api with
 # a clean environment; root never sources or runs anything that user can write.
+# manage: `manage.py <arguments>` in the live release, as api with the app's environment,
+# its exit code passed on (no lock: a long shell or data load never holds up a release).
 # Deploying the live release id again is a health check: 0 when it is healthy (a lost session or
 # a retried `pulumi up` is not an error).
 #
@@ -62,7 +65,7 @@ exec 3>&1
 log() { printf '[release %s] %s\n' "$APP" "$*"; }
 warn() { printf '[release %s] WARNING: %s\n' "$APP" "$*" >&3; }
 err() { printf '[release %s] ERROR: %s\n' "$APP" "$*" >&2; }
-usage() { sed -n '4,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 step_log="$(mktemp)"
 work=""
@@ -503,6 +506,18 @@ rollback() {
     log "release $previous is live"
 }
 
+# manage.py in the live release. Every argument reaches python as its own argv entry (sudo, this
+# script and the app loader pass "$@" on; no shell reads them).
+manage_live() {
+    local live
+    live="$(live_release)"
+    if [[ -z "$live" || ! -d "$RELEASES/$live" ]]; then
+        err "no live release of $APP to run manage.py in; deploy one first"
+        return 2
+    fi
+    as_app "$RELEASES/$live" 1 .venv/bin/python manage.py "$@"
+}
+
 list_releases() {
     local live id
     live="$(live_release)"
@@ -526,10 +541,19 @@ case "$command" in
         [[ $# -eq 2 || $# -eq 3 ]] || usage
         ;;
     rollback) [[ $# -eq 0 ]] || usage ;;
+    manage)
+        if [[ "${1:-}" == -- ]]; then shift; fi
+        [[ $# -ge 1 ]] || usage
+        ;;
     *) usage ;;
 esac
 
 [[ ${EUID} -eq 0 ]] || { err "run as root (sudo)"; exit 2; }
+if [[ "$command" == manage ]]; then
+    status=0
+    manage_live "$@" || status=$?
+    exit "$status"
+fi
 mkdir -p "$(dirname "$LOCK")"
 exec 9>"$LOCK"
 if ! flock -n 9; then
