@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -67,6 +68,9 @@ class Request:
     """stdin is a terminal: interactive where the target allows it."""
     project_dir: Path
     """The Pulumi project directory (relative ``target.sshKeyFile`` paths, ``pulumi`` runs)."""
+    env: tuple[tuple[str, str], ...] = ()
+    """Extra environment for this command only (``--env NAME``: the value from the local
+    environment, never on a command line), e.g. ``DJANGO_SUPERUSER_PASSWORD``. Server only."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -74,10 +78,29 @@ class Request:
 # --------------------------------------------------------------------------------------------------
 
 
-def remote_command(release_script: str, args: Sequence[str], *, sudo: bool) -> str:
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+UPLOADED_ENV = re.compile(r"/tmp/djangostack-manage\.[A-Za-z0-9]{10}")
+UPLOAD_ENV_COMMAND = 'umask 077 && f="$(mktemp /tmp/djangostack-manage.XXXXXXXXXX)" && cat >"$f" && printf "%s\\n" "$f"'
+"""Stores stdin (the env lines) in a private temporary file as the SSH user and prints its path;
+the release script moves it where the app user can read it for the command, then removes it."""
+
+
+def remote_command(release_script: str, args: Sequence[str], *, sudo: bool, env_file: str | None = None) -> str:
     """The shell command line that runs ``release manage`` with ``args``, each quoted."""
-    words = [release_script, "manage", "--", *args]
+    words = [release_script, "manage", *(["--env-file", env_file] if env_file else []), "--", *args]
     return ("sudo -n " if sudo else "") + " ".join(shlex.quote(w) for w in words)
+
+
+def env_lines(env: Sequence[tuple[str, str]]) -> str:
+    """``NAME='value'`` lines, the only form the host's env loader reads (as data)."""
+    lines = []
+    for name, value in env:
+        if not ENV_NAME.fullmatch(name):
+            raise ManageError(f"--env {name!r}: not an environment variable name (letters, digits, _)")
+        if "'" in value or "\n" in value or "\r" in value or "\0" in value:
+            raise ManageError(f"--env {name}: the value may hold no quote ('), line break or NUL")
+        lines.append(f"{name}='{value}'\n")
+    return "".join(lines)
 
 
 def ssh_argv(
@@ -243,7 +266,7 @@ def run_server(request: Request, run: Run) -> int:
     target = request.settings.target
     assert isinstance(target, ServerTarget)
     ctx = HostContext.from_settings(request.settings)
-    command = remote_command(ctx.release_script, request.args, sudo=True)
+    lines = env_lines(request.env)
     key = ssh_private_key(request, run)
     if not target.ssh_host_key:
         print(
@@ -261,19 +284,31 @@ def run_server(request: Request, run: Run) -> int:
             host = target.host if target.ssh_port == 22 else f"[{target.host}]:{target.ssh_port}"
             host_line = f"{host} {target.ssh_host_key}\n"
         known_hosts.write_text(host_line, encoding="utf-8")
-        argv = ssh_argv(
-            host=target.host,
-            port=target.ssh_port,
-            user=target.ssh_user,
-            key_file=key_file,
-            known_hosts=known_hosts,
-            pinned=bool(target.ssh_host_key),
-            tty=request.tty,
-            command=command,
-            ssh=_need("ssh", "to reach the server"),
-        )
+        ssh = _need("ssh", "to reach the server")
         env = {k: v for k, v in os.environ.items() if k not in ("SSH_AUTH_SOCK", "SSH_ASKPASS", "DISPLAY")}
-        return int(run(argv, env=env, check=False).returncode)
+
+        def ssh_to(command: str, tty: bool) -> list[str]:
+            return ssh_argv(
+                host=target.host,
+                port=target.ssh_port,
+                user=target.ssh_user,
+                key_file=key_file,
+                known_hosts=known_hosts,
+                pinned=bool(target.ssh_host_key),
+                tty=tty,
+                command=command,
+                ssh=ssh,
+            )
+
+        env_file = None
+        if lines:
+            # The values travel on stdin, never on a command line (ps, sudo's log).
+            stored = run(ssh_to(UPLOAD_ENV_COMMAND, False), input=lines, capture_output=True, text=True, env=env)
+            env_file = str(stored.stdout).strip()
+            if stored.returncode != 0 or not UPLOADED_ENV.fullmatch(env_file):
+                raise ManageError(f"cannot store the --env values on {target.host}: {str(stored.stderr).strip()}")
+        command = remote_command(ctx.release_script, request.args, sudo=True, env_file=env_file)
+        return int(run(ssh_to(command, request.tty), env=env, check=False).returncode)
 
 
 def run_aws(request: Request, run: Run, sleep: Callable[[float], None] = time.sleep) -> int:
@@ -332,6 +367,13 @@ def manage(request: Request, run: Run = subprocess.run) -> int:
     if not request.args:
         raise ManageError("nothing to run: give manage.py's arguments after --, e.g. -- migrate --plan")
     kind = request.settings.target.kind
+    if request.env and kind != "server":
+        # Run Command parameters and job execution overrides are stored by the cloud and shown in
+        # its console: no place for a password.
+        raise ManageError(
+            f"--env is for the server target only; on {kind} the values would be kept in the "
+            "command's history (use an interactive session, or a setting in the stack)"
+        )
     if kind == "server":
         return run_server(request, run)
     if kind == "aws-ec2":

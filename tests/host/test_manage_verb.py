@@ -37,7 +37,7 @@ HOSTILE_ARGS = [
 FAKE_PYTHON = """#!/usr/bin/python3
 import json, os, sys
 print(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd(),
-                  "env": {k: os.environ.get(k) for k in ("APP_SETTING", "RELEASE_ID", "HOME")}}))
+                  "env": {k: os.environ.get(k) for k in ("APP_SETTING", "RELEASE_ID", "HOME", "DJANGO_SUPERUSER_PASSWORD")}}))
 sys.exit(int(os.environ.get("APP_EXIT", "0")))
 """
 
@@ -97,7 +97,12 @@ def test_manage_passes_every_hostile_argument_through_untouched(dev: HostContext
     seen = json.loads(result.stdout)
     assert seen["argv"] == ["manage.py", *HOSTILE_ARGS]
     assert seen["cwd"] == str(tmp_path / "srv" / "releases" / "r7")
-    assert seen["env"] == {"APP_SETTING": "from the env file", "RELEASE_ID": "r7", "HOME": str(tmp_path / "srv")}
+    assert seen["env"] == {
+        "APP_SETTING": "from the env file",
+        "RELEASE_ID": "r7",
+        "HOME": str(tmp_path / "srv"),
+        "DJANGO_SUPERUSER_PASSWORD": None,
+    }
     assert not Path("/tmp/djangostack-pwned").exists()
 
 
@@ -125,7 +130,7 @@ def test_manage_needs_arguments(dev: HostContext, tmp_path: Path) -> None:
     release = fake_host(dev, tmp_path, live="r7")
     result = subprocess.run([str(release), "manage", "--"], capture_output=True, text=True)
     assert result.returncode == 2
-    assert "manage [--] <manage.py arguments>" in result.stderr
+    assert "manage [--env-file <file>] [--] <manage.py arguments>" in result.stderr
 
 
 def test_manage_does_not_wait_for_a_running_release(dev: HostContext, tmp_path: Path) -> None:
@@ -141,3 +146,33 @@ def test_manage_does_not_wait_for_a_running_release(dev: HostContext, tmp_path: 
         holder.kill()
         holder.wait()
     assert result.returncode == 0, result.stderr
+
+
+def test_an_env_file_adds_variables_for_this_command_and_is_removed(dev: HostContext, tmp_path: Path) -> None:
+    release = fake_host(dev, tmp_path, live="r7")
+    env_file = tmp_path / "manage.env"
+    env_file.write_text("DJANGO_SUPERUSER_PASSWORD='s3cret pass$(x)'\n", encoding="utf-8")
+    before = set(Path("/tmp").iterdir())
+    result = subprocess.run(
+        [str(release), "manage", "--env-file", str(env_file), "--", "createsuperuser", "--noinput"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["env"]["DJANGO_SUPERUSER_PASSWORD"] == "s3cret pass$(x)"
+    assert seen["argv"] == ["manage.py", "createsuperuser", "--noinput"]
+    assert not env_file.exists(), "the uploaded env file is removed"
+    assert set(Path("/tmp").iterdir()) <= before, "the copy for the app user is removed too"
+
+
+def test_a_malformed_env_file_stops_the_command(dev: HostContext, tmp_path: Path) -> None:
+    release = fake_host(dev, tmp_path, live="r7")
+    env_file = tmp_path / "manage.env"
+    env_file.write_text("export X=1\n", encoding="utf-8")
+    result = subprocess.run(
+        [str(release), "manage", "--env-file", str(env_file), "--", "check"], capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert "expected a name, = and a single-quoted value" in result.stderr
+    assert result.stdout == ""

@@ -13,6 +13,7 @@ import pytest
 
 from components.config import validate
 from components.manage import (
+    UPLOAD_ENV_COMMAND,
     ManageError,
     Request,
     gcloud_execute_argv,
@@ -134,6 +135,8 @@ class Recorder:
             self.files["key"] = Path(argv[argv.index("-i") + 1]).read_text(encoding="utf-8")
             known = next(a for a in argv if a.startswith("UserKnownHostsFile="))
             self.files["known_hosts"] = Path(known.split("=", 1)[1]).read_text(encoding="utf-8")
+            if argv[-1] == UPLOAD_ENV_COMMAND:
+                return subprocess.CompletedProcess(argv, 0, "/tmp/djangostack-manage.AbCdEf0123\n", "")
             return subprocess.CompletedProcess(argv, 7, "", "")
         for prefix, answer in self.answers.items():
             if " ".join(argv).startswith(prefix) or Path(argv[0]).name + " " + " ".join(argv[1:3]) == prefix:
@@ -141,7 +144,9 @@ class Recorder:
         return subprocess.CompletedProcess(argv, 0, "", "")
 
 
-def server_request(tmp_path: Path, *, tty: bool, secret_key: bool, args: list[str]) -> Request:
+def server_request(
+    tmp_path: Path, *, tty: bool, secret_key: bool, args: list[str], env: tuple[tuple[str, str], ...] = ()
+) -> Request:
     target: dict[str, Any] = {"kind": "server", "host": "203.0.113.10", "sshPort": 2200, "sshHostKey": HOST_KEY}
     if not secret_key:
         (tmp_path / "deploy_key").write_text("KEY FROM FILE\n", encoding="utf-8")
@@ -154,7 +159,7 @@ def server_request(tmp_path: Path, *, tty: bool, secret_key: bool, args: list[st
         "cache": {"mode": "local"},
     }
     settings = validate(raw, {"sshPrivateKey"} if secret_key else set(), set())
-    return Request(settings=settings, stack="prod", args=tuple(args), tty=tty, project_dir=tmp_path)
+    return Request(settings=settings, stack="prod", args=tuple(args), tty=tty, project_dir=tmp_path, env=env)
 
 
 @pytest.fixture
@@ -294,3 +299,61 @@ def test_gcp_manage_executes_the_stacks_manage_job_with_the_arguments(tools_on_p
         == gcloud_execute_argv("acme-shop", "europe-west1", "shop-staging-manage", ["loaddata", "a,b.json"])[1:]
     )
     assert shlex.join(argv[1:]).endswith("'--args=^|^loaddata|a,b.json'")
+
+
+def test_env_values_go_on_stdin_to_a_private_file_and_the_command_names_only_its_path(
+    tmp_path: Path, tools_on_path: Path
+) -> None:
+    run = Recorder()
+    request = server_request(
+        tmp_path,
+        tty=False,
+        secret_key=False,
+        args=["createsuperuser", "--noinput"],
+        env=(("DJANGO_SUPERUSER_PASSWORD", "pa ss$(x)"),),
+    )
+    manage(request, run)
+    (upload, upload_kwargs), (command, _) = run.calls
+    assert upload[-1] == UPLOAD_ENV_COMMAND
+    assert upload_kwargs["input"] == "DJANGO_SUPERUSER_PASSWORD='pa ss$(x)'\n"
+    assert command[-1] == (
+        "sudo -n /usr/local/lib/shop/release manage --env-file /tmp/djangostack-manage.AbCdEf0123 "
+        "-- createsuperuser --noinput"
+    )
+    assert not [a for a in upload + command if "pa ss" in a], "the value is on no command line"
+
+
+def test_the_env_upload_command_keeps_the_values_private(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)}
+    out = subprocess.run(
+        ["sh", "-c", UPLOAD_ENV_COMMAND], input="A='1'\n", capture_output=True, text=True, check=True, env=env
+    )
+    path = Path(out.stdout.strip())
+    try:
+        assert path.read_text(encoding="utf-8") == "A='1'\n"
+        assert path.stat().st_mode & 0o777 == 0o600
+    finally:
+        path.unlink()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BAD-NAME", "x", "not an environment variable name"),
+        ("PASSWORD", "it's", "no quote"),
+        ("PASSWORD", "a\nb", "line break"),
+    ],
+)
+def test_env_values_the_host_could_not_read_back_are_refused(
+    tmp_path: Path, tools_on_path: Path, name: str, value: str, message: str
+) -> None:
+    request = server_request(tmp_path, tty=False, secret_key=False, args=["check"], env=((name, value),))
+    with pytest.raises(ManageError, match=message):
+        manage(request, Recorder())
+
+
+def test_env_is_refused_on_the_cloud_targets(tools_on_path: Path) -> None:
+    request = aws_request(False, ["createsuperuser", "--noinput"])
+    request = Request(**{**request.__dict__, "env": (("DJANGO_SUPERUSER_PASSWORD", "x"),)})
+    with pytest.raises(ManageError, match="--env is for the server target only"):
+        manage(request, Recorder())
