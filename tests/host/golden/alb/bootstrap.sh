@@ -136,7 +136,7 @@ install_file /etc/api/gunicorn.conf.py root api 0640 c6046afec173af0279e23a3a93e
 install_file /etc/api/app.env.base root root 0600 7db4ca1dd0cea15699bbc81614d577fde9087365e30641a1ab290491cc5694bf other
 install_file /etc/logrotate.d/api root root 0644 9ca8467ebd38d73ca35c8c41df408d1cd177d2d5b7e1e5ca328e3d8ca18ecb38 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/api/release root root 0755 c00697f06472157ba0a99d0ae3b076cc291119f3289c2ee59547eae7b21ba473 other
+install_file /usr/local/lib/api/release root root 0755 eaf8d398151046bb147108540e92f08258b58f042ce2e9052010cc7c7cf6110f other
 install_file /etc/systemd/system/celery-api.service root root 0644 36110c44713178644b60f42abbe831417220f8065ef81de5af84b5754c49c57f units
 was_changed() { [[ "$changed" == *" $1 "* ]]; }
 

@@ -7,7 +7,7 @@
 #   /usr/local/lib/api/release rollback
 #   /usr/local/lib/api/release list
 #   /usr/local/lib/api/release current
-#   /usr/local/lib/api/release manage [--] <manage.py arguments>
+#   /usr/local/lib/api/release manage [--env-file <file>] [--] <manage.py arguments>
 #
 # deploy: copy the archive into a fresh root-only directory, check its sha256 there and unpack it
 # (an unpacked directory is taken as it is), copy the source into releases/<id>, then every step
@@ -20,6 +20,8 @@
 # a clean environment; root never sources or runs anything that user can write.
 # manage: `manage.py <arguments>` in the live release, as api with the app's environment,
 # its exit code passed on (no lock: a long shell or data load never holds up a release).
+# --env-file adds KEY='value' lines for this command only (DJANGO_SUPERUSER_PASSWORD, say); the
+# file is moved into a root-owned directory the app user can read, and removed afterwards.
 # Deploying the live release id again is a health check: 0 when it is healthy (a lost session or
 # a retried `pulumi up` is not an error).
 #
@@ -51,6 +53,9 @@ PRE_RELEASE_BACKUP=1
 # backup), or skip with a warning (a managed database, whose snapshots are the backup).
 PG_DUMP_MISMATCH=skip
 NO_BACKUP=0
+MANAGE_ENV_FILE=""
+# Env files read after the app's own, for one manage command (see manage_live).
+EXTRA_ENV_FILES=()
 CLEAN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 WORKER_UNITS=(celery-api.service)
 BEAT_UNITS=()
@@ -137,7 +142,7 @@ as_app() {
         cd "$dir"
         exec env -i PATH="$CLEAN_PATH" HOME="$BASE" LANG=C.UTF-8 \
             setpriv --reuid="$APP_USER" --regid="$WEB_GROUP" --init-groups -- \
-            /bin/bash -c "$APP_LOADER" app-env "$with_env" "$ENV_FILE" "$dir/.release.env" -- "$@"
+            /bin/bash -c "$APP_LOADER" app-env "$with_env" "$ENV_FILE" "$dir/.release.env" "${EXTRA_ENV_FILES[@]}" -- "$@"
     )
 }
 
@@ -515,6 +520,19 @@ manage_live() {
         err "no live release of $APP to run manage.py in; deploy one first"
         return 2
     fi
+    if [[ -n "$MANAGE_ENV_FILE" ]]; then
+        if [[ ! -f "$MANAGE_ENV_FILE" || -L "$MANAGE_ENV_FILE" ]]; then
+            err "--env-file $MANAGE_ENV_FILE is not a regular file"
+            return 2
+        fi
+        # Removed by the EXIT trap whatever happens; the app user may only read it.
+        work="$(mktemp -d)"
+        chgrp "$WEB_GROUP" "$work" && chmod 0710 "$work"
+        install -m 0640 -g "$WEB_GROUP" /dev/null "$work/manage.env"
+        cat "$MANAGE_ENV_FILE" >"$work/manage.env"
+        rm -f "$MANAGE_ENV_FILE"
+        EXTRA_ENV_FILES=("$work/manage.env")
+    fi
     as_app "$RELEASES/$live" 1 .venv/bin/python manage.py "$@"
 }
 
@@ -542,6 +560,11 @@ case "$command" in
         ;;
     rollback) [[ $# -eq 0 ]] || usage ;;
     manage)
+        if [[ "${1:-}" == --env-file ]]; then
+            [[ $# -ge 2 ]] || usage
+            MANAGE_ENV_FILE=$2
+            shift 2
+        fi
         if [[ "${1:-}" == -- ]]; then shift; fi
         [[ $# -ge 1 ]] || usage
         ;;

@@ -138,7 +138,7 @@ install_file /etc/notes/gunicorn.conf.py root notes 0640 dda7d1447cd9defafa5fd4d
 install_file /etc/notes/app.env.base root root 0600 cec17edcdcd17cce72d3258b01f3eaa446c450cea7cabb1607e8ba6f3c47e53a other
 install_file /etc/logrotate.d/notes root root 0644 691a658d5e0308d6a23826c630c3ba32b90d64f5af94321ac953ebcde4abe694 other
 install_file /etc/apt/apt.conf.d/21notes-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/notes/release root root 0755 42c1e5b0771431120e210c2dd645584c28d889446255c89f87366d12fb4c6e47 other
+install_file /usr/local/lib/notes/release root root 0755 114ae39cca37a1b226c8358cc38fbbc467f6a77b20536583477b84553337025f other
 install_file /etc/systemd/system/celery-notes.service root root 0644 5539f424d2454d622ad4ebea57632bad0710bd9cb680e2c1c85db530ee73e77f units
 install_file /etc/systemd/system/celerybeat-notes.service root root 0644 31580ee8617a8145537411ea41dd0a61a12226105949a06a5ef06e6042e61b43 units
 install_file /etc/notes/postgresql.conf root root 0644 1bb3535a1e1e01a3b837392f01be5b2ab2d28ab9a884eaf1dbddd02b7b9542ed other

@@ -139,7 +139,7 @@ install_file /etc/shop/gunicorn.conf.py root shop 0640 700fb322486477e533fd6be59
 install_file /etc/shop/app.env.base root root 0600 9dc19e3cf33f455cf133b6c8a06158e706d4893ad7d446af65e3903dd6addfb7 other
 install_file /etc/logrotate.d/shop root root 0644 2ef2a694d7114c1c2510b384e10fb102ef22d22374c9f0d939d2106a2022f44f other
 install_file /etc/apt/apt.conf.d/21shop-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/shop/release root root 0755 c097926d8ce057e49b6f9992a75a997fdfa05f1a4272dd81572045ddb9cdf485 other
+install_file /usr/local/lib/shop/release root root 0755 a69e4942eb4bd4e19eb09482afe5532be1b227478b00d225ad87377e40974e47 other
 install_file /etc/shop/redis.conf root root 0644 c8b5d2ccc0322bd0df311db810c77b772abf752e83996866896522187b8a1829 other
 install_file /etc/shop/sshd-hardening.conf root root 0644 7caa24b6ffd48dd8ca1051f8d4ec552db78c33a12d0cf4d1923b39daabe813ae other
 install_file /etc/fail2ban/jail.d/shop.local root root 0644 8dd079ed93ba00e6ef5a1b653df79113f83924693e5a796dae5b6635bacb2913 other
