@@ -36,8 +36,8 @@ HOSTILE_ARGS = [
 
 FAKE_PYTHON = """#!/usr/bin/python3
 import json, os, sys
-print(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd(),
-                  "env": {k: os.environ.get(k) for k in ("APP_SETTING", "RELEASE_ID", "HOME", "DJANGO_SUPERUSER_PASSWORD")}}))
+names = ("APP_SETTING", "RELEASE_ID", "HOME", "DJANGO_SUPERUSER_PASSWORD")
+print(json.dumps({"argv": sys.argv[1:], "cwd": os.getcwd(), "env": {k: os.environ.get(k) for k in names}}))
 sys.exit(int(os.environ.get("APP_EXIT", "0")))
 """
 
