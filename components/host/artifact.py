@@ -257,6 +257,12 @@ def pack_source(root: Path) -> bytes:
     return _gzip(_tar(root, select_sources(root)))
 
 
+def source_release_id(root: Path) -> str:
+    """The release id ``root``'s artifact would get (``Artifact.release_id``), without writing it."""
+    _check_project(root)
+    return content_release_id(hashlib.sha256(_tar(root, select_sources(root))).hexdigest())
+
+
 def build_artifact(root: Path, out_dir: Path, name: str) -> Artifact:
     """Pack ``root`` into ``out_dir/<name>.tar.gz`` (written only when its content changed)."""
     _check_project(root)

@@ -236,3 +236,11 @@ def test_every_default_pattern_is_valid_gitignore(pattern: str) -> None:
     import pathspec
 
     assert pathspec.GitIgnoreSpec.from_lines([pattern]).patterns[0].include is True
+
+
+def test_source_release_id_is_the_artifacts_release_id_without_writing_it(tmp_path: Path) -> None:
+    from components.host.artifact import source_release_id
+
+    root = project(tmp_path / "app", {"shop/views.py": "v1"})
+    assert source_release_id(root) == build_artifact(root, tmp_path / "out", "app").release_id
+    assert not (root / "app.tar.gz").exists()
