@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from components.config import validate
-from components.manage import (
+from components.one_off import (
     UPLOAD_ENV_COMMAND,
     ManageError,
     Request,
@@ -246,7 +246,7 @@ def test_aws_manage_runs_the_release_script_on_one_web_host_through_run_command(
             "aws ssm get-command-invocation": (0, json.dumps(invocation), ""),
         }
     )
-    from components import manage as module
+    from components import one_off as module
 
     code = module.run_aws(aws_request(False, ["migrate", "--plan"]), run, sleep=lambda _s: None)
     assert code == 3
