@@ -93,12 +93,14 @@ class UploadedArchive:
 
 def build_archive(settings: StackSettings) -> tuple[Path, str]:
     """Pack ``app.source`` reproducibly (host layer) into ``.cache/releases/<release id>.tar.gz``."""
-    from components.host.artifact import write_source_archive
+    from components.host.artifact import build_artifact
 
     source = Path(settings.app.source)
     if not source.is_absolute():
         source = REPO / source
-    return write_source_archive(source, ARCHIVE_DIR, f"{settings.app.name}-{settings.app.release_id}")
+    artifact = build_artifact(source, ARCHIVE_DIR, f"{settings.app.name}-{settings.app.release_id}")
+    pulumi.log.info(artifact.selection.summary())
+    return artifact.path, artifact.sha256
 
 
 def instance_tags(stack_tag: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pulumi
 
 from components.config import PROJECT, ServerTarget, SettingsError, StackSecrets, StackSettings
-from components.host.artifact import write_source_archive
+from components.host.artifact import build_artifact
 from components.host.context import HostContext
 from components.host.django_host import DjangoHost, DjangoHostArgs
 from components.outputs import StackOutputs
@@ -67,9 +67,10 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
     ctx = dataclasses.replace(HostContext.from_settings(settings), stack_key=stack_key)
     source_dir = project_root() / settings.app.source
     try:
-        archive, _digest = write_source_archive(source_dir, project_root() / ARTIFACT_DIR, settings.app.name)
+        artifact = build_artifact(source_dir, project_root() / ARTIFACT_DIR, settings.app.name)
     except FileNotFoundError as exc:
         raise SettingsError([f"{PROJECT}:app.source: {exc}"]) from None
+    pulumi.log.info(artifact.selection.summary())
 
     bootstrap_env: dict[str, pulumi.Input[str]] = {}
     for config_key, env_name in _SECRET_CONFIG_KEYS.items():
@@ -87,7 +88,7 @@ def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
             private_key=ssh_private_key(target, secrets),
             host_key=target.ssh_host_key,
             release_id=settings.app.release_id,
-            source_archive=archive,
+            source_archive=artifact.path,
             bootstrap_env=bootstrap_env,
             protect=bool(settings.database.deletion_protection),
             remote_executor=target.remote_executor,

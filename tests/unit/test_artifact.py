@@ -244,3 +244,29 @@ def test_source_release_id_is_the_artifacts_release_id_without_writing_it(tmp_pa
     root = project(tmp_path / "app", {"shop/views.py": "v1"})
     assert source_release_id(root) == build_artifact(root, tmp_path / "out", "app").release_id
     assert not (root / "app.tar.gz").exists()
+
+
+def test_pulumi_up_prints_what_the_artifact_left_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi
+
+    from tests.harness import evaluate_dev_with_pulumi_command
+
+    root = project(tmp_path / "shop", {".djangostackignore": "/media/\n", "media/a.png": "", "app/media/b.png": ""})
+    lines: list[str] = []
+    monkeypatch.setattr(pulumi.log, "info", lambda msg, *_a, **_k: lines.append(msg))
+    evaluate_dev_with_pulumi_command(overrides={"app": {"name": "shop", "releaseId": "r1", "source": str(root)}})
+    assert select_sources(root).summary() in lines, lines
+    assert "media/ (.djangostackignore:1)" in select_sources(root).summary()
+
+
+def test_the_aws_target_prints_the_same_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi
+
+    from tests.harness import evaluate_stack
+
+    root = project(tmp_path / "shop", {".dockerignore": "docs\n", "docs/a.md": ""})
+    lines: list[str] = []
+    monkeypatch.setattr(pulumi.log, "info", lambda msg, *_a, **_k: lines.append(msg))
+    single = Path(__file__).resolve().parents[1] / "aws" / "Pulumi.single.yaml"
+    evaluate_stack(single, overrides={"app": {"name": "shop", "releaseId": "r1", "source": str(root)}})
+    assert select_sources(root).summary() in lines, lines
