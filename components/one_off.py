@@ -25,6 +25,7 @@ settings come from the stack file, the one secret (the SSH key) from ``pulumi co
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -381,3 +382,80 @@ def manage(request: Request, run: Run = subprocess.run) -> int:
     if kind == "gcp-cloudrun":
         return run_gcp(request, run)
     raise SettingsError([f"{PROJECT}:target.kind: manage does not support {kind!r}"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------------
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+"""The Pulumi project directory (where Pulumi.yaml and stacks/ are)."""
+
+
+def _stack_file(stack: str) -> Path:
+    """A stack name (``prod``: ``stacks/Pulumi.prod.yaml``) or a path to a stack file."""
+    candidate = Path(stack)
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        return candidate
+    return PROJECT_DIR / "stacks" / f"Pulumi.{stack}.yaml"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--stack``, ``--env`` and the manage.py arguments after ``--``."""
+    parser.add_argument("--stack", required=True, help="stack name (stacks/Pulumi.<name>.yaml) or stack file path")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="pass the local environment variable NAME to this one command (server target; repeatable)",
+    )
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="-- then manage.py's arguments, passed unchanged")
+
+
+def run_from_arguments(args: argparse.Namespace, run: Run = subprocess.run) -> int:
+    """Build the request from parsed arguments and run it; errors are one line on stderr."""
+    from components.config import load_from_stack_file, stack_name
+
+    words = list(args.args)
+    if words and words[0] == "--":
+        words = words[1:]
+    env: list[tuple[str, str]] = []
+    for name in args.env:
+        value = os.environ.get(name)
+        if value is None:
+            print(f"manage: --env {name}: {name} is not set in this environment", file=sys.stderr)
+            return 2
+        env.append((name, value))
+    path = _stack_file(args.stack)
+    try:
+        settings = load_from_stack_file(path)
+        request = Request(
+            settings=settings,
+            stack=stack_name(path) or args.stack,
+            args=tuple(words),
+            tty=sys.stdin.isatty(),
+            project_dir=PROJECT_DIR,
+            env=tuple(env),
+        )
+        return manage(request, run)
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except ManageError as exc:
+        print(f"manage: {exc}", file=sys.stderr)
+        return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="manage",
+        description="Run a manage.py command on the live release of a deployed stack "
+        "(everything after -- goes to manage.py unchanged).",
+    )
+    add_arguments(parser)
+    return run_from_arguments(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,6 +3,7 @@ hostile arguments arrive whole (parsed back by a real shell, or by gcloud's list
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import subprocess
@@ -357,3 +358,69 @@ def test_env_is_refused_on_the_cloud_targets(tools_on_path: Path) -> None:
     request = Request(**{**request.__dict__, "env": (("DJANGO_SUPERUSER_PASSWORD", "x"),)})
     with pytest.raises(ManageError, match="--env is for the server target only"):
         manage(request, Recorder())
+
+
+# --------------------------------------------------------------------------------------------------
+# The command line
+# --------------------------------------------------------------------------------------------------
+
+
+def write_stack(tmp_path: Path) -> Path:
+    (tmp_path / "deploy_key").write_text("KEY\n", encoding="utf-8")
+    path = tmp_path / "Pulumi.shop-prod.yaml"
+    path.write_text(
+        "config:\n"
+        "  djangostack:environment: dev\n"
+        "  djangostack:target:\n"
+        "    kind: server\n"
+        "    host: 203.0.113.10\n"
+        f"    sshKeyFile: {tmp_path / 'deploy_key'}\n"
+        "  djangostack:app:\n"
+        "    name: shop\n"
+        "    releaseId: v1\n"
+        "  djangostack:database:\n"
+        "    mode: local\n"
+        "  djangostack:cache:\n"
+        "    mode: local\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_the_command_line_passes_everything_after_the_separator_unchanged(
+    tmp_path: Path, tools_on_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from components import one_off
+
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "from-env")
+    seen: list[Request] = []
+    monkeypatch.setattr(one_off, "manage", lambda request, _run: seen.append(request) or 5)
+    parser = argparse.ArgumentParser()
+    one_off.add_arguments(parser)
+    argv = ["--stack", str(write_stack(tmp_path)), "--env", "DJANGO_SUPERUSER_PASSWORD", "--", "shell", "--", "--stack"]
+    assert one_off.run_from_arguments(parser.parse_args(argv)) == 5
+    [request] = seen
+    assert request.args == ("shell", "--", "--stack")
+    assert request.env == (("DJANGO_SUPERUSER_PASSWORD", "from-env"),)
+    assert request.stack == "shop-prod"
+    assert request.settings.app.name == "shop"
+
+
+def test_the_command_line_refuses_an_env_name_that_is_not_set(
+    tmp_path: Path, tools_on_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from components import one_off
+
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    code = one_off.main(["--stack", str(write_stack(tmp_path)), "--env", "NOT_SET_ANYWHERE", "--", "check"])
+    assert code == 2
+    assert (
+        capsys.readouterr().err == "manage: --env NOT_SET_ANYWHERE: NOT_SET_ANYWHERE is not set in this environment\n"
+    )
+
+
+def test_the_command_line_prints_settings_errors_as_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from components import one_off
+
+    assert one_off.main(["--stack", str(tmp_path / "Pulumi.nope.yaml"), "--", "check"]) == 1
+    assert "no such stack file" in capsys.readouterr().err
