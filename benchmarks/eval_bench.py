@@ -1,14 +1,14 @@
 """Evaluation time of a stack under the mocks engine, cloud-limit checks included, in one run.
 
-What the tests, the property test and ``python -m components plan`` pay for every evaluation:
+What the tests, the property test and ``djangostack plan`` pay for every evaluation:
 
 - **cold**: the first evaluation in a fresh process (the target's provider SDK modules are imported
   lazily by the program, so this includes them);
 - **warm**: later evaluations in the same process (what a test session pays per stack), as the
   median of ``--runs`` runs, measured alternately with the engine's fast path
-  (``components.mocking.FAST_EVALUATION``: no per-resource stack-trace capture) and with the SDK's
+  (``djangostack.offline.mocking.FAST_EVALUATION``: no per-resource stack-trace capture) and with the SDK's
   default path, so the two are compared under the same machine load;
-- **limits**: ``components.cloud_limits.check_recording`` on the recording.
+- **limits**: ``djangostack.offline.cloud_limits.check_recording`` on the recording.
 
 Wall-clock and CPU time (``time.process_time``) are both printed: the machine is shared, and when
 it is loaded the wall-clock figures grow with the load while CPU time stays close to the work done.
@@ -48,9 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(REPO)
 
     load_before = os.getloadavg()
-    (_, import_wall, import_cpu) = _timed(lambda: __import__("components.mocking"))
-    from components import mocking
-    from components.cloud_limits import check_recording
+    (_, import_wall, import_cpu) = _timed(lambda: __import__("djangostack.offline.mocking"))
+    from djangostack.offline import mocking
+    from djangostack.offline.cloud_limits import check_recording
 
     lines = [
         "| stack | resources | measurement | wall s | CPU s |",

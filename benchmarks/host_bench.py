@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Host benchmark: our generated Nginx + Gunicorn setup against Gunicorn alone, in one run.
 
-Boots the systemd test host (``tests/e2e/testhost.py``) on ssh port 2250, bootstraps it with
+Boots the systemd test host (``tools/testhost/``) on ssh port 2250, bootstraps it with
 ``benchmarks/Pulumi.bench.yaml`` (the dev stack on ports of its own), deploys ``examples/django_app``
 and measures, with ``wrk``:
 
@@ -42,15 +42,15 @@ from types import FrameType
 from typing import Final
 
 REPO: Final = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # run as a script: make `components` and `tests` importable
+if str(REPO) not in sys.path:  # run as a script: make `tools` importable
     sys.path.insert(0, str(REPO))
 
-from components.config import load_from_stack_file  # noqa: E402
-from components.host.artifact import pack_source  # noqa: E402
-from components.host.context import HostContext  # noqa: E402
-from components.host.django_host import env_prelude, release_command, upload_script  # noqa: E402
-from components.host.render import render_all  # noqa: E402
-from tests.e2e.testhost import DEFAULT_CACHE_DIR, TestHost, TestHostError, build_base_root  # noqa: E402
+from djangostack.host.artifact import pack_source  # noqa: E402
+from djangostack.host.context import HostContext  # noqa: E402
+from djangostack.host.django_host import env_prelude, release_command, upload_script  # noqa: E402
+from djangostack.host.render import render_all  # noqa: E402
+from djangostack.settings.loading import load_from_stack_file  # noqa: E402
+from tools.testhost import DEFAULT_CACHE_DIR, TestHost, TestHostError, build_base_root  # noqa: E402
 
 STACK_FILE: Final = REPO / "benchmarks/Pulumi.bench.yaml"
 APP: Final = REPO / "examples/django_app"
@@ -518,7 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 host.detach()
                 log(
                     f"left running: ssh with `{shlex.join(host.ssh_args())}`; stop with "
-                    f"`.venv/bin/python -m tests.e2e.testhost --work-dir {WORK_DIR} stop`"
+                    f"`.venv/bin/python -m tools.testhost --work-dir {WORK_DIR} stop`"
                 )
             else:
                 log("stopping the test host")

@@ -39,8 +39,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.config import PROJECT, AwsEc2Target, GcpCloudRunTarget, ServerTarget, SettingsError, StackSettings
-from components.host.context import HostContext
+from .host.context import HostContext
+from .paths import project_dir, stack_file
+from .settings.errors import SettingsError
+from .settings.fields import PROJECT
+from .settings.stack import StackSettings
+from .settings.targets import AwsEc2Target, GcpCloudRunTarget, ServerTarget
 
 Run = Callable[..., "subprocess.CompletedProcess[str]"]
 """``subprocess.run``'s shape (tests pass a recorder)."""
@@ -218,7 +222,7 @@ def gcloud_execute_argv(project: str, region: str, job: str, args: Sequence[str]
 
 def manage_job_name(app_name: str, stack: str) -> str:
     """The Cloud Run job one-off commands execute (``<app>-<stack>-manage``)."""
-    from components.gcp.naming import resource_prefix
+    from .targets.gcp.naming import resource_prefix
 
     return f"{resource_prefix(app_name, stack)}-manage"
 
@@ -313,7 +317,7 @@ def run_server(request: Request, run: Run) -> int:
 
 
 def run_aws(request: Request, run: Run, sleep: Callable[[float], None] = time.sleep) -> int:
-    from components.aws.target import stack_name
+    from .targets.aws.target import stack_name
 
     target = request.settings.target
     assert isinstance(target, AwsEc2Target)
@@ -388,17 +392,6 @@ def manage(request: Request, run: Run = subprocess.run) -> int:
 # Command line
 # --------------------------------------------------------------------------------------------------
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-"""The Pulumi project directory (where Pulumi.yaml and stacks/ are)."""
-
-
-def _stack_file(stack: str) -> Path:
-    """A stack name (``prod``: ``stacks/Pulumi.prod.yaml``) or a path to a stack file."""
-    candidate = Path(stack)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        return candidate
-    return PROJECT_DIR / "stacks" / f"Pulumi.{stack}.yaml"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--stack``, ``--env`` and the manage.py arguments after ``--``."""
@@ -415,7 +408,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_from_arguments(args: argparse.Namespace, run: Run = subprocess.run) -> int:
     """Build the request from parsed arguments and run it; errors are one line on stderr."""
-    from components.config import load_from_stack_file, stack_name
+    from .settings.loading import load_from_stack_file, stack_name
 
     words = list(args.args)
     if words and words[0] == "--":
@@ -427,21 +420,17 @@ def run_from_arguments(args: argparse.Namespace, run: Run = subprocess.run) -> i
             print(f"manage: --env {name}: {name} is not set in this environment", file=sys.stderr)
             return 2
         env.append((name, value))
-    path = _stack_file(args.stack)
+    path = stack_file(args.stack)
+    request = Request(
+        settings=load_from_stack_file(path),  # a SettingsError is printed by the caller, as lines
+        stack=stack_name(path) or args.stack,
+        args=tuple(words),
+        tty=sys.stdin.isatty(),
+        project_dir=project_dir(),
+        env=tuple(env),
+    )
     try:
-        settings = load_from_stack_file(path)
-        request = Request(
-            settings=settings,
-            stack=stack_name(path) or args.stack,
-            args=tuple(words),
-            tty=sys.stdin.isatty(),
-            project_dir=PROJECT_DIR,
-            env=tuple(env),
-        )
         return manage(request, run)
-    except SettingsError as exc:
-        print(exc, file=sys.stderr)
-        return 1
     except ManageError as exc:
         print(f"manage: {exc}", file=sys.stderr)
         return 2
@@ -454,7 +443,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(everything after -- goes to manage.py unchanged).",
     )
     add_arguments(parser)
-    return run_from_arguments(parser.parse_args(argv))
+    try:
+        return run_from_arguments(parser.parse_args(argv))
+    except SettingsError as exc:
+        print(exc, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ the parameter group it uses, an S3 bucket and its public access block) over the 
 
 ``props`` are the resource's inputs with the provider's camelCase wire names
 (``publiclyAccessible``, ``metadataOptions.httpTokens``), exactly what the policy engine (and
-``components.mocking``) sees. ``Context`` carries what a resource alone cannot tell: whether the
+``djangostack.offline.mocking``) sees. ``Context`` carries what a resource alone cannot tell: whether the
 stack is a production stack, and which top-level props are Pulumi secrets (a secret value is never
 a plaintext leak). ``policy/__main__.py`` wraps these as a pulumi-policy pack; ``policy/runner.py``
 runs them over a mocks ``Recording``.

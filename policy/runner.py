@@ -1,4 +1,4 @@
-"""Run every guardrail over a mocks ``Recording`` (``components.mocking.evaluate_stack``).
+"""Run every guardrail over a mocks ``Recording`` (``djangostack.offline.mocking.evaluate_stack``).
 
 This is what ``pulumi preview --policy-pack policy`` does with the engine, without the engine: each
 custom resource's inputs go through every resource guardrail (with the resource's secret inputs
@@ -22,7 +22,7 @@ import yaml
 from policy.guardrails import GUARDRAILS, STACK_GUARDRAILS, Context, Guardrail, StackGuardrail, StackResource
 
 if TYPE_CHECKING:
-    from components.mocking import Recording
+    from djangostack.offline.mocking import Recording
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -115,7 +115,7 @@ def stack_files(*locations: Path) -> list[Path]:
 
 
 def check_stack(stack: str | Path) -> list[Violation]:
-    from components.mocking import evaluate_stack
+    from djangostack.offline.mocking import evaluate_stack
 
     path = Path(stack)
     if not path.suffix:

@@ -45,6 +45,10 @@ fi
 # protobuf >= 6; the pack works with 6 (tests/policy proves it), so the tests' venv takes it
 # without its pins. The pack's own venv (policy/requirements.txt) is consistent on its own.
 .venv/bin/python -m pip install -q --no-deps pulumi-policy==1.21.0
+# The project itself, editable: the package `djangostack` (source in components/), its console
+# script `djangostack`, and what the Pulumi program (__main__.py) and its dynamic providers import.
+# Its dependencies are the pins above.
+.venv/bin/python -m pip install -q --no-deps -e .
 
 # The engine tests use the CLI and language host built here (fast no-op once built). The command
 # provider is left out: the Go module proxy refuses its module (see scripts/install-pulumi.sh).

@@ -27,6 +27,6 @@ fi
 
 if [[ $EUID -ne 0 ]]; then
     exec sudo --preserve-env=TESTHOST_SSH_PORT,TESTHOST_WORK_DIR,TESTHOST_CACHE,TESTHOST_MIRROR \
-        "$python" -m tests.e2e.testhost "$@"
+        "$python" -m tools.testhost "$@"
 fi
-exec "$python" -m tests.e2e.testhost "$@"
+exec "$python" -m tools.testhost "$@"

@@ -1,15 +1,7 @@
-"""The shared test harness (the engine itself lives in components/mocking.py, shared with
-``python -m components plan``)."""
+"""The shared test harness (the engine itself lives in components/offline/mocking.py, shared with
+``djangostack plan``)."""
 
-from components.mocking import (
-    ATTRIBUTES,
-    INVOKES,
-    Invoke,
-    Recording,
-    Registered,
-    evaluate_stack,
-    stack_config,
-)
+from djangostack.offline.mocking import ATTRIBUTES, INVOKES, Invoke, Recording, Registered, evaluate_stack, stack_config
 
 __all__ = [
     "ATTRIBUTES",
@@ -28,7 +20,7 @@ def dev_target(**changes: object) -> dict[str, object]:
     """The dev stack's ``target`` object with ``changes`` applied (for ``overrides={"target": ...}``)."""
     import yaml
 
-    from components.mocking import REPO
+    from djangostack.offline.mocking import REPO
 
     document = yaml.safe_load((REPO / "stacks" / "Pulumi.dev.yaml").read_text(encoding="utf-8"))
     target = dict(document["config"]["djangostack:target"])

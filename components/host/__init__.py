@@ -1,11 +1,11 @@
 """Everything that runs on a Linux host: the host context, pure renderers and their templates.
 
 ``render_all(HostContext.from_settings(settings))`` gives every file a host gets; the CLI
-(``python -m components render``) and the host components ship them.
+(``djangostack render``) and the host components ship them.
 """
 
-from components.host.context import HostContext
-from components.host.files import HostFile
-from components.host.render import render_all, render_cloud_init
+from .context import HostContext
+from .files import HostFile
+from .render import render_all, render_cloud_init
 
 __all__ = ["HostContext", "HostFile", "render_all", "render_cloud_init"]

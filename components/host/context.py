@@ -1,6 +1,6 @@
 """HostContext: every fact a Linux host needs, derived once from the validated stack settings.
 
-The host renderers (``components.host.render``) read only this object, never ``StackSettings``, so
+The host renderers (``djangostack.host.render``) read only this object, never ``StackSettings``, so
 each rendered file depends on a small, flat, documented set of values. Two targets produce a host:
 
 - ``server``: any Debian/Ubuntu machine reached over SSH. Ports and the firewall come from the
@@ -38,7 +38,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
-from components.config import AwsEc2Target, ServerTarget, StackSettings
+from ..settings.stack import StackSettings
+from ..settings.targets import AwsEc2Target, ServerTarget
 
 TlsMode = Literal["letsencrypt", "self-signed", "load-balancer"]
 """How HTTPS is served: certbot certificate at Nginx, a host-generated self-signed certificate at

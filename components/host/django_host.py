@@ -25,10 +25,10 @@ old bootstrap's delete). ``legacy_name`` adds aliases from the names of stacks c
 Secrets travel on the bootstrap's stdin. Without a pinned ``host_key`` the host is not verified
 (public-key authentication still cannot be replayed by a man in the middle, but the data sent can
 be read), so the server target sends secrets to an unverified host only on a dev stack, with a
-warning (see ``components.host.target``).
+warning (see ``djangostack.targets.server.target``).
 
 With ``remote_executor="builtin-ssh"`` the same three steps are ``SshCommand`` / ``SshCopy``
-(``components.host.ssh_provider``: dynamic providers over the system ssh client) with the same
+(``djangostack.host.ssh_provider``: dynamic providers over the system ssh client) with the same
 names, parent, dependencies, triggers and protection; pulumi-command stays the default.
 """
 
@@ -45,10 +45,10 @@ from typing import Literal
 import pulumi
 from pulumi_command import remote
 
-from components.host.context import HostContext
-from components.host.files import HostFile
-from components.host.render import render_all
-from components.host.ssh_provider import SshCommand, SshConnection, SshCopy
+from .context import HostContext
+from .files import HostFile
+from .render import render_all
+from .ssh_provider import SshCommand, SshConnection, SshCopy
 
 CONNECT_ATTEMPTS = 20
 """Dial attempts before a remote step gives up (an unreachable host fails instead of hanging)."""
@@ -73,7 +73,7 @@ class DjangoHostArgs:
     """The SSH private key (a secret)."""
     release_id: str
     source_archive: Path
-    """The release artifact on this machine (see ``components.host.artifact``)."""
+    """The release artifact on this machine (see ``djangostack.host.artifact``)."""
     host_key: str | None = None
     """The host's public key, verified on every connection when given."""
     bootstrap_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)

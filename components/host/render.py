@@ -26,8 +26,8 @@ from typing import Any
 import jinja2
 import yaml
 
-from components.host.context import HostContext, is_ip_address
-from components.host.files import HostFile
+from .context import HostContext, is_ip_address
+from .files import HostFile
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -320,17 +320,30 @@ def test_the_pulumi_cli_is_built_from_checksum_pinned_modules() -> None:
     )
 
 
+def _hash_checked_or_local(command: str) -> bool:
+    """A pip install that checks hashes, or that installs only this checkout and reaches no index."""
+    local = "--no-index" in command and "--no-deps" in command and command.rstrip().endswith("-e .")
+    return "--require-hashes" in command or local
+
+
 def test_jobs_holding_a_token_install_python_packages_only_with_hashes() -> None:
     for name, job_id, job in jobs():
         if job.get("permissions", {}).get("id-token") != "write":
             continue
         for command in commands(runs(job)):
             if "pip install" in command:
-                assert "--require-hashes" in command, f"{name}:{job_id}: {command}"
+                assert _hash_checked_or_local(command), f"{name}:{job_id}: {command}"
     action = local_action("pulumi-tools")
     for command in commands("\n".join(str(s.get("run", "")) for s in action["runs"]["steps"])):
         if "pip install" in command:
-            assert "--require-hashes" in command, command
+            assert _hash_checked_or_local(command), command
+
+
+def test_a_local_install_reaching_an_index_is_not_allowed_where_a_token_is_held() -> None:
+    assert _hash_checked_or_local(".venv/bin/pip install --no-index --no-deps --no-build-isolation -e .")
+    assert not _hash_checked_or_local(".venv/bin/pip install --no-deps -e .")
+    assert not _hash_checked_or_local(".venv/bin/pip install --no-index --no-deps -e . somepackage")
+    assert not _hash_checked_or_local(".venv/bin/pip install -r requirements.txt")
 
 
 LOCKS = [("requirements.lock", "requirements.txt"), ("requirements-policy.lock", "policy/requirements.txt")]

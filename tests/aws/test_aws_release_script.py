@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from components.aws.host_integration import aws_release_script
-from components.config import load_from_stack_file
+from djangostack.settings.loading import load_from_stack_file
+from djangostack.targets.aws.host_integration import aws_release_script
 
 SINGLE = Path(__file__).parent / "Pulumi.single.yaml"
 

@@ -10,13 +10,16 @@ import pulumi
 import pytest
 import yaml
 
-from components.aws.rules import (
+from djangostack.settings.errors import SettingsError
+from djangostack.settings.loading import load_from_stack_file, read_stack_file
+from djangostack.settings.stack import StackSettings
+from djangostack.targets.aws.rules import (
     check_settings,
     instance_architecture,
     performance_insights_supported,
     plan_subnets,
 )
-from components.config import SettingsError, StackSettings, load_from_stack_file, read_stack_file, validate
+from djangostack.validation import validate
 from tests.aws.conftest import SINGLE
 from tests.harness import evaluate_stack
 
@@ -184,7 +187,7 @@ def test_the_aws_host_scripts_pass_shellcheck(tmp_path: Path) -> None:
     import shutil
     import subprocess
 
-    from components.aws.host_integration import SSM_SEND_COMMAND_SCRIPT, aws_release_script
+    from djangostack.targets.aws.host_integration import SSM_SEND_COMMAND_SCRIPT, aws_release_script
 
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed")

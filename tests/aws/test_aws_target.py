@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from components.mocking import Recording, Registered
-from components.outputs import SECRET_OUTPUTS, contract_names
+from djangostack.contract.outputs import SECRET_OUTPUTS, contract_names
+from djangostack.offline.mocking import Recording, Registered
 from tests.aws.conftest import SINGLE
 from tests.harness import evaluate_stack
 

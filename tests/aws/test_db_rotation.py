@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from components.aws import host_integration as hosts
-from components.config import load_from_stack_file
-from components.mocking import Recording
+from djangostack.offline.mocking import Recording
+from djangostack.settings.loading import load_from_stack_file
+from djangostack.targets.aws import host_integration as hosts
 from tests.aws.conftest import SINGLE
 from tests.aws.local_postgres import PORT, LocalPostgres, available, local_postgres
 

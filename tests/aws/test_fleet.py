@@ -11,16 +11,17 @@ from typing import Any
 
 import pytest
 
-from components.aws import fleet_steps
-from components.aws.rules import (
+from djangostack.offline.mocking import REPO, Recording
+from djangostack.settings.errors import SettingsError
+from djangostack.settings.loading import load_from_stack_file
+from djangostack.targets.aws import fleet_steps
+from djangostack.targets.aws.rules import (
     autoscaling_group_limit_problems,
     check_settings,
     healthy_percentage_problems,
     pre_release_snapshot_identifier,
     rds_snapshot_identifier_problems,
 )
-from components.config import SettingsError, load_from_stack_file
-from components.mocking import REPO, Recording
 from tests.aws.conftest import SINGLE
 from tests.harness import evaluate_stack
 
@@ -103,8 +104,8 @@ def test_target_group_checks_liveness_so_a_database_failover_replaces_no_host(fl
 
 
 def test_hosts_answer_the_liveness_probe_and_gate_releases_on_readiness() -> None:
-    from components.host import render
-    from components.host.context import HostContext
+    from djangostack.host import render
+    from djangostack.host.context import HostContext
 
     settings = load_from_stack_file(FLEET)
     files = render.render_all(HostContext.from_settings(settings, public_hosts=["shop.example.org"]))

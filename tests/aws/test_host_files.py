@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
-from components.aws import host_integration as hosts
-from components.config import load_from_stack_file
-from components.host import render
-from components.host.context import HostContext
-from components.mocking import REPO, Recording, Registered
+from djangostack.host import render
+from djangostack.host.context import HostContext
+from djangostack.offline.mocking import REPO, Recording, Registered
+from djangostack.settings.loading import load_from_stack_file
+from djangostack.targets.aws import host_integration as hosts
 from tests.aws.conftest import SINGLE
 from tests.harness import evaluate_stack
 

@@ -17,7 +17,7 @@ import sys
 import textwrap
 from typing import Any
 
-from components.mocking import Recording
+from djangostack.offline.mocking import Recording
 
 
 def _condition_holds(condition: dict[str, Any], context: dict[str, str]) -> bool:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from components.aws.host_integration import SSM_SEND_COMMAND_SCRIPT
-from components.mocking import Recording
+from djangostack.offline.mocking import Recording
+from djangostack.targets.aws.host_integration import SSM_SEND_COMMAND_SCRIPT
 
 FAKE_AWS = """#!/bin/bash
 echo "$* AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-}" >> "$CALLS"

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from components.aws import host_integration as hosts
-from components.config import load_from_stack_file
-from components.host import render
-from components.host.context import HostContext
-from components.mocking import REPO, Recording
+from djangostack.host import render
+from djangostack.host.context import HostContext
+from djangostack.offline.mocking import REPO, Recording
+from djangostack.settings.loading import load_from_stack_file
+from djangostack.targets.aws import host_integration as hosts
 from tests.aws.local_postgres import LocalPostgres, available, local_postgres
 
 UNIT = "/etc/systemd/system/celerybeat-notes.service"

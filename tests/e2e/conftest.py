@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.testhost import DEFAULT_CACHE_DIR, DEFAULT_SSH_PORT, TestHost, build_base_root, require_test_host
+from tools.testhost import DEFAULT_CACHE_DIR, DEFAULT_SSH_PORT, TestHost, build_base_root, require_test_host
 
 
 @pytest.fixture(scope="session")

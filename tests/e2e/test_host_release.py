@@ -21,13 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from components.config import StackSettings, load_from_stack_file
-from components.host.artifact import pack_source
-from components.host.context import HostContext
-from components.host.django_host import env_prelude, release_command, upload_script
-from components.host.render import render_all
-from tests.e2e.testhost import TestHost
+from djangostack.host.artifact import pack_source
+from djangostack.host.context import HostContext
+from djangostack.host.django_host import env_prelude, release_command, upload_script
+from djangostack.host.render import render_all
+from djangostack.settings.loading import load_from_stack_file
+from djangostack.settings.stack import StackSettings
 from tests.e2e.web import Browser
+from tools.testhost import TestHost
 
 pytestmark = pytest.mark.e2e
 

@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 
-from components.config import StackSettings, read_stack_file, validate
-from components.host.context import HostContext
-from components.one_off import Request, manage
+from djangostack.host.context import HostContext
+from djangostack.one_off import Request, manage
+from djangostack.settings.loading import read_stack_file
+from djangostack.settings.stack import StackSettings
+from djangostack.validation import validate
 from tests.e2e.test_host_release import bootstrap, release
-from tests.e2e.testhost import TestHost
+from tools.testhost import TestHost
 
 pytestmark = pytest.mark.e2e
 

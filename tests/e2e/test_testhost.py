@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.testhost import BASE_POSTGRES_PORT, PREINSTALLED_PACKAGES, TestHost
+from tools.testhost import BASE_POSTGRES_PORT, PREINSTALLED_PACKAGES, TestHost
 
 pytestmark = pytest.mark.e2e
 

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.testhost import DEFAULT_CACHE_DIR, TestHost, build_base_root, require_test_host
 from tests.engine.pulumi_cli import REPO_ROOT, VENV_DIR, run_pulumi
+from tools.testhost import DEFAULT_CACHE_DIR, TestHost, build_base_root, require_test_host
 
 ENGINE_SSH_PORT = int(os.environ.get("ENGINE_TESTHOST_SSH_PORT", "2240"))
 PROJECT_FILE_OVERRIDE = "DJANGOSTACK_ENGINE_PROJECT_FILE"

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.testhost import TestHost
 from tests.engine.pulumi_cli import (
     REPO_ROOT,
     VENV_DIR,
@@ -35,6 +34,7 @@ from tests.engine.pulumi_cli import (
     missing_tools_message,
     run_pulumi,
 )
+from tools.testhost import TestHost
 
 pytestmark = pytest.mark.engine
 
@@ -80,7 +80,7 @@ from pathlib import Path
 
 import pulumi
 
-from components.host.ssh_provider import SshCommand, SshConnection, SshCopy
+from djangostack.host.ssh_provider import SshCommand, SshConnection, SshCopy
 
 cfg = pulumi.Config()
 connection = SshConnection(

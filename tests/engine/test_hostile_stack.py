@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.__main__ import main as components_cli
+from djangostack.cli.main import main as components_cli
 from tests.engine.conftest import output_of
 from tests.engine.test_project_config import minimal_config, project_cli
 

@@ -39,9 +39,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.testhost import TestHost
 from tests.engine.conftest import Cli, copy_project, output_of
 from tests.engine.pulumi_cli import REPO_ROOT, isolated_env, tools_bin
+from tools.testhost import TestHost
 
 pytestmark = pytest.mark.engine
 
@@ -57,7 +57,7 @@ WRAPPER = '''"""The project's entry point, with RENDERED_ENV_OVERRIDES added to 
 import json
 import os
 
-import components.host.render as render
+import djangostack.host.render as render
 
 _original = render.env_values
 
@@ -68,7 +68,7 @@ def env_values(ctx):
 
 render.env_values = env_values
 
-from components.program import main  # noqa: E402
+from djangostack.stack import main  # noqa: E402
 
 main()
 '''

@@ -24,10 +24,10 @@ from typing import Any
 
 import pytest
 
-from components.outputs import SECRET_OUTPUTS, contract_names
-from tests.e2e.testhost import TestHost
+from djangostack.contract.outputs import SECRET_OUTPUTS, contract_names
 from tests.engine.conftest import Cli, copy_project, output_of
 from tests.engine.pulumi_cli import REPO_ROOT, isolated_env
+from tools.testhost import TestHost
 
 pytestmark = pytest.mark.engine
 

@@ -34,16 +34,12 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from components.config import (
-    AwsEc2Target,
-    GcpCloudRunTarget,
-    ServerTarget,
-    SettingsError,
-    StackSettings,
-    validate,
-)
-from components.host import render
-from components.host.context import HostContext
+from djangostack.host import render
+from djangostack.host.context import HostContext
+from djangostack.settings.errors import SettingsError
+from djangostack.settings.stack import StackSettings
+from djangostack.settings.targets import AwsEc2Target, GcpCloudRunTarget, ServerTarget
+from djangostack.validation import validate
 from tests.host.test_env_file import systemd_env_parse
 
 pytestmark = pytest.mark.fuzz

@@ -12,16 +12,17 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import SettingsError, load_from_stack_file
-from components.gcp import rules
-from components.gcp.django_on_cloudrun import (
+from djangostack.settings.errors import SettingsError
+from djangostack.settings.loading import load_from_stack_file
+from djangostack.targets.gcp import rules
+from djangostack.targets.gcp.django_on_cloudrun import (
     MIGRATION_CONNECT_WAIT_SECONDS,
     MIGRATION_MAX_RETRIES,
     PROPAGATION_WAIT_SECONDS,
     migrate_script,
 )
-from components.gcp.naming import EXECUTION_NAME_MAX, execution_token
-from components.gcp.project_services import API_NAMES
+from djangostack.targets.gcp.naming import EXECUTION_NAME_MAX, execution_token
+from djangostack.targets.gcp.project_services import API_NAMES
 from tests.gcp.support import (
     API,
     JOB,

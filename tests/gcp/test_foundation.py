@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.gcp.project_services import API_NAMES
-from components.mocking_gcp import REFERENCED_NETWORK_ID
+from djangostack.offline.mocking_gcp import REFERENCED_NETWORK_ID
+from djangostack.targets.gcp.project_services import API_NAMES
 from tests.gcp.support import (
     API,
     BUCKET,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.one_off import manage_job_name
+from djangostack.one_off import manage_job_name
 from tests.gcp.support import JOB, container, migrate_job, plain_env, revision_template, secret_env
 from tests.harness import Recording, Registered
 

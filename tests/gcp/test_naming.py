@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.gcp.naming import (
+from djangostack.targets.gcp.naming import (
     EXECUTION_NAME_MAX,
     check_length,
     execution_token,

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.config import SettingsError, load_from_stack_file
-from components.gcp.django_on_cloudrun import MIGRATION_MAX_RETRIES, migrate_script
-from components.gcp.naming import execution_token
-from components.gcp.target import TARGET_ENV
+from djangostack.settings.errors import SettingsError
+from djangostack.settings.loading import load_from_stack_file
+from djangostack.targets.gcp.django_on_cloudrun import MIGRATION_MAX_RETRIES, migrate_script
+from djangostack.targets.gcp.naming import execution_token
+from djangostack.targets.gcp.target import TARGET_ENV
 from tests.gcp.support import (
     SERVICE,
     WORKER_POOL,
@@ -230,7 +231,7 @@ def test_without_domains_the_url_is_the_deterministic_run_app_url_django_accepts
 
 
 def test_outputs_follow_the_contract(staging: Recording) -> None:
-    from components.outputs import contract_names
+    from djangostack.contract.outputs import contract_names
 
     assert set(staging.outputs) == set(contract_names())
     assert staging.outputs["target"] == "gcp-cloudrun"

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from components.gcp.naming import image_release_id
+from djangostack.targets.gcp.naming import image_release_id
 
 DIGEST = "0123456789abcdef" * 4
 

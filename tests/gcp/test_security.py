@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from components.outputs import SECRET_OUTPUTS
+from djangostack.contract.outputs import SECRET_OUTPUTS
 from tests.gcp.support import (
     BUCKET,
     REDIS,

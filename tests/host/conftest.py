@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from components.config import load_from_stack_file, validate
-from components.host.context import HostContext
+from djangostack.host.context import HostContext
+from djangostack.settings.loading import load_from_stack_file
+from djangostack.validation import validate
 
 ROOT = Path(__file__).resolve().parents[2]
 

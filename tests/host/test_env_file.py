@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.host import render
-from components.host.context import HostContext
+from djangostack.host import render
+from djangostack.host.context import HostContext
 from tests.host.conftest import dev_context
 
 WHITESPACE = " \t\n\r"

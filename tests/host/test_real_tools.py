@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from components.host import render
-from components.host.context import HostContext
+from djangostack.host import render
+from djangostack.host.context import HostContext
 
 pytestmark = pytest.mark.artifacts
 

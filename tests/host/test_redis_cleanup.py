@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from components.host import render
-from components.host.context import HostContext
-from components.host.django_host import uninstall_script
+from djangostack.host import render
+from djangostack.host.context import HostContext
+from djangostack.host.django_host import uninstall_script
 
 REDIS_CONF = (
     "bind 127.0.0.1\n"

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.host import render
-from components.host.context import HostContext
+from djangostack.host import render
+from djangostack.host.context import HostContext
 from tests.host.conftest import CONTEXTS
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -444,7 +444,7 @@ def test_aws_host_has_no_host_firewall_and_trusts_only_the_vpc(alb: HostContext)
 
 
 def test_letsencrypt_needs_dns_names() -> None:
-    from components.config import validate
+    from djangostack.validation import validate
 
     raw = {
         "environment": "dev",
@@ -500,7 +500,7 @@ def test_root_never_sources_what_the_app_user_can_write(any_ctx: HostContext) ->
 def test_the_archive_is_hashed_in_a_root_only_unpredictable_place(any_ctx: HostContext) -> None:
     """Issue 11 item 4: copied into mktemp -d under a root-only directory, sha256 checked on that
     copy, then unpacked; nothing is unpacked by the SSH user under /var/tmp."""
-    from components.host.django_host import release_command
+    from djangostack.host.django_host import release_command
 
     sha = "0" * 64
     command = release_command(any_ctx, "r1", "/var/tmp/x-artifacts/source.tar.gz", sha)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from components.mocking import evaluate_stack
+from djangostack.offline.mocking import evaluate_stack
 from policy import guardrails
 from policy.guardrails import Context, StackResource
 from policy.runner import REPO, run_policies, stack_environment, stack_files
@@ -71,7 +71,7 @@ def cloud_run(
 
 def bootstrap(files: dict[str, str], secrets: dict[str, str] | None = None) -> dict[str, Any]:
     """A server bootstrap's inputs: ``stdin`` exports the secrets, then uploads each file as a
-    base64 heredoc (the shape ``components.host.django_host`` gives it)."""
+    base64 heredoc (the shape ``djangostack.host.django_host`` gives it)."""
     lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted((secrets or {}).items())]
     lines += ["set -euo pipefail", "umask 077"]
     for path, text in sorted(files.items()):

@@ -5,10 +5,10 @@ Hypothesis draws whole stacks per target, leaning on what makes names, lists and
 (app and stack names, domain lists, extraEnv counts and sizes, bucket names, Celery, caches, scale).
 For each one:
 
-- ``validate`` (what ``python -m components check`` runs) either refuses it, with every line in the
+- ``validate`` (what ``djangostack check`` runs) either refuses it, with every line in the
   usual form (``djangostack:<key>: ...``), and the case is discarded; or
 - the program evaluates it under the mocks engine without an exception, and
-  ``components.cloud_limits.check_recording`` finds no breach.
+  ``djangostack.offline.cloud_limits.check_recording`` finds no breach.
 
 ``PROPERTY_EXAMPLES`` accepted settings per target (200 in CI; ``DJANGOSTACK_PROPERTY_EXAMPLES``
 changes it locally). Refused draws do not count toward it.
@@ -25,9 +25,10 @@ import yaml
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from components.cloud_limits import check_recording
-from components.config import SettingsError, validate
-from components.mocking import evaluate_stack
+from djangostack.offline.cloud_limits import check_recording
+from djangostack.offline.mocking import evaluate_stack
+from djangostack.settings.errors import SettingsError
+from djangostack.validation import validate
 
 PROPERTY_EXAMPLES = int(os.environ.get("DJANGOSTACK_PROPERTY_EXAMPLES", "200"))
 

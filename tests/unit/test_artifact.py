@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from components.host.artifact import (
+from djangostack.host.artifact import (
     DEFAULT_EXCLUDES,
     build_artifact,
     pack_source,
@@ -239,7 +239,7 @@ def test_every_default_pattern_is_valid_gitignore(pattern: str) -> None:
 
 
 def test_source_release_id_is_the_artifacts_release_id_without_writing_it(tmp_path: Path) -> None:
-    from components.host.artifact import source_release_id
+    from djangostack.host.artifact import source_release_id
 
     root = project(tmp_path / "app", {"shop/views.py": "v1"})
     assert source_release_id(root) == build_artifact(root, tmp_path / "out", "app").release_id

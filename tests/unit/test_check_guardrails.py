@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from components.__main__ import main as cli
-from components.config import SettingsError, validate
-from components.rules import looks_secret
-from components.rules import warnings as guardrail_warnings
+from djangostack.cli.main import main as cli
+from djangostack.settings.errors import SettingsError
+from djangostack.settings.rules import looks_secret
+from djangostack.settings.rules import warnings as guardrail_warnings
+from djangostack.validation import validate
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3QtaG9zdC1rZXktZm9yLXRoZS1maXh0dXJl"
 

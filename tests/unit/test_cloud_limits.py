@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from components import cloud_limits, mocking
-from components.__main__ import main as cli
-from components.cloud_limits import Breach, CloudLimitsError, check_recording, require_within_limits
-from components.config import SettingsError, validate
-from components.mocking import REPO, Recording, Registered, evaluate_stack
+from djangostack.cli.main import main as cli
+from djangostack.offline import cloud_limits, mocking
+from djangostack.offline.cloud_limits import Breach, CloudLimitsError, check_recording, require_within_limits
+from djangostack.offline.mocking import REPO, Recording, Registered, evaluate_stack
+from djangostack.settings.errors import SettingsError
+from djangostack.validation import validate
 
 STACK_FILES = sorted(
     [*REPO.glob("stacks/Pulumi.*.yaml"), *REPO.glob("tests/**/Pulumi.*.yaml"), *REPO.glob("benchmarks/Pulumi.*.yaml")]
@@ -403,7 +404,7 @@ def test_skipping_source_positions_records_the_same_program(monkeypatch: pytest.
 
 
 # --------------------------------------------------------------------------------------------------
-# `check` refuses the settings that would breach a limit (components/limits_rules.py)
+# `check` refuses the settings that would breach a limit (components/settings/limits.py)
 # --------------------------------------------------------------------------------------------------
 
 AWS_BASE: dict[str, Any] = {

@@ -15,15 +15,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.__main__ import main as cli
-from components.config import (
-    ENVIRONMENT_DEFAULTS,
-    PROJECT,
-    SECRET_KEYS,
-    SettingsError,
-    load_from_stack_file,
-    validate,
-)
+from djangostack.cli.main import main as cli
+from djangostack.settings.defaults import ENVIRONMENT_DEFAULTS
+from djangostack.settings.errors import SettingsError
+from djangostack.settings.fields import PROJECT
+from djangostack.settings.loading import load_from_stack_file
+from djangostack.settings.stack import SECRET_KEYS
+from djangostack.validation import validate
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = sorted((REPO / "stacks").glob("Pulumi.*.yaml"))
@@ -374,7 +372,7 @@ def test_pulumi_yaml_requires_only_what_every_stack_sets_and_lists_every_secret_
 
 
 def test_the_readme_documents_every_output_of_the_contract() -> None:
-    from components.outputs import CONTRACT
+    from djangostack.contract.outputs import CONTRACT
 
     readme = (REPO / "README.md").read_text()
     for spec in CONTRACT:
@@ -384,8 +382,8 @@ def test_the_readme_documents_every_output_of_the_contract() -> None:
 
 
 def test_render_writes_every_host_file_and_the_user_data(tmp_path: Path) -> None:
-    from components.host.context import HostContext
-    from components.host.render import render_all
+    from djangostack.host.context import HostContext
+    from djangostack.host.render import render_all
 
     out = tmp_path / "host"
     with contextlib.redirect_stdout(io.StringIO()):

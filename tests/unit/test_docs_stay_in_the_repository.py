@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from components.mocking import REPO
+from djangostack.offline.mocking import REPO
 
 DOCS = ["README.md", "benchmarks/README.md"]
 OUTSIDE = re.compile(r"(?<![\w.])/(work|home|root|tmp/bash_jobs)/|\bshared/(DESIGN|STYLE|REQUIREMENTS)")

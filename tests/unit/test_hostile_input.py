@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
-from components.__main__ import main as cli
-from components.config import SettingsError, load_from_stack_file, validate
+from djangostack.cli.main import main as cli
+from djangostack.settings.errors import SettingsError
+from djangostack.settings.loading import load_from_stack_file
+from djangostack.validation import validate
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx1bW9zdGx5LWEtdGVzdC1rZXktZm9yLXZhbGlkYXRpb24"
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from components.config import validate
-from components.one_off import (
+from djangostack.one_off import (
     UPLOAD_ENV_COMMAND,
     ManageError,
     Request,
@@ -24,6 +23,7 @@ from components.one_off import (
     ssm_send_command_argv,
     ssm_session_argv,
 )
+from djangostack.validation import validate
 
 HOSTILE = [
     "shell",
@@ -247,7 +247,7 @@ def test_aws_manage_runs_the_release_script_on_one_web_host_through_run_command(
             "aws ssm get-command-invocation": (0, json.dumps(invocation), ""),
         }
     )
-    from components import one_off as module
+    from djangostack import one_off as module
 
     code = module.run_aws(aws_request(False, ["migrate", "--plan"]), run, sleep=lambda _s: None)
     assert code == 3
@@ -390,7 +390,7 @@ def write_stack(tmp_path: Path) -> Path:
 def test_the_command_line_passes_everything_after_the_separator_unchanged(
     tmp_path: Path, tools_on_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from components import one_off
+    from djangostack import one_off
 
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "from-env")
     seen: list[Request] = []
@@ -409,7 +409,7 @@ def test_the_command_line_passes_everything_after_the_separator_unchanged(
 def test_the_command_line_refuses_an_env_name_that_is_not_set(
     tmp_path: Path, tools_on_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from components import one_off
+    from djangostack import one_off
 
     monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
     code = one_off.main(["--stack", str(write_stack(tmp_path)), "--env", "NOT_SET_ANYWHERE", "--", "check"])
@@ -420,7 +420,7 @@ def test_the_command_line_refuses_an_env_name_that_is_not_set(
 
 
 def test_the_command_line_prints_settings_errors_as_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from components import one_off
+    from djangostack import one_off
 
     assert one_off.main(["--stack", str(tmp_path / "Pulumi.nope.yaml"), "--", "check"]) == 1
     assert "no such stack file" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""components.migration_check: the migrations a change adds, linted by django-migration-linter
+"""djangostack.review.migration_check: the migrations a change adds, linted by django-migration-linter
 against the real PostgreSQL, rendered as the PR comment with the expand/contract fix.
 
 The repository under test is a temporary git copy of examples/django_app whose base commit holds
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from components import migration_check
-from components.migration_check import MigrationCheckError, MigrationResult, added_migrations, render_markdown
+from djangostack.review import migration_check
+from djangostack.review.migration_check import MigrationCheckError, MigrationResult, added_migrations, render_markdown
 
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "examples" / "django_app"

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.outputs import CONTRACT, SECRET_OUTPUTS, StackOutputs, require_output
+from djangostack.contract.outputs import CONTRACT, SECRET_OUTPUTS, StackOutputs, require_output
 
 
 class FakeReference:

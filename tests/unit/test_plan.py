@@ -1,4 +1,4 @@
-"""``python -m components plan``: the offline plan shown on pull requests that cannot run
+"""``djangostack plan``: the offline plan shown on pull requests that cannot run
 ``pulumi preview`` (forks have no cloud credentials), and its diff against a saved plan."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.plan import (
+from djangostack.offline.plan import (
     ABSENT,
     SECRET,
     Plan,

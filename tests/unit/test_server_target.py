@@ -11,12 +11,12 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components.config import load_from_stack_file
-from components.host.artifact import pack_source, source_files
-from components.host.context import HostContext
-from components.host.django_host import env_prelude, uninstall_script, upload_script
-from components.host.render import render_all
-from components.outputs import SECRET_OUTPUTS, contract_names
+from djangostack.contract.outputs import SECRET_OUTPUTS, contract_names
+from djangostack.host.artifact import pack_source, source_files
+from djangostack.host.context import HostContext
+from djangostack.host.django_host import env_prelude, uninstall_script, upload_script
+from djangostack.host.render import render_all
+from djangostack.settings.loading import load_from_stack_file
 from tests.harness import Recording, dev_target, evaluate_dev_with_pulumi_command
 
 REPO = Path(__file__).resolve().parents[2]
@@ -230,7 +230,7 @@ def test_invalid_settings_stop_before_any_resource() -> None:
 def test_first_boot_user_data_installs_exactly_what_the_ssh_bootstrap_uploads() -> None:
     import yaml
 
-    from components.host.render import render_cloud_init
+    from djangostack.host.render import render_cloud_init
 
     ctx = HostContext.from_settings(load_from_stack_file(REPO / "stacks/Pulumi.dev.yaml"))
     files = render_all(ctx)
@@ -297,7 +297,7 @@ def test_secrets_go_only_to_a_host_whose_key_is_pinned() -> None:
 
 
 def test_the_host_key_rule_knows_every_secret_the_server_target_sends() -> None:
-    from components.host.target import _SECRET_CONFIG_KEYS
-    from components.rules import HOST_SENT_SECRETS
+    from djangostack.targets.server.rules import HOST_SENT_SECRETS
+    from djangostack.targets.server.target import _SECRET_CONFIG_KEYS
 
     assert set(HOST_SENT_SECRETS) == set(_SECRET_CONFIG_KEYS)

@@ -21,8 +21,8 @@ import dill
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.host.artifact import pack_source
-from components.host.ssh_provider import (
+from djangostack.host.artifact import pack_source
+from djangostack.host.ssh_provider import (
     Completed,
     Endpoint,
     OpenSsh,
@@ -172,7 +172,7 @@ def test_protection_reaches_the_builtin_bootstrap() -> None:
 def test_the_serialized_provider_holds_no_data() -> None:
     for provider in (SshCommandProvider(), SshCopyProvider()):
         pickled = base64.b64decode(serialize_provider(provider))
-        assert b"components.host.ssh_provider" in pickled, "the class is pickled by reference"
+        assert b"djangostack.host.ssh_provider" in pickled, "the class is pickled by reference"
         assert len(pickled) < 400, f"{type(provider).__name__} pickles {len(pickled)} bytes: it captured data"
         assert type(dill.loads(pickled)) is type(provider)
 

@@ -1,0 +1,1 @@
+"""Review aids for pull requests: the migration linter."""

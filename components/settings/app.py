@@ -1,0 +1,79 @@
+"""``app``: the Django application and the release being deployed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    Field,
+    model_validator,
+)
+
+from .fields import (
+    EnvName,
+    EnvValue,
+    Image,
+    PythonModule,
+    PythonTarget,
+    RelativePath,
+    ReleaseId,
+    SettingsModel,
+    Slug,
+    UrlPath,
+)
+
+
+class AppSettings(SettingsModel):
+    """The Django application and the release being deployed."""
+
+    name: Slug = "django"
+    """Short name: the unix user, /srv/<name>, unit names and resource name prefix."""
+    release_id: ReleaseId | None = None
+    """Names the code being deployed; a change runs a release. Unset: derived from what is deployed,
+    so a code change deploys and nothing else does: on host targets from the artifact's content
+    (``src-`` + 16 hex digits, ``host.artifact.source_release_id``), on Cloud Run from the image
+    (its digest, or its immutable tag: ``targets.gcp.naming.image_release_id``)."""
+    source: RelativePath = "examples/django_app"
+    """Host targets: directory of the Django project, relative to the Pulumi project root."""
+    image: Image | None = None
+    """Container targets: image reference, pinned by digest or an immutable tag (never latest)."""
+    interface: Literal["wsgi", "asgi"] = "wsgi"
+    wsgi_module: PythonTarget = "project.wsgi:application"
+    asgi_module: PythonTarget = "project.asgi:application"
+    settings_module: PythonModule = "project.settings"
+    health_path: UrlPath = "/readyz"
+    """Readiness endpoint: checks database and cache; gates releases and load balancers."""
+    liveness_path: UrlPath = "/healthz"
+    """Liveness endpoint: cheap, touches neither database nor cache."""
+    # 100 names of at most 4096 characters: far below Cloud Run's 1000 variables per container
+    # (https://cloud.google.com/run/quotas) and small enough for an env file and user data.
+    extra_env: Annotated[dict[EnvName, EnvValue], Field(max_length=100)] = {}
+    """Extra non-secret environment for the app (secrets never go here). Names that change how
+    root, the shell or the interpreter behave, and names the targets set, are refused
+    (``djangostack.settings.rules``)."""
+    remove_data_on_destroy: bool = False
+    """Host targets: ``pulumi destroy`` also drops the local database and role and removes media,
+    backups and host secrets. Off: they stay on the host (nothing but this setting deletes data)."""
+
+    @property
+    def release(self) -> str:
+        """The release id once the target has resolved it (``with_release_id``)."""
+        if self.release_id is None:
+            raise RuntimeError("app.releaseId is unresolved: the target derives it before building anything")
+        return self.release_id
+
+    def with_release_id(self, release_id: str) -> AppSettings:
+        """A copy naming ``release_id`` (the value derived for an unset ``releaseId``)."""
+        return self.model_copy(update={"release_id": release_id})
+
+    @model_validator(mode="after")
+    def _image_is_immutable(self) -> AppSettings:
+        if self.image is not None:
+            ref = self.image
+            if "@sha256:" not in ref:
+                tag = ref.rsplit("/", 1)[-1].partition(":")[2]
+                if not tag:
+                    raise ValueError(f"image: {ref!r} has no tag; pin it by digest (@sha256:...) or an immutable tag")
+                if tag == "latest":
+                    raise ValueError(f"image: {ref!r} uses the mutable tag 'latest'; pin a digest or a release tag")
+        return self

@@ -1,0 +1,32 @@
+"""``celery``: worker and beat."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import (
+    Field,
+    model_validator,
+)
+
+from .fields import PythonModule, SettingsModel
+
+QueueName = Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+class CelerySettings(SettingsModel):
+    """Celery worker and beat."""
+
+    worker: bool = False
+    beat: bool = False
+    app: PythonModule = "project"
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 2
+    queues: Annotated[list[QueueName], Field(max_length=20)] = ["celery"]
+
+    @model_validator(mode="after")
+    def _beat_needs_worker(self) -> CelerySettings:
+        if self.beat and not self.worker:
+            raise ValueError("beat: beat schedules tasks that only a worker runs; set worker: true too")
+        if not self.queues:
+            raise ValueError("queues: must name at least one queue (got [])")
+        return self

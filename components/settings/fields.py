@@ -1,0 +1,153 @@
+"""Field types every settings model shares, the base model, the project namespace."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+)
+from pydantic.alias_generators import to_camel
+
+PROJECT = "djangostack"
+"""The Pulumi project name, and so the config namespace (``djangostack:<key>``)."""
+
+Environment = Literal["dev", "staging", "prod"]
+
+# --------------------------------------------------------------------------------------------------
+# Field types
+# --------------------------------------------------------------------------------------------------
+
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+"""One DNS label (matched with ``fullmatch``: ``$`` would let a trailing newline through)."""
+
+
+def _hostname(value: str) -> str:
+    name = value.lower().rstrip(".")
+    labels = name.split(".")
+    if len(name) > 253 or len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise ValueError("must be a fully qualified DNS name such as app.example.com")
+    if labels[-1].isdigit():
+        raise ValueError("must be a DNS name, not an IP address")
+    return name
+
+
+def _host_or_ip(value: str) -> str:
+    if "%" in value:
+        # ipaddress accepts any text after % as an IPv6 scope id; it would reach shell and nginx.
+        raise ValueError("must not carry an IPv6 scope id (%...); use a global address or a DNS name")
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if re.fullmatch(r"[0-9.]+", value):
+        raise ValueError("is neither a valid IP address nor a DNS name")
+    return _hostname(value)
+
+
+def _cidr(value: str) -> str:
+    if "%" in value:
+        raise ValueError("must not carry an IPv6 scope id (%...); write the network as address/prefix")
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as exc:
+        raise ValueError(f"must be a CIDR block such as 10.0.0.0/16 ({exc})") from None
+
+
+def _url_path(value: str) -> str:
+    if not re.fullmatch(r"/[A-Za-z0-9._~/-]*", value):
+        raise ValueError("must be an absolute URL path such as /healthz")
+    return value
+
+
+def _python_target(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", value, flags=re.ASCII):
+        raise ValueError("must look like package.module:attribute, e.g. project.wsgi:application")
+    return value
+
+
+def _private_ipv4_cidr(value: str) -> str:
+    network = ipaddress.ip_network(value)
+    if network.version != 4 or not network.is_private:
+        raise ValueError("must be a private IPv4 range (RFC 1918, e.g. 10.20.0.0/16)")
+    return value
+
+
+def _email(value: str) -> str:
+    local, _, domain = value.partition("@")
+    if not re.fullmatch(r"[A-Za-z0-9._+-]{1,64}", local) or local.startswith(("-", ".")):
+        raise ValueError("must be an email address such as ops@example.com (letters, digits, . _ + - before the @)")
+    _hostname(domain)
+    return value
+
+
+_IMAGE = re.compile(
+    r"(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]{1,5})?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@sha256:(?P<digest>[a-f0-9]{64}))?"
+)
+"""An OCI image reference: repository, optional tag, optional sha256 digest (64 lowercase hex)."""
+
+
+def _image(value: str) -> str:
+    if not _IMAGE.fullmatch(value):
+        raise ValueError(
+            "must be an image reference such as registry/repo/app:1.2.3 or registry/repo/app@sha256:<64 hex digits>"
+        )
+    return value
+
+
+def _env_value(value: str) -> str:
+    """A value that systemd's EnvironmentFile, bash and the container env all read back unchanged."""
+    if "'" in value:
+        raise ValueError("must not contain a single quote (values are single-quoted in the host env file)")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        raise ValueError("must not contain control characters (line breaks, tabs, NUL, escape) or lone surrogates")
+    if value != value.strip():
+        raise ValueError("must not start or end with whitespace")
+    return value
+
+
+def _python_module(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", value, flags=re.ASCII):
+        raise ValueError("must be a dotted Python module path, e.g. project.settings")
+    return value
+
+
+Hostname = Annotated[str, Field(max_length=254), AfterValidator(_hostname)]
+HostOrIp = Annotated[str, Field(max_length=254), AfterValidator(_host_or_ip)]
+Cidr = Annotated[str, Field(max_length=49), AfterValidator(_cidr)]
+UrlPath = Annotated[str, Field(max_length=200), AfterValidator(_url_path)]
+PythonTarget = Annotated[str, Field(max_length=200), AfterValidator(_python_target)]
+PythonModule = Annotated[str, Field(max_length=200), AfterValidator(_python_module)]
+Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
+Image = Annotated[str, Field(max_length=512), AfterValidator(_image)]
+PrivateCidr = Annotated[str, Field(max_length=18), AfterValidator(_cidr), AfterValidator(_private_ipv4_cidr)]
+EnvName = Annotated[str, Field(max_length=128, pattern=r"^[A-Z][A-Z0-9_]*$")]
+EnvValue = Annotated[str, Field(max_length=4096), AfterValidator(_env_value)]
+RelativePath = Annotated[str, Field(max_length=1024, pattern=r"^[A-Za-z0-9_./~+-]+$")]
+"""A local file or directory path; read where ``pulumi up`` runs, never rendered onto a host."""
+OutputName = Annotated[str, Field(max_length=256, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
+Slug = Annotated[str, Field(max_length=100, pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
+ReleaseId = Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class SettingsModel(BaseModel):
+    """Base of every settings model: camelCase keys, unknown keys rejected, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        validate_by_name=False,
+        validate_by_alias=True,
+        # Strict: a YAML `true` is not the number 1, and "10" is not 10.
+        strict=True,
+    )

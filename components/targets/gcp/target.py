@@ -1,0 +1,296 @@
+"""The gcp-cloudrun target: wires the GCP components into one Django environment.
+
+Order of creation (each step waits only for what it uses):
+APIs + image repository -> network -> Cloud SQL, Memorystore, media bucket -> Secret Manager ->
+runtime identity (grants on exactly those secrets and that bucket) -> propagation wait (every API
+enablement and grant) -> migration Job -> Service and Celery worker pools -> domain mappings.
+
+Cloud rules (value combinations and limits Google enforces) live in ``djangostack.targets.gcp.rules``; the
+settings validation runs them (``djangostack.validation.validate``), and the components assert the values
+they actually send once more.
+
+Every GCP resource goes through one explicit ``gcp.Provider`` whose project and region come from the
+stack settings (``target.project`` / ``target.region``), never from ambient gcloud configuration.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+
+from ...contract.outputs import StackOutputs
+from ...settings.defaults import ENVIRONMENT_DEFAULTS
+from ...settings.loading import StackSecrets
+from ...settings.stack import StackSettings
+from ...settings.targets import GcpCloudRunTarget
+from .cache import MemorystoreRedis, MemorystoreRedisArgs
+from .database import CloudSqlPostgres, CloudSqlPostgresArgs
+from .django_on_cloudrun import CeleryArgs, DjangoOnCloudRun, DjangoOnCloudRunArgs
+from .identity import RuntimeIdentity, RuntimeIdentityArgs
+from .naming import image_release_id, maintenance_window, resource_prefix
+from .network import NetworkReferenceArgs, PrivateNetwork, PrivateNetworkArgs
+from .project_services import ProjectServices, ProjectServicesArgs
+from .rules import MANAGED_ENV, SECRET_ENV, TARGET_ENV, repository_id  # noqa: F401 - re-exported
+from .secrets import AppSecrets, AppSecretsArgs
+from .storage import MediaBucket, MediaBucketArgs
+
+CLOUD_RUN_DEFAULT_WORKERS = 2
+"""Gunicorn workers when ``web.workers`` is unset (a Cloud Run instance is one small container)."""
+
+GUNICORN_WORKER_CLASSES = {
+    "sync": "sync",
+    "gthread": "gthread",
+    "uvicorn": "uvicorn.workers.UvicornWorker",
+}
+
+
+def deploy(settings: StackSettings, secrets: StackSecrets) -> StackOutputs:
+    """Create the whole gcp-cloudrun stack and return its outputs (contract in components/contract/outputs.py)."""
+    target = settings.target
+    if not isinstance(target, GcpCloudRunTarget):
+        raise TypeError(f"targets.gcp.target deploys gcp-cloudrun stacks, not {target.kind}")
+    if target.db_tier is None or target.min_instances is None:
+        raise ValueError("target.dbTier / target.minInstances unset: environment defaults were not applied")
+    prefix = resource_prefix(settings.app.name, pulumi.get_stack())
+    # On Cloud Run the release is the image: unset, the release id is derived from it.
+    release_id = settings.app.release_id or image_release_id(_require_image(settings))
+    protect = ENVIRONMENT_DEFAULTS[settings.environment].deletion_protection
+    bucket_name = settings.media.bucket_name or f"{target.project}-{prefix}-media"
+    # Name limits, range overlap and extraEnv clashes are settings rules (targets.gcp.rules), run
+    # once by validation.validate before this runs.
+
+    provider = gcp.Provider(f"{prefix}-gcp", project=target.project, region=target.region)
+    opts = pulumi.ResourceOptions(providers=[provider])
+
+    apis = ProjectServices(
+        f"{prefix}-apis",
+        ProjectServicesArgs(
+            project=target.project,
+            region=target.region,
+            repository_id=repository_id(prefix),
+            retain_repository=protect,
+        ),
+        opts,
+    )
+    network = PrivateNetwork(
+        f"{prefix}-net",
+        PrivateNetworkArgs(
+            project=target.project,
+            region=target.region,
+            egress_subnet_cidr=target.egress_subnet_cidr,
+            services_cidr=settings.network.cidr,
+            reference=(
+                NetworkReferenceArgs(
+                    stack=settings.network.reference.stack,
+                    network_output=settings.network.reference.vpc_id_output,
+                )
+                if settings.network.mode == "reference" and settings.network.reference is not None
+                else None
+            ),
+            requires=apis.needs("compute", "servicenetworking"),
+        ),
+        opts,
+    )
+    private_services = [network.private_services] if network.private_services is not None else []
+
+    day, hour = maintenance_window(settings.database.maintenance_window)
+    database = CloudSqlPostgres(
+        f"{prefix}-db",
+        CloudSqlPostgresArgs(
+            project=target.project,
+            region=target.region,
+            network_id=network.network_id,
+            version=settings.database.version,
+            tier=target.db_tier,
+            disk_size_gb=settings.database.storage_gb,
+            disk_autoresize_limit_gb=settings.database.max_storage_gb,
+            high_availability=bool(settings.database.multi_az),
+            retained_backups=settings.database.backup_retention_days
+            or ENVIRONMENT_DEFAULTS[settings.environment].backup_retention_days,
+            deletion_protection=bool(settings.database.deletion_protection),
+            maintenance_day=day,
+            maintenance_hour=hour,
+            database_name=settings.database.name,
+            user_name=settings.database.user,
+            requires=[*apis.needs("sqladmin"), *private_services],
+        ),
+        opts,
+    )
+    cache = None
+    if settings.cache.mode == "managed":
+        cache = MemorystoreRedis(
+            f"{prefix}-cache",
+            MemorystoreRedisArgs(
+                project=target.project,
+                region=target.region,
+                network_id=network.network_id,
+                tier=target.cache_tier,
+                memory_gb=settings.cache.memory_gb,
+                protect=protect,
+                requires=[*apis.needs("redis"), *private_services],
+            ),
+            opts,
+        )
+    media = MediaBucket(
+        f"{prefix}-media",
+        MediaBucketArgs(
+            project=target.project,
+            region=target.region,
+            bucket_name=bucket_name,
+            noncurrent_version_days=settings.media.noncurrent_version_days,
+            protect=protect,
+        ),
+        opts,
+    )
+    database_url: pulumi.Output[str] = pulumi.Output.secret(
+        pulumi.Output.format(
+            "postgres://{0}:{1}@/{2}?host=/cloudsql/{3}",
+            database.user_name,
+            database.password,
+            database.database_name,
+            database.connection_name,
+        )
+    )
+    app_secrets = AppSecrets(
+        f"{prefix}-secrets",
+        AppSecretsArgs(
+            project=target.project,
+            region=target.region,
+            prefix=prefix,
+            database_url=database_url,
+            secret_key=secrets.get("secretKey"),
+            redis_url=cache.url if cache else None,
+            redis_ca_pem=cache.ca_pem if cache else None,
+            sentry_dsn=secrets.get("sentryDsn") if settings.observability.sentry else None,
+            requires=apis.needs("secretmanager"),
+        ),
+        opts,
+    )
+    identity = RuntimeIdentity(
+        f"{prefix}-runtime",
+        RuntimeIdentityArgs(
+            project=target.project,
+            account_id=f"{prefix}-run",
+            secret_ids={ref.env: ref.secret_id for ref in app_secrets.all()},
+            media_bucket=media.name,
+            requires=apis.needs("iam"),
+        ),
+        opts,
+    )
+    app = DjangoOnCloudRun(
+        prefix,
+        DjangoOnCloudRunArgs(
+            project=target.project,
+            region=target.region,
+            image=_require_image(settings),
+            release_id=release_id,
+            settings_module=settings.app.settings_module,
+            service_account_email=identity.email,
+            cloudsql_connection_name=database.connection_name,
+            network_id=network.network_id,
+            subnetwork_id=network.subnetwork_id,
+            secret_env=app_secrets.env,
+            redis_ca=app_secrets.redis_ca,
+            env=_plain_env(settings, media.name),
+            liveness_path=settings.app.liveness_path,
+            readiness_path=settings.app.health_path,
+            cpu=target.cpu,
+            memory=target.memory,
+            min_instances=target.min_instances,
+            max_instances=target.max_instances,
+            concurrency=_request_concurrency(settings, target),
+            request_timeout_seconds=target.request_timeout_seconds,
+            ingress=target.ingress,
+            public=target.public,
+            migration_attempt=target.migration_attempt,
+            custom_domains=tuple(settings.domain.names),
+            celery=(
+                CeleryArgs(
+                    app=settings.celery.app,
+                    worker=settings.celery.worker,
+                    beat=settings.celery.beat,
+                    concurrency=settings.celery.concurrency,
+                    queues=tuple(settings.celery.queues),
+                    log_level=settings.observability.log_level,
+                )
+                if settings.celery.worker or settings.celery.beat
+                else None
+            ),
+            # Every API the workloads touch at start (run, sqladmin, secretmanager, compute, ...) and
+            # every grant: the first execution must not race their propagation.
+            requires=[*identity.grants, *apis.all()],
+        ),
+        opts,
+    )
+    return StackOutputs(
+        target="gcp-cloudrun",
+        environment=settings.environment,
+        url=app.url,
+        hostnames=app.hostnames,
+        database_host=pulumi.Output.concat("/cloudsql/", database.connection_name),
+        database_port=5432,
+        database_name=database.database_name,
+        database_url=app_secrets.database_url,
+        redis_url=cache.url if cache else pulumi.Output.secret(""),
+        media_bucket=media.name,
+        # Resolves only once the service took this release, so a consumer never sees it early.
+        release_id=app.service.name.apply(lambda _: release_id),
+        network_ids={
+            "vpcId": network.network_id,
+            "publicSubnetIds": [],
+            "privateSubnetIds": [network.subnetwork_id],
+        },
+    )
+
+
+def _require_image(settings: StackSettings) -> str:
+    if settings.app.image is None:
+        raise ValueError("djangostack:app.image: the gcp-cloudrun target deploys a container image; set it")
+    return settings.app.image
+
+
+def _request_concurrency(settings: StackSettings, target: GcpCloudRunTarget) -> int:
+    """Cloud Run's per-instance concurrency, reconciled with what Gunicorn can actually serve.
+
+    Sync and gthread workers serve ``workers x threads`` requests at once; sending more only queues
+    them in Gunicorn's backlog, where Cloud Run's autoscaler cannot see the load. So the setting is
+    capped there (with a warning). Async (uvicorn) workers take the setting as is.
+    """
+    if settings.web.worker_class == "uvicorn":
+        return target.concurrency
+    capacity = (settings.web.workers or CLOUD_RUN_DEFAULT_WORKERS) * settings.web.threads
+    if target.concurrency > capacity:
+        pulumi.log.warn(
+            f"djangostack:target.concurrency {target.concurrency} exceeds Gunicorn's capacity "
+            f"(web.workers x web.threads = {capacity}); Cloud Run will send each instance at most {capacity}"
+        )
+        return capacity
+    return target.concurrency
+
+
+def _plain_env(settings: StackSettings, media_bucket: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+    """Non-secret environment of every workload (secrets come from Secret Manager references)."""
+    web = settings.web
+    workers = web.workers or CLOUD_RUN_DEFAULT_WORKERS
+    gunicorn = (
+        f"--worker-class {GUNICORN_WORKER_CLASSES[web.worker_class]} --threads {web.threads} "
+        f"--timeout {web.timeout_seconds} --graceful-timeout {web.graceful_timeout_seconds} "
+        f"--keep-alive {web.keepalive_seconds} --max-requests {web.max_requests} "
+        f"--max-requests-jitter {web.max_requests_jitter}"
+    )
+    env: dict[str, pulumi.Input[str]] = {
+        "MEDIA_STORAGE": "gcs",
+        "MEDIA_BUCKET": media_bucket,
+        "LOG_LEVEL": settings.observability.log_level,
+        "WEB_CONCURRENCY": str(workers),
+        # Gunicorn reads this natively; flags in the image's CMD still take precedence.
+        "GUNICORN_CMD_ARGS": gunicorn,
+        "SECURE_HSTS_SECONDS": str(web.hsts_seconds if web.hsts_seconds is not None else 0),
+        "X_FRAME_OPTIONS": web.x_frame_options,
+        "DATA_UPLOAD_MAX_MEMORY_SIZE": str(web.max_upload_mb * 1024 * 1024),
+        "DATABASE_CONN_MAX_AGE": str(settings.database.conn_max_age_seconds),
+        "SENTRY_ENVIRONMENT": settings.environment,
+        "SENTRY_TRACES_SAMPLE_RATE": str(settings.observability.traces_sample_rate),
+    }
+    env.update(settings.app.extra_env)
+    return env

@@ -1,0 +1,1 @@
+"""The ``server`` target: one Linux host reached over SSH, configured by the host layer."""
