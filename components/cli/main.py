@@ -6,6 +6,7 @@ Every subcommand takes ``--stack NAME-or-PATH``: a stack name (``dev`` ->
 - ``check``: validate a stack file without Pulumi or credentials and print the resolved settings.
 - ``render``: write every file a host of that stack gets, for review.
 - ``plan``: what the program would register, evaluated under mocks (no credentials, no Pulumi CLI).
+- ``manage``: run a manage.py command on the live release of a deployed stack (``-- <arguments>``).
 
 One module per subcommand; each adds its parser (``add_parser``) and runs it (``run``).
 """
@@ -16,9 +17,9 @@ import argparse
 import sys
 
 from ..settings.errors import SettingsError
-from . import check, plan, render
+from . import check, manage, plan, render
 
-SUBCOMMANDS = (check, render, plan)
+SUBCOMMANDS = (check, render, plan, manage)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -51,8 +51,11 @@ class AppSettings(SettingsModel):
 
     name: Slug = "django"
     """Short name: the unix user, /srv/<name>, unit names and resource name prefix."""
-    release_id: ReleaseId
-    """Identifies the code being deployed (a version or artifact hash); a change runs a release."""
+    release_id: ReleaseId | None = None
+    """Names the code being deployed; a change runs a release. Unset: derived from what is deployed,
+    so a code change deploys and nothing else does: on host targets from the artifact's content
+    (``src-`` + 16 hex digits, ``host.artifact.source_release_id``), on Cloud Run from the image
+    (its digest, or its immutable tag: ``targets.gcp.naming.image_release_id``)."""
     source: RelativePath = "examples/django_app"
     """Host targets: directory of the Django project, relative to the Pulumi project root."""
     image: Image | None = None
@@ -85,6 +88,17 @@ class AppSettings(SettingsModel):
     remove_data_on_destroy: bool = False
     """Host targets: ``pulumi destroy`` also drops the local database and role and removes media,
     backups and host secrets. Off: they stay on the host (nothing but this setting deletes data)."""
+
+    @property
+    def release(self) -> str:
+        """The release id once the target has resolved it (``with_release_id``)."""
+        if self.release_id is None:
+            raise RuntimeError("app.releaseId is unresolved: the target derives it before building anything")
+        return self.release_id
+
+    def with_release_id(self, release_id: str) -> AppSettings:
+        """A copy naming ``release_id`` (the value derived for an unset ``releaseId``)."""
+        return self.model_copy(update={"release_id": release_id})
 
     @model_validator(mode="after")
     def _image_is_immutable(self) -> AppSettings:

@@ -17,6 +17,12 @@ BUCKET = "gcp:storage/bucket:Bucket"
 API = "gcp:projects/service:Service"
 
 
+def migrate_job(recording: Recording) -> Registered:
+    """The migration Job (the stack also has the ``-manage`` Job for one-off commands)."""
+    [job] = [r for r in recording.of_type(JOB) if r.name.endswith("-migrate")]
+    return job
+
+
 def revision_template(resource: Registered) -> dict[str, Any]:
     """The per-revision / per-task template of a Service, Job or WorkerPool."""
     template: dict[str, Any] = resource.inputs["template"]

@@ -31,6 +31,7 @@ from tests.gcp.support import (
     WORKER_POOL,
     api_enablement,
     container,
+    migrate_job,
     revision_template,
 )
 from tests.harness import Recording, Registered, evaluate_stack
@@ -92,7 +93,7 @@ def _targets(command: str) -> set[str]:
 
 
 def test_the_job_waits_for_task_timeout_times_attempts_not_the_provider_default(staging: Recording) -> None:
-    job = staging.one(JOB)
+    job = migrate_job(staging)
     task_timeout = _seconds(revision_template(job)["timeout"])
     attempts = int(revision_template(job)["maxRetries"]) + 1
     expected = f"{task_timeout * attempts + rules.EXECUTION_START_MARGIN_SECONDS}s"
@@ -133,7 +134,7 @@ def test_every_attempt_gets_a_token_never_used_before() -> None:
 
 def test_bumping_the_attempt_reruns_only_the_migration(staging: Recording) -> None:
     bumped = evaluate_stack("staging", overrides={"target": _staging_target(migrationAttempt=2)})
-    job, old_job = bumped.one(JOB), staging.one(JOB)
+    job, old_job = migrate_job(bumped), migrate_job(staging)
     assert job.inputs["runExecutionToken"] == execution_token(RELEASE, IMAGE, 2)
     assert job.inputs["runExecutionToken"] != old_job.inputs["runExecutionToken"]
     assert len("notes-staging-migrate") + len(job.inputs["runExecutionToken"]) < EXECUTION_NAME_MAX
@@ -148,7 +149,7 @@ def test_bumping_the_attempt_reruns_only_the_migration(staging: Recording) -> No
 
 def test_the_same_settings_send_the_same_token_so_an_unchanged_stack_starts_nothing(staging: Recording) -> None:
     again = evaluate_stack("staging", overrides={"target": _staging_target(migrationAttempt=1)})
-    assert again.one(JOB).inputs == staging.one(JOB).inputs
+    assert migrate_job(again).inputs == migrate_job(staging).inputs
 
 
 def test_a_migration_attempt_below_one_is_refused_naming_the_key(tmp_path: Path) -> None:
@@ -169,8 +170,8 @@ def test_the_readme_gives_the_way_forward_for_both_upstream_failure_modes(stagin
     assert bump == "pulumi config set --path --type int 'djangostack:target.migrationAttempt' 2"
     assert "24451" in section and "19060" in section
     (refresh,) = _commands(section, "pulumi refresh")
-    assert _targets(refresh.replace("--exclude", "--target")) == {_engine_urn(staging.one(JOB).urn)}
-    job_name = staging.one(JOB).inputs["name"]
+    assert _targets(refresh.replace("--exclude", "--target")) == {_engine_urn(migrate_job(staging).urn)}
+    job_name = migrate_job(staging).inputs["name"]
     assert f"--job {job_name} --region europe-west1" in section
 
 
@@ -186,14 +187,14 @@ def test_the_job_waits_for_every_api_and_grant_and_then_for_their_propagation(st
     assert len(grants) == 7
     for prerequisite in (*grants, *enablements):
         assert wait.depends_on(prerequisite), f"the propagation wait does not wait for {prerequisite.name}"
-        assert staging.one(JOB).depends_on(prerequisite), f"the Job does not wait for {prerequisite.name}"
-    assert staging.one(JOB).depends_on(wait)
+        assert migrate_job(staging).depends_on(prerequisite), f"the Job does not wait for {prerequisite.name}"
+    assert migrate_job(staging).depends_on(wait)
     # A replaced grant or enablement (new id) waits again.
     assert sorted(wait.inputs["triggers"]) == sorted(r.id for r in (*grants, *enablements))
 
 
 def test_the_job_retries_transient_task_failures_and_waits_for_the_database(staging: Recording) -> None:
-    job = staging.one(JOB)
+    job = migrate_job(staging)
     assert revision_template(job)["maxRetries"] == MIGRATION_MAX_RETRIES == 2
     script = container(job)["args"][0]
     assert script == migrate_script()

@@ -13,11 +13,11 @@ from djangostack.targets.gcp.django_on_cloudrun import MIGRATION_MAX_RETRIES, mi
 from djangostack.targets.gcp.naming import execution_token
 from djangostack.targets.gcp.target import TARGET_ENV
 from tests.gcp.support import (
-    JOB,
     SERVICE,
     WORKER_POOL,
     container,
     evaluation_error,
+    migrate_job,
     plain_env,
     revision_template,
     secret_env,
@@ -32,7 +32,7 @@ STAGING_APP = {
 
 
 def _token(recording: Recording) -> str:
-    token: str = recording.one(JOB).inputs["runExecutionToken"]
+    token: str = migrate_job(recording).inputs["runExecutionToken"]
     return token
 
 
@@ -40,7 +40,7 @@ def _token(recording: Recording) -> str:
 
 
 def test_migration_job_runs_migrate_once_with_the_release_image(staging: Recording) -> None:
-    job = staging.one(JOB)
+    job = migrate_job(staging)
     migrate = container(job)
     assert migrate["commands"] == ["sh", "-c"]
     assert migrate["args"] == [migrate_script()]
@@ -51,13 +51,13 @@ def test_migration_job_runs_migrate_once_with_the_release_image(staging: Recordi
 
 
 def test_migration_job_waits_for_success_not_just_start(staging: Recording) -> None:
-    job = staging.one(JOB)
+    job = migrate_job(staging)
     assert job.inputs["runExecutionToken"]
     assert "startExecutionToken" not in job.inputs
 
 
 def test_job_shares_the_services_environment_secrets_socket_and_egress(staging: Recording) -> None:
-    job, service = staging.one(JOB), staging.one(SERVICE)
+    job, service = migrate_job(staging), staging.one(SERVICE)
     assert plain_env(job) == plain_env(service)
     assert secret_env(job) == secret_env(service)
     assert revision_template(job)["volumes"] == revision_template(service)["volumes"]
@@ -66,14 +66,14 @@ def test_job_shares_the_services_environment_secrets_socket_and_egress(staging: 
 
 
 def test_the_service_takes_traffic_only_after_the_migration_job(staging: Recording) -> None:
-    job = staging.one(JOB)
+    job = migrate_job(staging)
     assert staging.depends_transitively(staging.one(SERVICE), job)
     for pool in staging.of_type(WORKER_POOL):
         assert staging.depends_transitively(pool, job), f"{pool.name} may run new code before migrations"
 
 
 def test_the_migration_job_starts_only_after_its_grants_exist(staging: Recording) -> None:
-    job = staging.one(JOB)
+    job = migrate_job(staging)
     for grant in (
         *staging.of_type("gcp:secretmanager/secretIamMember:SecretIamMember"),
         staging.one("gcp:projects/iAMMember:IAMMember"),
@@ -96,7 +96,7 @@ def test_execution_token_is_derived_from_release_id_and_image(staging: Recording
 def test_an_unchanged_release_keeps_the_execution_token(staging: Recording) -> None:
     again = evaluate_stack("staging")
     assert _token(again) == _token(staging)
-    assert again.one(JOB).inputs == staging.one(JOB).inputs
+    assert migrate_job(again).inputs == migrate_job(staging).inputs
 
 
 def test_a_new_image_changes_the_execution_token(staging: Recording) -> None:

@@ -9,13 +9,13 @@ import pytest
 from djangostack.contract.outputs import SECRET_OUTPUTS
 from tests.gcp.support import (
     BUCKET,
-    JOB,
     REDIS,
     SECRET,
     SECRET_VERSION,
     SERVICE,
     SQL,
     WORKER_POOL,
+    migrate_job,
     runtime_email,
     secret_env,
 )
@@ -88,7 +88,7 @@ def test_a_private_service_gets_no_public_invoker_binding() -> None:
 def test_workloads_run_as_the_dedicated_runtime_account(staging: Recording) -> None:
     email = runtime_email(staging)
     assert staging.one(SERVICE).inputs["template"]["serviceAccount"] == email
-    assert staging.one(JOB).inputs["template"]["template"]["serviceAccount"] == email
+    assert migrate_job(staging).inputs["template"]["template"]["serviceAccount"] == email
     for pool in staging.of_type(WORKER_POOL):
         assert pool.inputs["template"]["serviceAccount"] == email
 
@@ -125,7 +125,7 @@ def test_sentry_dsn_secret_exists_only_when_sentry_is_on(staging: Recording) -> 
 
 def test_secrets_reach_containers_by_pinned_secret_manager_reference(staging: Recording) -> None:
     versions = {r.inputs["secret"]: r for r in staging.of_type(SECRET_VERSION)}
-    for workload in (staging.one(SERVICE), staging.one(JOB), *staging.of_type(WORKER_POOL)):
+    for workload in (staging.one(SERVICE), migrate_job(staging), *staging.of_type(WORKER_POOL)):
         refs = secret_env(workload)
         assert set(refs) == {"SECRET_KEY", "DATABASE_URL", "REDIS_URL"}, workload.name
         for variable, ref in refs.items():
@@ -186,7 +186,7 @@ def test_prod_state_is_deletion_protected(prod: Recording) -> None:
     assert bucket.inputs["forceDestroy"] is False
     assert _protected(prod.one(REDIS))
     # Cloud Run workloads hold no state: their own deletion protection stays off (issue 12 GCP 5).
-    for workload in (prod.one(SERVICE), prod.one(JOB), *prod.of_type(WORKER_POOL)):
+    for workload in (prod.one(SERVICE), migrate_job(prod), *prod.of_type(WORKER_POOL)):
         assert workload.inputs["deletionProtection"] is False, workload.name
         assert not _protected(workload), workload.name
 
@@ -197,5 +197,5 @@ def test_staging_state_is_not_deletion_protected(staging: Recording) -> None:
     assert sql.inputs["settings"]["deletionProtectionEnabled"] is False
     assert not any(_protected(r) for r in staging.resources), "staging must stay destroyable"
     assert staging.one(BUCKET).inputs["forceDestroy"] is True
-    for workload in (staging.one(SERVICE), staging.one(JOB), *staging.of_type(WORKER_POOL)):
+    for workload in (staging.one(SERVICE), migrate_job(staging), *staging.of_type(WORKER_POOL)):
         assert workload.inputs["deletionProtection"] is False, workload.name

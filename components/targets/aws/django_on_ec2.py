@@ -181,7 +181,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
             self._create_fleet()
         else:
             self._create_single()
-        release = settings.app.release_id
+        release = settings.app.release
         # A fleet's release is live once its instance refresh succeeded.
         self.release_id = (
             self.refresh_wait.id.apply(lambda _: release)
@@ -203,7 +203,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
     def _upload_archive(self) -> hosts.UploadedArchive:
         settings = self._args.settings
         path, digest = hosts.build_archive(settings)
-        key = f"{RELEASES_PREFIX}{settings.app.release_id}.tar.gz"
+        key = f"{RELEASES_PREFIX}{settings.app.release}.tar.gz"
         obj = aws.s3.BucketObjectv2(
             f"{self._name}-archive",
             bucket=self._args.bucket_name,
@@ -211,7 +211,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
             source=pulumi.FileAsset(str(path)),
             content_type="application/gzip",
             server_side_encryption="AES256",
-            tags={"release": settings.app.release_id},
+            tags={"release": settings.app.release},
             opts=pulumi.ResourceOptions(parent=self),
         )
         return hosts.UploadedArchive(obj=obj, key=key, sha256=digest)
@@ -246,7 +246,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
                 db_host=v[3],
                 db_port=int(v[4]),
                 bucket=v[5],
-                release_id=settings.app.release_id if fleet else None,
+                release_id=settings.app.release if fleet else None,
                 archive_key=self._artifact.key if fleet else None,
                 archive_sha256=self._artifact.sha256 if fleet else None,
             )
@@ -380,7 +380,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
             f"{self._name}-ip", allocation_id=eip.allocation_id, instance_id=instance.id, opts=child
         )
         triggers: list[pulumi.Input[str]] = [
-            settings.app.release_id,
+            settings.app.release,
             host_files.sha256,
             instance.id,
             self._artifact.sha256,
@@ -489,7 +489,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
         migrate = self._ssm_command(
             f"{self._name}-migrate",
             target_instance=None,
-            triggers=[settings.app.release_id, self._artifact.sha256],
+            triggers=[settings.app.release, self._artifact.sha256],
             depends_on=[*args.depends_on, self._document, self._artifact.obj, *([snapshot] if snapshot else [])],
         )
         template = self._create_launch_template(user_data, [migrate, host_files.obj])
@@ -569,7 +569,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
             environment={
                 "AWS_REGION": self._target.region,
                 "GROUP_NAME": group.name,
-                "RELEASE_ID": settings.app.release_id,
+                "RELEASE_ID": settings.app.release,
                 "TIMEOUT_SECONDS": str(fleet_steps.REFRESH_TIMEOUT_SECONDS),
             },
             # Every new launch template version starts a refresh on the group.
@@ -646,7 +646,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
         settings = args.settings
         if not settings.backups.pre_release or args.db_instance_identifier is None:
             return None
-        release = settings.app.release_id
+        release = settings.app.release
         db_id = pulumi.Output.from_input(args.db_instance_identifier)
         self.snapshot_step = local.Command(
             f"{self._name}-db-snapshot",
@@ -692,7 +692,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
             "AWS_DEFAULT_REGION": self._target.region,
             "DOCUMENT": self._document.name,
             "MODE": "release",
-            "RELEASE_ID": settings.app.release_id,
+            "RELEASE_ID": settings.app.release,
             "ARCHIVE_KEY": self._artifact.key,
             "ARCHIVE_SHA256": self._artifact.sha256,
             "STACK_TAG": self._name,

@@ -91,12 +91,14 @@ class UploadedArchive:
 
 def build_archive(settings: StackSettings) -> tuple[Path, str]:
     """Pack ``app.source`` reproducibly (host layer) into ``paths.ARTIFACTS`` as ``<app>-<release id>.tar.gz``."""
-    from ...host.artifact import write_source_archive
+    from ...host.artifact import build_artifact
 
     source = Path(settings.app.source)
     if not source.is_absolute():
         source = project_dir() / source
-    return write_source_archive(source, project_dir() / ARTIFACTS, f"{settings.app.name}-{settings.app.release_id}")
+    artifact = build_artifact(source, project_dir() / ARTIFACTS, f"{settings.app.name}-{settings.app.release}")
+    pulumi.log.info(artifact.selection.summary())
+    return artifact.path, artifact.sha256
 
 
 def instance_tags(stack_tag: str) -> dict[str, str]:
@@ -590,7 +592,7 @@ def loader_user_data(settings: StackSettings, facts: AwsHostFacts, bundle: HostB
 def release_command(settings: StackSettings, mode: str, archive_key: str, archive_sha256: str) -> str:
     """The shell command the SSH release step runs on the host."""
     _, script, _, _ = _paths(settings)
-    args = [script, mode, settings.app.release_id, archive_key, archive_sha256]
+    args = [script, mode, settings.app.release, archive_key, archive_sha256]
     return "sudo " + " ".join(shlex.quote(a) for a in args)
 
 

@@ -14,10 +14,16 @@ password is in the RDS-managed secret whose ARN the hosts use. It is still expor
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulumi
 import pulumi_aws as aws
 
 from ...contract.outputs import StackOutputs
+from ...host.artifact import source_release_id
+from ...paths import project_dir
+from ...settings.errors import SettingsError
+from ...settings.fields import PROJECT
 from ...settings.loading import StackSecrets
 from ...settings.stack import StackSettings
 from .cache import RedisCache, RedisCacheArgs
@@ -34,6 +40,15 @@ SECRET_RECOVERY_DAYS = {"dev": 0, "staging": 7, "prod": 30}
 """Days a deleted Secrets Manager secret stays restorable (0: gone at once, so dev can be rebuilt)."""
 
 
+def _source_release_id(settings: StackSettings) -> str:
+    """The release id of ``app.source``'s artifact (``app.releaseId`` unset): its content hash."""
+    source = Path(settings.app.source)
+    try:
+        return source_release_id(source if source.is_absolute() else project_dir() / source)
+    except FileNotFoundError as exc:
+        raise SettingsError([f"{PROJECT}:app.source: {exc}"]) from None
+
+
 def stack_name(settings: StackSettings) -> str:
     """Prefix of every logical name: ``<app>-<environment>`` (a rename needs aliases)."""
     return f"{settings.app.name}-{settings.environment}"
@@ -45,6 +60,8 @@ def deploy(
     """Build the aws-ec2 target for ``settings`` (validated by ``validation.validate``, which ran the
     AWS rules). ``parent_opts`` (the root component's: its parent and aliases) applies to every
     resource created here: the provider and each top-level component."""
+    if settings.app.release_id is None:
+        settings = settings.model_copy(update={"app": settings.app.with_release_id(_source_release_id(settings))})
     target = aws_target(settings)
     name = stack_name(settings)
     prod = settings.environment == "prod"

@@ -16,6 +16,13 @@ Creates:
   the migration itself on PostgreSQL, so a retry continues where the failed attempt stopped. The
   provider waits for the execution for ``rules.execution_wait_seconds`` (task timeout x attempts plus
   a start-up margin), not its default 20 minutes;
+- ``cloudrunv2.Job`` ``<name>-manage``: one-off management commands (``manage --stack S -- <args>``
+  runs ``gcloud run jobs execute <name>-manage --args ...``): ``python manage.py`` with the same
+  image, service account, environment, secrets and Cloud SQL socket as the migration, no execution
+  of its own during ``pulumi up`` (no token), no retries (a failed ``createsuperuser`` or data load
+  must not run twice) and a one-hour task timeout. Executing it never touches the migration Job, so
+  its token stays in the state (executing ``-migrate`` by hand does not: see the README). It is
+  updated after the migration Job, so a command never runs new code on an unmigrated schema;
 - ``cloudrunv2.Service`` ``<name>``: Gunicorn on $PORT, which ``depends_on`` the Job: a new revision is
   only created (and takes traffic) after its migrations succeeded; a failed migration fails the
   update while the previous revision keeps serving. Migrations never run at container start;
@@ -59,7 +66,13 @@ from pulumi_gcp import cloudrunv2
 
 from .cache import CA_FILE_NAME, CA_MOUNT_DIR
 from .naming import CLOUD_RUN_NAME_MAX, EXECUTION_NAME_MAX, check_length, execution_token, run_app_host
-from .rules import MANAGED_ENV, check_execution_wait, check_startup_probe, execution_wait_seconds
+from .rules import (
+    JOB_TASK_TIMEOUT_MAX_SECONDS,
+    MANAGED_ENV,
+    check_execution_wait,
+    check_startup_probe,
+    execution_wait_seconds,
+)
 from .secrets import SecretRef
 
 INGRESS = {
@@ -77,6 +90,9 @@ CONTAINER_PORT = 8080
 MIGRATION_MAX_RETRIES = 2
 """Task retries of the migration execution (3 attempts): for transient failures at a task's start
 (an IAM grant or API enablement still propagating, the VPC path not yet up)."""
+
+MANAGE_TIMEOUT_SECONDS = 3600
+"""Task timeout of a one-off management command (within ``rules.JOB_TASK_TIMEOUT_MAX_SECONDS``)."""
 
 MIGRATION_CONNECT_WAIT_SECONDS = 120
 """How long a migration task waits for the database to answer before it runs ``migrate``."""
@@ -156,6 +172,8 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
 
     service: cloudrunv2.Service
     migrate_job: cloudrunv2.Job
+    manage_job: cloudrunv2.Job
+    """Executed by ``manage`` for one-off management commands, never by ``pulumi up``."""
     propagation_wait: local.Command
     """The one-off pause the Job waits for (enablements and grants propagating)."""
     execution_token: str
@@ -197,6 +215,7 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
         self.execution_token = execution_token(args.release_id, args.image, args.migration_attempt)
         self.propagation_wait = self._create_propagation_wait()
         self.migrate_job = self._create_migrate_job()
+        self.manage_job = self._create_manage_job()
         self.service = self._create_service()
         self.service_uri = self.service.uri
         for domain in args.custom_domains:
@@ -279,6 +298,46 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
                 # With run_execution_token, create and update last until the execution finished.
                 custom_timeouts=pulumi.CustomTimeouts(create=f"{wait}s", update=f"{wait}s"),
             ),
+        )
+
+    def _create_manage_job(self) -> cloudrunv2.Job:
+        args = self._args
+        if not 1 <= MANAGE_TIMEOUT_SECONDS <= JOB_TASK_TIMEOUT_MAX_SECONDS:
+            raise ValueError(f"Cloud Run job task timeout {MANAGE_TIMEOUT_SECONDS}s is outside 1..24 hours")
+        kit = _Kit("JobTemplateTemplate")
+        container = cloudrunv2.JobTemplateTemplateContainerArgs(
+            name="manage",
+            image=args.image,
+            commands=["python", "manage.py"],
+            # Every execution overrides these (``gcloud run jobs execute --args``); a bare
+            # execution only runs Django's system checks.
+            args=["check"],
+            envs=kit.envs(self._env, args.secret_env),
+            volume_mounts=kit.mounts(args.redis_ca is not None),
+            resources=cloudrunv2.JobTemplateTemplateContainerResourcesArgs(
+                limits={"cpu": args.cpu, "memory": args.memory}
+            ),
+        )
+        return cloudrunv2.Job(
+            f"{self._name}-manage",
+            project=args.project,
+            location=args.region,
+            name=f"{self._name}-manage",
+            deletion_protection=False,
+            template=cloudrunv2.JobTemplateArgs(
+                task_count=1,
+                parallelism=1,
+                template=cloudrunv2.JobTemplateTemplateArgs(
+                    service_account=args.service_account_email,
+                    execution_environment="EXECUTION_ENVIRONMENT_GEN2",
+                    max_retries=0,
+                    timeout=f"{MANAGE_TIMEOUT_SECONDS}s",
+                    containers=[container],
+                    volumes=kit.volumes(args.cloudsql_connection_name, args.redis_ca),
+                    vpc_access=kit.vpc_access(args.network_id, args.subnetwork_id),
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.migrate_job, *args.requires]),
         )
 
     def _create_service(self) -> cloudrunv2.Service:
@@ -418,7 +477,7 @@ def check_names(name: str, release_id: str, image: str) -> None:
     worker pools ``<name>-worker`` / ``<name>-beat``.
     """
     check_length("Cloud Run service", name, CLOUD_RUN_NAME_MAX)
-    for suffix in ("migrate", "worker", "beat"):
+    for suffix in ("migrate", "manage", "worker", "beat"):
         check_length("Cloud Run job / worker pool", f"{name}-{suffix}", CLOUD_RUN_NAME_MAX)
     job_name, token = f"{name}-migrate", execution_token(release_id, image)
     if len(job_name) + len(token) >= EXECUTION_NAME_MAX:

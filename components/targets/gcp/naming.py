@@ -40,6 +40,19 @@ def check_length(kind: str, value: str, limit: int) -> str:
     return value
 
 
+def image_release_id(image: str) -> str:
+    """The release id of an image when ``app.releaseId`` is unset: on Cloud Run the release *is*
+    the image. A digest gives ``img-`` and its first 16 hex digits; an immutable tag that is a
+    valid release id is used as it is; any other tag gives ``img-`` and 16 hex digits of the
+    reference's sha256. So a new image is a new release, and the same image the same one."""
+    if "@sha256:" in image:
+        return f"img-{image.rsplit('@sha256:', 1)[1][:16]}"
+    tag = image.rsplit("/", 1)[-1].partition(":")[2]
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", tag):
+        return tag
+    return f"img-{hashlib.sha256(image.encode()).hexdigest()[:16]}"
+
+
 def execution_token(release_id: str, image: str, attempt: int = 1) -> str:
     """The Cloud Run Job ``run_execution_token`` for a release.
 

@@ -27,7 +27,7 @@ from .cache import MemorystoreRedis, MemorystoreRedisArgs
 from .database import CloudSqlPostgres, CloudSqlPostgresArgs
 from .django_on_cloudrun import CeleryArgs, DjangoOnCloudRun, DjangoOnCloudRunArgs
 from .identity import RuntimeIdentity, RuntimeIdentityArgs
-from .naming import maintenance_window, resource_prefix
+from .naming import image_release_id, maintenance_window, resource_prefix
 from .network import NetworkReferenceArgs, PrivateNetwork, PrivateNetworkArgs
 from .project_services import ProjectServices, ProjectServicesArgs
 from .rules import MANAGED_ENV, SECRET_ENV, TARGET_ENV, repository_id  # noqa: F401 - re-exported
@@ -57,6 +57,8 @@ def deploy(
     if target.db_tier is None or target.min_instances is None:
         raise ValueError("target.dbTier / target.minInstances unset: environment defaults were not applied")
     prefix = resource_prefix(settings.app.name, pulumi.get_stack())
+    # On Cloud Run the release is the image: unset, the release id is derived from it.
+    release_id = settings.app.release_id or image_release_id(_require_image(settings))
     protect = ENVIRONMENT_DEFAULTS[settings.environment].deletion_protection
     bucket_name = settings.media.bucket_name or f"{target.project}-{prefix}-media"
     # Name limits, range overlap and extraEnv clashes are settings rules (targets.gcp.rules), run
@@ -186,7 +188,7 @@ def deploy(
             project=target.project,
             region=target.region,
             image=_require_image(settings),
-            release_id=settings.app.release_id,
+            release_id=release_id,
             settings_module=settings.app.settings_module,
             service_account_email=identity.email,
             cloudsql_connection_name=database.connection_name,
@@ -237,7 +239,7 @@ def deploy(
         redis_url=cache.url if cache else pulumi.Output.secret(""),
         media_bucket=media.name,
         # Resolves only once the service took this release, so a consumer never sees it early.
-        release_id=app.service.name.apply(lambda _: settings.app.release_id),
+        release_id=app.service.name.apply(lambda _: release_id),
         network_ids={
             "vpcId": network.network_id,
             "publicSubnetIds": [],

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pulumi
 
 from ...contract.outputs import StackOutputs
-from ...host.artifact import write_source_archive
+from ...host.artifact import build_artifact
 from ...host.context import HostContext
 from ...host.django_host import DjangoHost, DjangoHostArgs
 from ...paths import ARTIFACTS, project_dir
@@ -70,9 +70,10 @@ def deploy(
     ctx = dataclasses.replace(HostContext.from_settings(settings), stack_key=stack_key)
     source_dir = project_dir() / settings.app.source
     try:
-        archive, _digest = write_source_archive(source_dir, project_dir() / ARTIFACTS, settings.app.name)
+        artifact = build_artifact(source_dir, project_dir() / ARTIFACTS, settings.app.name)
     except FileNotFoundError as exc:
         raise SettingsError([f"{PROJECT}:app.source: {exc}"]) from None
+    pulumi.log.info(artifact.selection.summary())
 
     bootstrap_env: dict[str, pulumi.Input[str]] = {}
     for config_key, env_name in _SECRET_CONFIG_KEYS.items():
@@ -89,8 +90,8 @@ def deploy(
             ssh_port=target.ssh_port,
             private_key=ssh_private_key(target, secrets),
             host_key=target.ssh_host_key,
-            release_id=settings.app.release_id,
-            source_archive=archive,
+            release_id=settings.app.release_id or artifact.release_id,
+            source_archive=artifact.path,
             bootstrap_env=bootstrap_env,
             protect=bool(settings.database.deletion_protection),
             remote_executor=target.remote_executor,

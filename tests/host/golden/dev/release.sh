@@ -7,6 +7,7 @@
 #   /usr/local/lib/notes/release rollback
 #   /usr/local/lib/notes/release list
 #   /usr/local/lib/notes/release current
+#   /usr/local/lib/notes/release manage [--env-file <file>] [--] <manage.py arguments>
 #
 # deploy: copy the archive into a fresh root-only directory, check its sha256 there and unpack it
 # (an unpacked directory is taken as it is), copy the source into releases/<id>, then every step
@@ -17,6 +18,10 @@
 # refused), restart the Celery worker then beat, and gate on /readyz. Any failure after
 # the switch puts the previous release back. pip and every manage.py step run as notes with
 # a clean environment; root never sources or runs anything that user can write.
+# manage: `manage.py <arguments>` in the live release, as notes with the app's environment,
+# its exit code passed on (no lock: a long shell or data load never holds up a release).
+# --env-file adds KEY='value' lines for this command only (DJANGO_SUPERUSER_PASSWORD, say); the
+# file is moved into a root-owned directory the app user can read, and removed afterwards.
 # Deploying the live release id again is a health check: 0 when it is healthy (a lost session or
 # a retried `pulumi up` is not an error).
 #
@@ -55,6 +60,9 @@ PRE_RELEASE_BACKUP=1
 # backup), or skip with a warning (a managed database, whose snapshots are the backup).
 PG_DUMP_MISMATCH=fail
 NO_BACKUP=0
+MANAGE_ENV_FILE=""
+# Env files read after the app's own, for one manage command (see manage_live).
+EXTRA_ENV_FILES=()
 CLEAN_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 WORKER_UNITS=(celery-notes.service)
 BEAT_UNITS=(celerybeat-notes.service)
@@ -70,7 +78,7 @@ log() { printf '[release %s] %s\n' "$APP" "$*"; }
 warn() { printf '[release %s] WARNING: %s\n' "$APP" "$*" >&3; }
 err() { printf '[release %s] ERROR: %s\n' "$APP" "$*" >&2; }
 note() { printf '[release %s] %s\n' "$APP" "$*" >&3; }
-usage() { sed -n '4,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 step_log="$(mktemp)"
 work=""
@@ -142,7 +150,7 @@ as_app() {
         cd "$dir"
         exec env -i PATH="$CLEAN_PATH" HOME="$BASE" LANG=C.UTF-8 \
             setpriv --reuid="$APP_USER" --regid="$WEB_GROUP" --init-groups -- \
-            /bin/bash -c "$APP_LOADER" app-env "$with_env" "$ENV_FILE" "$dir/.release.env" -- "$@"
+            /bin/bash -c "$APP_LOADER" app-env "$with_env" "$ENV_FILE" "$dir/.release.env" "${EXTRA_ENV_FILES[@]}" -- "$@"
     )
 }
 
@@ -880,6 +888,31 @@ rollback() {
     log "release $previous is live"
 }
 
+# manage.py in the live release. Every argument reaches python as its own argv entry (sudo, this
+# script and the app loader pass "$@" on; no shell reads them).
+manage_live() {
+    local live
+    live="$(live_release)"
+    if [[ -z "$live" || ! -d "$RELEASES/$live" ]]; then
+        err "no live release of $APP to run manage.py in; deploy one first"
+        return 2
+    fi
+    if [[ -n "$MANAGE_ENV_FILE" ]]; then
+        if [[ ! -f "$MANAGE_ENV_FILE" || -L "$MANAGE_ENV_FILE" ]]; then
+            err "--env-file $MANAGE_ENV_FILE is not a regular file"
+            return 2
+        fi
+        # Removed by the EXIT trap whatever happens; the app user may only read it.
+        work="$(mktemp -d)"
+        chgrp "$WEB_GROUP" "$work" && chmod 0710 "$work"
+        install -m 0640 -g "$WEB_GROUP" /dev/null "$work/manage.env"
+        cat "$MANAGE_ENV_FILE" >"$work/manage.env"
+        rm -f "$MANAGE_ENV_FILE"
+        EXTRA_ENV_FILES=("$work/manage.env")
+    fi
+    as_app "$RELEASES/$live" 1 .venv/bin/python manage.py "$@"
+}
+
 list_releases() {
     local live id
     live="$(live_release)"
@@ -903,10 +936,24 @@ case "$command" in
         [[ $# -eq 2 || $# -eq 3 ]] || usage
         ;;
     rollback) [[ $# -eq 0 ]] || usage ;;
+    manage)
+        if [[ "${1:-}" == --env-file ]]; then
+            [[ $# -ge 2 ]] || usage
+            MANAGE_ENV_FILE=$2
+            shift 2
+        fi
+        if [[ "${1:-}" == -- ]]; then shift; fi
+        [[ $# -ge 1 ]] || usage
+        ;;
     *) usage ;;
 esac
 
 [[ ${EUID} -eq 0 ]] || { err "run as root (sudo)"; exit 2; }
+if [[ "$command" == manage ]]; then
+    status=0
+    manage_live "$@" || status=$?
+    exit "$status"
+fi
 mkdir -p "$(dirname "$LOCK")"
 exec 9>"$LOCK"
 if ! flock -n 9; then
