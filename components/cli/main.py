@@ -6,6 +6,7 @@ Every subcommand takes ``--stack NAME-or-PATH``: a stack name (``dev`` ->
 - ``check``: validate a stack file without Pulumi or credentials and print the resolved settings.
 - ``render``: write every file a host of that stack gets, for review.
 - ``plan``: what the program would register, evaluated under mocks (no credentials, no Pulumi CLI).
+- ``docs``: regenerate the settings reference (docs/settings.md, README table, Pulumi.yaml) from the models.
 
 One module per subcommand; each adds its parser (``add_parser``) and runs it (``run``).
 """
@@ -16,9 +17,9 @@ import argparse
 import sys
 
 from ..settings.errors import SettingsError
-from . import check, plan, render
+from . import check, docs, plan, render
 
-SUBCOMMANDS = (check, render, plan)
+SUBCOMMANDS = (check, render, plan, docs)
 
 
 def main(argv: list[str] | None = None) -> int:
