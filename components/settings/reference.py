@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import re
 import types
 from collections.abc import Iterator
@@ -311,7 +312,7 @@ def sections() -> list[Section]:
                 kind = target_kind(model)
                 rows.extend(_rows(model, f"target[{kind}]", env, f"target[{kind}]"))
             kinds = " | ".join(target_kind(model) for model in target_models())
-            summary = description_of(info) or f"Where the stack runs: an object with kind {kinds}."
+            summary = f"{description_of(info) or 'Where the stack runs.'} Kinds: {kinds}."
             out.append(Section(key, "object", required, False, summary, tuple(rows)))
             continue
         models = _models_in(hints[name])
@@ -459,14 +460,34 @@ def replace_between(text: str, markers: Markers, generated: str, where: str) -> 
     return text[:begin] + generated + text[end:]
 
 
+def with_config_descriptions(pulumi_yaml: str) -> str:
+    """Pulumi.yaml with each declared key's ``description:`` line set from the schema (the line
+    directly under ``  <namespace>:<key>:`` or after its ``type:``; other lines untouched)."""
+    summaries = {f"{PROJECT}:{section.key}": section.summary for section in sections()}
+    lines = pulumi_yaml.splitlines(True)
+    current: str | None = None
+    for index, line in enumerate(lines):
+        header = re.fullmatch(r"  (\S+):\s*\n?", line)
+        if header:
+            current = header.group(1)
+            continue
+        if not line.startswith("    "):
+            current = None
+            continue
+        if current in summaries and line.startswith("    description:"):
+            lines[index] = f"    description: {json.dumps(summaries[current])}\n"
+    return "".join(lines)
+
+
 def generate(files: dict[str, str]) -> dict[str, str]:
     """The generated files from their current text: README.md, Pulumi.yaml, docs/settings.md."""
     pulumi_yaml = files["Pulumi.yaml"]
+    pulumi_yaml = replace_between(
+        pulumi_yaml, PULUMI_MARKERS, render_pulumi_block(declared_config_keys(pulumi_yaml)), "Pulumi.yaml"
+    )
     return {
         "README.md": replace_between(files["README.md"], README_MARKERS, render_readme_table(), "README.md"),
-        "Pulumi.yaml": replace_between(
-            pulumi_yaml, PULUMI_MARKERS, render_pulumi_block(declared_config_keys(pulumi_yaml)), "Pulumi.yaml"
-        ),
+        "Pulumi.yaml": with_config_descriptions(pulumi_yaml),
         REFERENCE_PATH: render_reference(),
     }
 

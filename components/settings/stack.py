@@ -66,7 +66,7 @@ class StackSettings(SettingsModel):
     environment: Environment
     """dev, staging or prod: picks the environment defaults (deletion protection, backups, sizes, HSTS)."""
     target: Target
-    """Where the stack runs: an object discriminated by kind, with that target's settings."""
+    """Where the stack runs: an object with `kind` and that target's settings."""
     app: AppSettings
     web: WebSettings = WebSettings()
     database: DatabaseSettings = DatabaseSettings()

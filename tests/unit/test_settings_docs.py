@@ -122,6 +122,9 @@ def test_pulumi_yaml_declares_exactly_the_required_keys_and_stays_valid() -> Non
     document = yaml.safe_load(text)
     required = {f"djangostack:{s.key}" for s in sections() if s.required}
     assert set(document["config"]) == required
+    summaries = {f"djangostack:{s.key}": s.summary for s in sections()}
+    for key, declared in document["config"].items():
+        assert declared["description"] == summaries[key]
     assert document["name"] == "djangostack"
 
 
