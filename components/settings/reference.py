@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import annotated_types
+import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
@@ -209,7 +210,7 @@ def _default(info: FieldInfo) -> Any:
     if info.default is not PydanticUndefined:
         return info.default
     if info.default_factory is not None:
-        return info.default_factory()  # type: ignore[call-arg]
+        return info.get_default(call_default_factory=True, validated_data={})
     return PydanticUndefined
 
 
@@ -444,8 +445,6 @@ def _wrap(head: str, text: str, width: int) -> list[str]:
 
 def declared_config_keys(pulumi_yaml: str) -> set[str]:
     """The keys Pulumi.yaml's ``config:`` block declares (the required ones)."""
-    import yaml
-
     document = yaml.safe_load(pulumi_yaml) or {}
     return set((document.get("config") or {}).keys())
 
