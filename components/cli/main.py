@@ -7,6 +7,7 @@ Every subcommand takes ``--stack NAME-or-PATH``: a stack name (``dev`` ->
 - ``render``: write every file a host of that stack gets, for review.
 - ``plan``: what the program would register, evaluated under mocks (no credentials, no Pulumi CLI).
 - ``manage``: run a manage.py command on the live release of a deployed stack (``-- <arguments>``).
+- ``docs``: regenerate the settings reference (docs/settings.md, README table, Pulumi.yaml) from the models.
 
 One module per subcommand; each adds its parser (``add_parser``) and runs it (``run``).
 """
@@ -17,9 +18,9 @@ import argparse
 import sys
 
 from ..settings.errors import SettingsError
-from . import check, manage, plan, render
+from . import check, docs, manage, plan, render
 
-SUBCOMMANDS = (check, render, plan, manage)
+SUBCOMMANDS = (check, render, plan, manage, docs)
 
 
 def main(argv: list[str] | None = None) -> int:

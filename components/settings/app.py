@@ -61,9 +61,13 @@ class AppSettings(SettingsModel):
     image: Image | None = None
     """Container targets: image reference, pinned by digest or an immutable tag (never latest)."""
     interface: Literal["wsgi", "asgi"] = "wsgi"
+    """How the app is served: WSGI (Gunicorn workers) or ASGI (uvicorn workers)."""
     wsgi_module: PythonTarget = "project.wsgi:application"
+    """The WSGI application, as module:attribute."""
     asgi_module: PythonTarget = "project.asgi:application"
+    """The ASGI application, as module:attribute."""
     settings_module: PythonModule = "project.settings"
+    """DJANGO_SETTINGS_MODULE."""
     health_path: UrlPath = "/readyz"
     """Readiness endpoint: checks database and cache; gates releases and load balancers."""
     liveness_path: UrlPath = "/healthz"

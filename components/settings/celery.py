@@ -18,10 +18,15 @@ class CelerySettings(SettingsModel):
     """Celery worker and beat."""
 
     worker: bool = False
+    """Run a Celery worker."""
     beat: bool = False
+    """Run Celery beat (needs worker)."""
     app: PythonModule = "project"
+    """The module holding the Celery app (celery -A)."""
     concurrency: Annotated[int, Field(ge=1, le=64)] = 2
+    """Worker processes."""
     queues: Annotated[list[QueueName], Field(max_length=20)] = ["celery"]
+    """Queues the worker consumes."""
 
     @model_validator(mode="after")
     def _beat_needs_worker(self) -> CelerySettings:

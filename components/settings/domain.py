@@ -16,6 +16,7 @@ class TlsSettings(SettingsModel):
     """How the certificate for the custom domains is obtained."""
 
     mode: Literal["letsencrypt", "acm", "managed", "self-signed"]
+    """letsencrypt (hosts), acm (AWS), managed (Google-managed) or self-signed (tests)."""
     email: Email | None = None
     """ACME account email (letsencrypt)."""
     route53_zone_id: Annotated[str, Field(max_length=100, pattern=r"^Z[A-Z0-9]{1,31}$")] | None = None
@@ -36,6 +37,7 @@ class DomainSettings(SettingsModel):
     (https://letsencrypt.org/docs/rate-limits/) and ACM's highest names-per-certificate quota
     (https://docs.aws.amazon.com/acm/latest/userguide/acm-limits.html; the default is 10)."""
     tls: TlsSettings | None = None
+    """How the certificate for names is obtained; needed when names is set."""
 
     @model_validator(mode="after")
     def _custom_domain_needs_tls(self) -> DomainSettings:

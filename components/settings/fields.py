@@ -121,22 +121,37 @@ def _python_module(value: str) -> str:
 
 
 Hostname = Annotated[str, Field(max_length=254), AfterValidator(_hostname)]
+"""A fully qualified DNS name (lowercased, trailing dot dropped), not an IP address."""
 HostOrIp = Annotated[str, Field(max_length=254), AfterValidator(_host_or_ip)]
+"""An IPv4 or IPv6 address (no scope id) or a fully qualified DNS name."""
 Cidr = Annotated[str, Field(max_length=49), AfterValidator(_cidr)]
+"""A network in address/prefix form with no host bits set, e.g. 203.0.113.0/24."""
 UrlPath = Annotated[str, Field(max_length=200), AfterValidator(_url_path)]
+"""An absolute URL path such as /healthz (letters, digits and . _ ~ / - only)."""
 PythonTarget = Annotated[str, Field(max_length=200), AfterValidator(_python_target)]
+"""A Python object as package.module:attribute, e.g. project.wsgi:application."""
 PythonModule = Annotated[str, Field(max_length=200), AfterValidator(_python_module)]
+"""A dotted Python module path, e.g. project.settings."""
 Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
+"""An email address such as ops@example.com."""
 Image = Annotated[str, Field(max_length=512), AfterValidator(_image)]
+"""An OCI image reference (registry/repo/app:tag or @sha256:<64 hex digits>)."""
 PrivateCidr = Annotated[str, Field(max_length=18), AfterValidator(_cidr), AfterValidator(_private_ipv4_cidr)]
+"""A private IPv4 range (RFC 1918) in address/prefix form, e.g. 10.20.0.0/16."""
 EnvName = Annotated[str, Field(max_length=128, pattern=r"^[A-Z][A-Z0-9_]*$")]
+"""An environment variable name: upper-case letters, digits and underscores."""
 EnvValue = Annotated[str, Field(max_length=4096), AfterValidator(_env_value)]
+"""An environment value: no single quote, no control characters, no leading or trailing whitespace."""
 RelativePath = Annotated[str, Field(max_length=1024, pattern=r"^[A-Za-z0-9_./~+-]+$")]
 """A local file or directory path; read where ``pulumi up`` runs, never rendered onto a host."""
 OutputName = Annotated[str, Field(max_length=256, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]
+"""A stack output name; a dotted path reads inside a map output."""
 Slug = Annotated[str, Field(max_length=100, pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")]
+"""Lower-case letters, digits and hyphens, 3 to 32 characters, starting with a letter."""
 ReleaseId = Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+"""A release identifier: letters, digits and . _ -, at most 63 characters."""
 Port = Annotated[int, Field(ge=1, le=65535)]
+"""A TCP port, 1 to 65535."""
 
 
 class SettingsModel(BaseModel):
@@ -150,4 +165,7 @@ class SettingsModel(BaseModel):
         validate_by_alias=True,
         # Strict: a YAML `true` is not the number 1, and "10" is not 10.
         strict=True,
+        # Each field's attribute docstring is its description: the settings reference
+        # (settings/reference.py, `djangostack docs`) is generated from it.
+        use_attribute_docstrings=True,
     )

@@ -22,7 +22,9 @@ class NetworkReference(SettingsModel):
     """Output names in the referenced stack; a dotted path reads inside a map output, so another
     stack of this program is referenced with ``networkIds.vpcId`` (and so on)."""
     public_subnet_ids_output: OutputName = "publicSubnetIds"
+    """Output name of the public subnet IDs in the referenced stack."""
     private_subnet_ids_output: OutputName = "privateSubnetIds"
+    """Output name of the private subnet IDs in the referenced stack."""
     cidr: PrivateCidr | None = None
     """The referenced network's CIDR, when known: checked for overlap with peered ranges."""
 
@@ -31,10 +33,15 @@ class NetworkSettings(SettingsModel):
     """The network the stack runs in: created, or taken from another stack."""
 
     mode: Literal["create", "reference"] = "create"
+    """create: a network of its own; reference: another stack's network."""
     cidr: PrivateCidr = "10.20.0.0/16"
+    """Private IPv4 range of a created network (/24 or larger)."""
     az_count: Annotated[int, Field(ge=2, le=6)] = 2
+    """Availability zones the created network spans."""
     nat: Literal["none", "single", "per-az"] = "single"
+    """NAT gateways for private subnets: none, one, or one per zone."""
     reference: NetworkReference | None = None
+    """The other stack's network (mode reference)."""
     admin_cidrs: Annotated[list[Cidr], Field(max_length=50)] = []
     # 50 leaves room for the group's other rules under AWS's default 60 inbound rules per security
     # group (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html).

@@ -64,7 +64,9 @@ class StackSettings(SettingsModel):
     """Everything a stack says, validated. Built only by the loaders below."""
 
     environment: Environment
+    """dev, staging or prod: picks the environment defaults (deletion protection, backups, sizes, HSTS)."""
     target: Target
+    """Where the stack runs: an object with `kind` and that target's settings."""
     app: AppSettings
     web: WebSettings = WebSettings()
     database: DatabaseSettings = DatabaseSettings()
