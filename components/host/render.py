@@ -27,7 +27,6 @@ from typing import Any
 import jinja2
 import yaml
 
-from . import python_check
 from ..contract.app_env import (
     CONTRACT_NAMES,
     AppEnv,
@@ -37,6 +36,7 @@ from ..contract.app_env import (
     build_app_env,
     csrf_origins_value,
 )
+from . import python_check
 from .context import HostContext, is_ip_address
 from .distros import GUNICORN_VERSION, POETRY_EXPORT, UV_VERSION, check_package_name, python_hint
 from .files import HostFile
