@@ -33,10 +33,10 @@ from tests.gcp.support import (
     container,
     revision_template,
 )
-from tests.harness import Recording, Registered, evaluate_stack
+from tests.harness import Recording, Registered, evaluate_stack, fixture_stack
 
 REPO = Path(__file__).resolve().parents[2]
-STAGING_FILE = REPO / "stacks" / "Pulumi.staging.yaml"
+STAGING_FILE = fixture_stack("staging")
 RELEASE = "2026.11.25-1"
 IMAGE = "europe-west1-docker.pkg.dev/acme-notes-staging/notes-staging/app:2026.11.25-1"
 COMMAND = "command:local:Command"
