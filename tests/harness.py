@@ -1,10 +1,22 @@
 """The shared test harness (the engine itself lives in components/offline/mocking.py, shared with
-``djangostack plan``)."""
+``djangostack plan``).
 
-from djangostack.offline.mocking import ATTRIBUTES, INVOKES, Invoke, Recording, Registered, evaluate_stack, stack_config
+Tests own their stack files: a stack *name* (``"dev"``, ``"staging"``, ``"prod"``) resolves to
+``tests/fixtures/stacks/Pulumi.<name>.yaml``, never to the shipped ``stacks/`` files, which users
+edit (a new ``app.releaseId`` is how they release). Only the validity tests listed in
+``tests/unit/test_fixture_ownership.py`` read ``stacks/``, and they assert validity, not values.
+"""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from djangostack.offline import mocking
+from djangostack.offline.mocking import ATTRIBUTES, INVOKES, Invoke, Recording, Registered, stack_config
 
 __all__ = [
     "ATTRIBUTES",
+    "FIXTURE_STACKS",
     "INVOKES",
     "Invoke",
     "Recording",
@@ -12,17 +24,37 @@ __all__ = [
     "dev_target",
     "evaluate_dev_with_pulumi_command",
     "evaluate_stack",
+    "fixture_stack",
     "stack_config",
 ]
 
+FIXTURE_STACKS = Path(__file__).resolve().parent / "fixtures" / "stacks"
+"""The tests' own copies of the dev, staging and prod stacks."""
+
+
+def fixture_stack(name: str) -> Path:
+    """The tests' own stack file for ``name`` (``dev`` -> tests/fixtures/stacks/Pulumi.dev.yaml)."""
+    path = FIXTURE_STACKS / f"Pulumi.{name}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no fixture stack {name!r} in {FIXTURE_STACKS}")
+    return path
+
+
+def evaluate_stack(
+    stack: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, str] | None = None,
+) -> Recording:
+    """``mocking.evaluate_stack`` with stack names resolved to the tests' fixture stacks."""
+    path = fixture_stack(stack) if isinstance(stack, str) else stack
+    return mocking.evaluate_stack(path, overrides=overrides, secrets=secrets)
+
 
 def dev_target(**changes: object) -> dict[str, object]:
-    """The dev stack's ``target`` object with ``changes`` applied (for ``overrides={"target": ...}``)."""
+    """The dev fixture stack's ``target`` object with ``changes`` applied (for ``overrides={"target": ...}``)."""
     import yaml
 
-    from djangostack.offline.mocking import REPO
-
-    document = yaml.safe_load((REPO / "stacks" / "Pulumi.dev.yaml").read_text(encoding="utf-8"))
+    document = yaml.safe_load(fixture_stack("dev").read_text(encoding="utf-8"))
     target = dict(document["config"]["djangostack:target"])
     for key, value in changes.items():
         if value is None:
@@ -36,7 +68,7 @@ def evaluate_dev_with_pulumi_command(
     overrides: dict[str, object] | None = None, secrets: dict[str, str] | None = None
 ) -> Recording:
     """The dev stack as a real server stack would run it: remote steps through pulumi-command (the
-    default executor; the committed dev stack uses builtin-ssh for the local quick start)."""
+    default executor; the dev stack uses builtin-ssh for the local quick start)."""
     merged: dict[str, object] = {"target": dev_target(remoteExecutor=None)}
     merged.update(overrides or {})
     return evaluate_stack("dev", overrides=merged, secrets=secrets)

@@ -28,7 +28,7 @@ from pydantic_core import PydanticUndefined
 from . import fields as field_types
 from .defaults import ENVIRONMENT_DEFAULTS
 from .fields import PROJECT
-from .stack import SECRET_KEYS, StackSettings
+from .stack import SECRET_KEYS, StackSettings, apply_environment_defaults
 
 GENERATOR = "djangostack docs"
 REFERENCE_PATH = "docs/settings.md"
@@ -232,7 +232,7 @@ def environment_defaults() -> dict[str, dict[str, str]]:
     the environment and the target kind, and every key it fills is an environment default.
     """
     found: dict[str, dict[str, str]] = {}
-    fill = StackSettings._apply_environment_defaults  # the one place defaults are applied
+    fill = apply_environment_defaults  # the one place defaults are applied
     for environment in ENVIRONMENT_DEFAULTS:
         for model in target_models():
             kind = target_kind(model)

@@ -84,30 +84,36 @@ class StackSettings(SettingsModel):
     @classmethod
     def _apply_environment_defaults(cls, data: Any) -> Any:
         """Fill keys the stack leaves out from the environment's typed defaults."""
-        if not isinstance(data, dict) or data.get("environment") not in ENVIRONMENT_DEFAULTS:
-            return data
-        env = ENVIRONMENT_DEFAULTS[data["environment"]]
-        data = dict(data)
-        database = data.get("database", {})
-        if isinstance(database, dict):
-            database = dict(database)
-            database.setdefault("backupRetentionDays", env.backup_retention_days)
-            database.setdefault("deletionProtection", env.deletion_protection)
-            database.setdefault("multiAz", env.multi_az)
-            data["database"] = database
-        web = data.get("web", {})
-        if isinstance(web, dict):
-            web = dict(web)
-            web.setdefault("hstsSeconds", env.hsts_seconds)
-            data["web"] = web
-        target = data.get("target")
-        if isinstance(target, dict):
-            target = dict(target)
-            if target.get("kind") == "aws-ec2":
-                target.setdefault("dbInstanceClass", env.aws_db_instance_class)
-                target.setdefault("cacheNodeType", env.aws_cache_node_type)
-            elif target.get("kind") == "gcp-cloudrun":
-                target.setdefault("dbTier", env.gcp_db_tier)
-                target.setdefault("minInstances", env.gcp_min_instances)
-            data["target"] = target
+        return apply_environment_defaults(data)
+
+
+def apply_environment_defaults(data: Any) -> Any:
+    """Fill keys the stack leaves out from the environment's typed defaults (the one place they are
+    applied: ``StackSettings`` runs it before validation, the settings reference probes it)."""
+    if not isinstance(data, dict) or data.get("environment") not in ENVIRONMENT_DEFAULTS:
         return data
+    env = ENVIRONMENT_DEFAULTS[data["environment"]]
+    data = dict(data)
+    database = data.get("database", {})
+    if isinstance(database, dict):
+        database = dict(database)
+        database.setdefault("backupRetentionDays", env.backup_retention_days)
+        database.setdefault("deletionProtection", env.deletion_protection)
+        database.setdefault("multiAz", env.multi_az)
+        data["database"] = database
+    web = data.get("web", {})
+    if isinstance(web, dict):
+        web = dict(web)
+        web.setdefault("hstsSeconds", env.hsts_seconds)
+        data["web"] = web
+    target = data.get("target")
+    if isinstance(target, dict):
+        target = dict(target)
+        if target.get("kind") == "aws-ec2":
+            target.setdefault("dbInstanceClass", env.aws_db_instance_class)
+            target.setdefault("cacheNodeType", env.aws_cache_node_type)
+        elif target.get("kind") == "gcp-cloudrun":
+            target.setdefault("dbTier", env.gcp_db_tier)
+            target.setdefault("minInstances", env.gcp_min_instances)
+        data["target"] = target
+    return data

@@ -13,7 +13,7 @@ SINGLE = Path(__file__).parent / "Pulumi.single.yaml"
 
 @pytest.fixture(scope="module")
 def prod() -> Recording:
-    """stacks/Pulumi.prod.yaml: two instances behind an ALB, Multi-AZ RDS, Redis with a replica."""
+    """The prod fixture stack: two instances behind an ALB, Multi-AZ RDS, Redis with a replica."""
     return evaluate_stack("prod")
 
 

@@ -21,10 +21,11 @@ from djangostack.targets.aws.rules import (
 )
 from djangostack.validation import validate
 from tests.aws.conftest import SINGLE
-from tests.harness import evaluate_stack
+from tests.harness import evaluate_stack, fixture_stack
 
 REPO = Path(__file__).resolve().parents[2]
-PROD = REPO / "stacks" / "Pulumi.prod.yaml"
+PROD = fixture_stack("prod")
+SHIPPED_PROD = REPO / "stacks" / "Pulumi.prod.yaml"
 
 
 def _raw(path: Path) -> tuple[dict[str, Any], set[str]]:
@@ -116,6 +117,7 @@ def test_acm_on_a_single_instance_is_rejected() -> None:
 
 
 def test_the_shipped_stacks_pass_the_aws_checks() -> None:
+    check_settings(load_from_stack_file(SHIPPED_PROD))
     check_settings(load_from_stack_file(PROD))
     check_settings(load_from_stack_file(SINGLE))
 

@@ -25,7 +25,7 @@ from djangostack.offline.mocking import REPO, Recording, Registered
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.targets.aws import host_integration as hosts
 from tests.aws.conftest import SINGLE
-from tests.harness import evaluate_stack
+from tests.harness import evaluate_stack, fixture_stack
 
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 INSTANCE = "aws:ec2/instance:Instance"
@@ -204,7 +204,7 @@ def test_a_host_file_change_is_new_user_data(single: Recording) -> None:
 def test_a_release_on_the_fleet_is_new_user_data_and_on_a_single_instance_is_not(
     prod: Recording, single: Recording
 ) -> None:
-    prod_settings = yaml.safe_load((REPO / "stacks/Pulumi.prod.yaml").read_text())["config"]["djangostack:app"]
+    prod_settings = yaml.safe_load(fixture_stack("prod").read_text())["config"]["djangostack:app"]
     next_prod = evaluate_stack("prod", overrides={"app": {**prod_settings, "releaseId": "2099.01.01-1"}})
     assert _loader(next_prod) != _loader(prod)
     single_settings = yaml.safe_load(SINGLE.read_text())["config"]["djangostack:app"]

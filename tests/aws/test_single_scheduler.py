@@ -20,10 +20,11 @@ import pytest
 
 from djangostack.host import render
 from djangostack.host.context import HostContext
-from djangostack.offline.mocking import REPO, Recording
+from djangostack.offline.mocking import Recording
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.targets.aws import host_integration as hosts
 from tests.aws.local_postgres import LocalPostgres, available, local_postgres
+from tests.harness import fixture_stack
 
 UNIT = "/etc/systemd/system/celerybeat-notes.service"
 DROP_IN = f"{UNIT}.d/50-single-scheduler.conf"
@@ -38,7 +39,7 @@ def _bundle(rec: Recording) -> dict[str, dict[str, str]]:
 def test_fleet_hosts_run_beat_through_the_leader_lock(prod: Recording) -> None:
     files = _bundle(prod)
     drop_in = files[DROP_IN]["content"]
-    settings = load_from_stack_file(REPO / "stacks/Pulumi.prod.yaml")
+    settings = load_from_stack_file(fixture_stack("prod"))
     assert settings.celery.beat
     ctx = HostContext.from_settings(settings, public_hosts=list(settings.domain.names), media_bucket="b")
     unit = render.render_all(ctx)[UNIT].content
@@ -76,7 +77,7 @@ def postgres() -> Iterator[LocalPostgres]:
 
 
 def _wrapper(tmp_path: Path) -> Path:
-    settings = load_from_stack_file(REPO / "stacks/Pulumi.prod.yaml")
+    settings = load_from_stack_file(fixture_stack("prod"))
     ctx = HostContext.from_settings(settings, public_hosts=list(settings.domain.names), media_bucket="b")
     (script,) = [f for f in hosts.single_scheduler_files(ctx, render.render_all(ctx)) if f.path == WRAPPER]
     path = tmp_path / "beat-leader"

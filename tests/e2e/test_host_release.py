@@ -28,6 +28,7 @@ from djangostack.host.render import render_all
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.settings.stack import StackSettings
 from tests.e2e.web import Browser
+from tests.harness import fixture_stack
 from tools.testhost import TestHost, distro
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +40,7 @@ ARCHIVE = "/var/tmp/notes-artifacts/source.tar.gz"
 
 @pytest.fixture(scope="module")
 def settings() -> StackSettings:
-    return load_from_stack_file(REPO / "stacks/Pulumi.dev.yaml")
+    return load_from_stack_file(fixture_stack("dev"))
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,7 @@ import yaml
 
 from tests.engine.conftest import Cli, copy_project, output_of
 from tests.engine.pulumi_cli import REPO_ROOT, isolated_env, tools_bin
+from tests.harness import fixture_stack
 from tools.testhost import TestHost
 
 pytestmark = pytest.mark.engine
@@ -69,6 +70,7 @@ def env_values(ctx):
 render.env_values = env_values
 
 from djangostack.stack import main  # noqa: E402
+from tests.harness import fixture_stack
 
 main()
 '''
@@ -119,8 +121,8 @@ class Endpoint:
 
 
 def stack_config(host: Endpoint, environment: str) -> dict[str, Any]:
-    """The shipped dev stack's settings, re-pointed at ``host``."""
-    shipped = yaml.safe_load((REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text())["config"]
+    """The dev fixture stack's settings, re-pointed at ``host``."""
+    shipped = yaml.safe_load(fixture_stack("dev").read_text())["config"]
     config: dict[str, Any] = json.loads(json.dumps(shipped))
     config["djangostack:environment"] = environment
     config["djangostack:target"].update(

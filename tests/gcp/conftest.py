@@ -17,7 +17,7 @@ PROD_FIXTURE = Path(__file__).with_name("Pulumi.prod.yaml")
 
 @pytest.fixture(scope="session")
 def staging() -> Recording:
-    """stacks/Pulumi.staging.yaml as committed."""
+    """The staging fixture stack (tests/fixtures/stacks/Pulumi.staging.yaml)."""
     return evaluate_stack("staging")
 
 

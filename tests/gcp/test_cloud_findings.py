@@ -34,10 +34,11 @@ from tests.gcp.support import (
     migrate_job,
     revision_template,
 )
-from tests.harness import Recording, Registered, evaluate_stack
+from tests.harness import Recording, Registered, evaluate_stack, fixture_stack
+from tests.upgrade.urns import make_urn
 
 REPO = Path(__file__).resolve().parents[2]
-STAGING_FILE = REPO / "stacks" / "Pulumi.staging.yaml"
+STAGING_FILE = fixture_stack("staging")
 RELEASE = "2026.11.25-1"
 IMAGE = "europe-west1-docker.pkg.dev/acme-notes-staging/notes-staging/app:2026.11.25-1"
 COMMAND = "command:local:Command"
@@ -60,11 +61,17 @@ def _seconds(duration: str) -> int:
     return int(duration[:-1])
 
 
-def _engine_urn(urn: str) -> str:
-    """The URN the real engine gives: the SDK's mocks put the root stack's type into the type chain
-    of resources parented by the stack (``pulumi:pulumi:Stack$djangostack:...``); the engine never
-    does, and README commands must name what the engine uses."""
-    return urn.replace("::pulumi:pulumi:Stack$", "::")
+def _engine_urns(rec: Recording) -> dict[str, str]:
+    """The URNs the real engine gives, by the mocks URN: the SDK's mocks put the root stack's type
+    into the type chain of top-level resources and keep only the last type of a parent's chain; the
+    engine leaves the root stack out and qualifies a child's type with its parent's whole chain
+    (``tests.upgrade.urns``). README commands must name what the engine uses."""
+    engine: dict[str, str] = {}
+    for resource in rec.resources:  # registration order: a parent before its children
+        head, project = resource.urn.split("::")[:2]
+        stack = head.split(":")[2]
+        engine[resource.urn] = make_urn(stack, project, engine.get(resource.parent, ""), resource.type, resource.name)
+    return engine
 
 
 def _gcp_readme() -> str:
@@ -170,7 +177,7 @@ def test_the_readme_gives_the_way_forward_for_both_upstream_failure_modes(stagin
     assert bump == "pulumi config set --path --type int 'djangostack:target.migrationAttempt' 2"
     assert "24451" in section and "19060" in section
     (refresh,) = _commands(section, "pulumi refresh")
-    assert _targets(refresh.replace("--exclude", "--target")) == {_engine_urn(migrate_job(staging).urn)}
+    assert _targets(refresh.replace("--exclude", "--target")) == {_engine_urns(staging)[migrate_job(staging).urn]}
     job_name = migrate_job(staging).inputs["name"]
     assert f"--job {job_name} --region europe-west1" in section
 
@@ -225,8 +232,8 @@ def test_the_readme_first_image_targets_are_the_repository_and_everything_it_nee
         if resource.parent:
             pending.append(resource.parent)
     (first,) = [c for c in _commands(_gcp_readme(), "pulumi up") if "--target" in c]
-    assert _targets(first) == {_engine_urn(urn) for urn in needed}
-    assert len(needed) == 3
+    assert _targets(first) == {_engine_urns(staging)[urn] for urn in needed}
+    assert len(needed) == 4  # the root DjangoStack, ProjectServices, the API and the repository
     pushed = [c for c in _commands(_gcp_readme(), "docker push")]
     assert pushed == [f"docker push {IMAGE}"]
     assert IMAGE.split("/")[2] == repository.inputs["repositoryId"]
@@ -314,7 +321,7 @@ def test_teardown_phase_one_deletes_exactly_the_cloud_run_workloads(
     if stack == "staging":
         (command,) = [c for c in _commands(_gcp_readme(), "pulumi destroy") if "--target" in c]
         assert "--target-dependents" in command
-        assert _targets(command) == {_engine_urn(component.urn)}
+        assert _targets(command) == {_engine_urns(recording)[component.urn]}
 
 
 def test_the_readme_tears_down_in_two_phases_with_commands() -> None:

@@ -22,7 +22,7 @@ from tests.gcp.support import (
     revision_template,
     secret_env,
 )
-from tests.harness import Recording, evaluate_stack
+from tests.harness import Recording, evaluate_stack, fixture_stack
 
 STAGING_APP = {
     "name": "notes",
@@ -243,7 +243,7 @@ def test_outputs_follow_the_contract(staging: Recording) -> None:
 
 
 def _stack_file_with_image(tmp_path: Path, image: str) -> Path:
-    staging = Path(__file__).resolve().parents[2] / "stacks" / "Pulumi.staging.yaml"
+    staging = fixture_stack("staging")
     document = yaml.safe_load(staging.read_text(encoding="utf-8"))
     document["config"]["djangostack:app"]["image"] = image
     path = tmp_path / "Pulumi.imagecheck.yaml"

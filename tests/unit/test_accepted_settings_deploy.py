@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from djangostack.offline.cloud_limits import check_recording
-from djangostack.offline.mocking import evaluate_stack
 from djangostack.settings.errors import SettingsError
 from djangostack.validation import validate
+from tests.harness import evaluate_stack
 
 PROPERTY_EXAMPLES = int(os.environ.get("DJANGOSTACK_PROPERTY_EXAMPLES", "200"))
 

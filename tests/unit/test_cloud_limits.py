@@ -14,9 +14,10 @@ import pytest
 from djangostack.cli.main import main as cli
 from djangostack.offline import cloud_limits, mocking
 from djangostack.offline.cloud_limits import Breach, CloudLimitsError, check_recording, require_within_limits
-from djangostack.offline.mocking import REPO, Recording, Registered, evaluate_stack
+from djangostack.offline.mocking import REPO, Recording, Registered
 from djangostack.settings.errors import SettingsError
 from djangostack.validation import validate
+from tests.harness import evaluate_stack, fixture_stack
 
 STACK_FILES = sorted(
     [*REPO.glob("stacks/Pulumi.*.yaml"), *REPO.glob("tests/**/Pulumi.*.yaml"), *REPO.glob("benchmarks/Pulumi.*.yaml")]
@@ -366,7 +367,7 @@ def test_plan_fails_with_one_line_per_breach(
 ) -> None:
     # A limit lowered under what the staging stack uses (labels are not a settings-side check).
     monkeypatch.setattr(cloud_limits, "GCP_LABELS", 0)
-    assert cli(["plan", "--stack", "staging"]) == 1
+    assert cli(["plan", "--stack", str(fixture_stack("staging"))]) == 1
     err = capsys.readouterr().err
     assert err.startswith("cloud limits breached (")
     assert (
@@ -376,7 +377,7 @@ def test_plan_fails_with_one_line_per_breach(
 
 
 def test_plan_passes_a_stack_within_the_limits(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli(["plan", "--stack", "staging", "--format", "json"]) == 0
+    assert cli(["plan", "--stack", str(fixture_stack("staging")), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["stack"] == "staging"
 
 

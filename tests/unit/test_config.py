@@ -22,13 +22,14 @@ from djangostack.settings.fields import PROJECT
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.settings.stack import SECRET_KEYS
 from djangostack.validation import validate
+from tests.harness import fixture_stack
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = sorted((REPO / "stacks").glob("Pulumi.*.yaml"))
 
 
 def stack_document(name: str) -> dict[str, Any]:
-    return yaml.safe_load((REPO / "stacks" / f"Pulumi.{name}.yaml").read_text())
+    return yaml.safe_load(fixture_stack(name).read_text())
 
 
 def write_stack(tmp_path: Path, document: dict[str, Any], name: str = "test") -> Path:
@@ -55,14 +56,14 @@ def test_every_stack_file_in_stacks_is_valid(path: Path) -> None:
 
 
 def test_the_three_environments_use_the_three_targets() -> None:
-    kinds = {p.name: load_from_stack_file(p).target.kind for p in STACKS}
-    assert kinds["Pulumi.dev.yaml"] == "server"
-    assert kinds["Pulumi.staging.yaml"] == "gcp-cloudrun"
-    assert kinds["Pulumi.prod.yaml"] == "aws-ec2"
+    kinds = {name: load_from_stack_file(fixture_stack(name)).target.kind for name in ("dev", "staging", "prod")}
+    assert kinds["dev"] == "server"
+    assert kinds["staging"] == "gcp-cloudrun"
+    assert kinds["prod"] == "aws-ec2"
 
 
 def test_prod_defaults_protect_data_and_dev_defaults_stay_small() -> None:
-    prod = load_from_stack_file(REPO / "stacks/Pulumi.prod.yaml")
+    prod = load_from_stack_file(fixture_stack("prod"))
     assert prod.database.deletion_protection is True
     assert prod.database.backup_retention_days == ENVIRONMENT_DEFAULTS["prod"].backup_retention_days >= 7
     assert prod.database.multi_az is True
@@ -335,7 +336,7 @@ def run_check(path: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_prints_resolved_settings_and_exits_zero() -> None:
-    result = run_check(REPO / "stacks/Pulumi.prod.yaml")
+    result = run_check(fixture_stack("prod"))
     assert result.returncode == 0, result.stderr
     resolved = yaml.safe_load(result.stdout.split("\n", 1)[1].rsplit("secrets:", 1)[0])
     assert resolved["settings"]["database"]["deletionProtection"] is True
@@ -387,13 +388,13 @@ def test_render_writes_every_host_file_and_the_user_data(tmp_path: Path) -> None
 
     out = tmp_path / "host"
     with contextlib.redirect_stdout(io.StringIO()):
-        assert cli(["render", "--stack", "dev", "--out", str(out)]) == 0
-    files = render_all(HostContext.from_settings(load_from_stack_file(REPO / "stacks/Pulumi.dev.yaml")))
+        assert cli(["render", "--stack", str(fixture_stack("dev")), "--out", str(out)]) == 0
+    files = render_all(HostContext.from_settings(load_from_stack_file(fixture_stack("dev"))))
     for path, host_file in files.items():
         assert (out / path.lstrip("/")).read_text() == host_file.content
     assert (out / "cloud-init/user-data.yaml").read_text().startswith("#cloud-config")
     with contextlib.redirect_stderr(io.StringIO()) as err:
-        assert cli(["render", "--stack", "staging", "--out", str(out)]) == 1
+        assert cli(["render", "--stack", str(fixture_stack("staging")), "--out", str(out)]) == 1
     assert "no host files" in err.getvalue()
 
 

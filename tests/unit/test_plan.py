@@ -25,6 +25,7 @@ from djangostack.offline.plan import (
     make_plan,
     render_plan,
 )
+from tests.harness import fixture_stack
 
 REPO = Path(__file__).resolve().parents[2]
 STAND_IN = re.compile(r"mock-(secret|random)-")
@@ -32,9 +33,9 @@ SUMMARY = re.compile(r"^sha256:[0-9a-f]{12} \(\d+ bytes\)")
 
 
 def stack_file(tmp_path: Path, stack: str, edit: dict[str, Any]) -> Path:
-    """A copy of stacks/Pulumi.<stack>.yaml with some config keys replaced (``None`` removes one).
+    """A copy of the fixture stack Pulumi.<stack>.yaml with some config keys replaced (``None`` removes one).
     Keys without a namespace are ours; a nested dict replaces only the fields it names."""
-    document = yaml.safe_load((REPO / "stacks" / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8"))
+    document = yaml.safe_load(fixture_stack(stack).read_text(encoding="utf-8"))
     config = document["config"]
     for key, value in edit.items():
         full = key if ":" in key else f"djangostack:{key}"
@@ -85,8 +86,8 @@ def test_two_evaluations_of_a_stack_print_byte_identical_plans(stack: str) -> No
 
 
 def test_the_plan_does_not_depend_on_the_working_directory_or_the_checkout_path(tmp_path: Path) -> None:
-    from_repo = run_cli("--stack", "dev", "--format", "json")
-    elsewhere = run_cli("--stack", str(REPO / "stacks" / "Pulumi.dev.yaml"), "--format", "json", cwd=tmp_path)
+    from_repo = run_cli("--stack", str(fixture_stack("dev").relative_to(REPO)), "--format", "json")
+    elsewhere = run_cli("--stack", str(fixture_stack("dev")), "--format", "json", cwd=tmp_path)
     assert from_repo.returncode == 0, from_repo.stderr
     assert elsewhere.returncode == 0, elsewhere.stderr
     assert from_repo.stdout == elsewhere.stdout
@@ -291,11 +292,11 @@ def test_the_markdown_diff_has_a_summary_and_a_list_per_section(tmp_path: Path, 
 
 
 def test_the_command_line_saves_json_and_prints_a_diff_against_it(tmp_path: Path) -> None:
-    saved = run_cli("--stack", "dev", "--format", "json")
+    saved = run_cli("--stack", str(fixture_stack("dev")), "--format", "json")
     assert saved.returncode == 0, saved.stderr
     base = tmp_path / "base.json"
     base.write_text(saved.stdout, encoding="utf-8")
-    diff = run_cli("--stack", "dev", "--diff", str(base))
+    diff = run_cli("--stack", str(fixture_stack("dev")), "--diff", str(base))
     assert diff.returncode == 0, diff.stderr
     assert diff.stdout.splitlines()[0] == "### Plan diff for stack `dev`: +0 ~0 -0"
 
@@ -313,9 +314,9 @@ def test_an_invalid_stack_exits_1_with_one_line_per_problem(tmp_path: Path) -> N
 def test_an_unreadable_base_plan_exits_1_with_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "base.json"
     bad.write_text("[]", encoding="utf-8")
-    result = run_cli("--stack", "dev", "--diff", str(bad))
+    result = run_cli("--stack", str(fixture_stack("dev")), "--diff", str(bad))
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "format 1" in result.stderr, result.stderr
-    missing = run_cli("--stack", "dev", "--diff", str(tmp_path / "absent.json"))
+    missing = run_cli("--stack", str(fixture_stack("dev")), "--diff", str(tmp_path / "absent.json"))
     assert missing.returncode == 1
     assert "cannot read the base plan" in missing.stderr

@@ -102,7 +102,7 @@ def test_environment_defaults_are_shown_per_environment() -> None:
         assert f"{env} {defaults.aws_db_instance_class}" in rows["target[aws-ec2].dbInstanceClass"].default
         assert f"{env} {defaults.gcp_min_instances}" in rows["target[gcp-cloudrun].minInstances"].default
     assert rows["web.threads"].default == "1"
-    assert rows["app.releaseId"].default == "required"
+    assert rows["app.releaseId"].default == "unset"  # optional: derived from the code when unset
     assert "one of sync | gthread | uvicorn" in rows["web.workerClass"].type
     assert ">= 5" in rows["web.timeoutSeconds"].type and "<= 600" in rows["web.timeoutSeconds"].type
 
