@@ -216,7 +216,7 @@ def _legacy_name_aliases(
     ``<app>``). Its children follow through the engine's inherited aliases."""
     aliases: list[pulumi.Input[str | pulumi.Alias]] = [pulumi.Alias(name=legacy_name)]
     for alias in opts.aliases if opts is not None and opts.aliases else []:
-        if isinstance(alias, pulumi.Alias) and alias.name in (..., None):
+        if isinstance(alias, pulumi.Alias) and not isinstance(alias.name, str):  # unset (... or None): the same name
             aliases.append(
                 pulumi.Alias(
                     name=legacy_name, type_=alias.type_, parent=alias.parent, stack=alias.stack, project=alias.project

@@ -40,7 +40,7 @@ from djangostack.settings.stack import StackSettings
 from djangostack.targets.aws import host_integration as hosts
 from tests.e2e.test_host_release import Load
 from tests.e2e.web import Browser
-from tools.testhost import TestHost
+from tools.testhost import TestHost, distro
 
 pytestmark = pytest.mark.e2e
 
@@ -105,8 +105,9 @@ def settings() -> StackSettings:
 def ctx(settings: StackSettings) -> HostContext:
     ctx = HostContext.from_settings(settings, public_hosts=list(FACTS.public_hosts), media_bucket=FACTS.bucket)
     # The test host shares this machine's network: ports of its own instead of 80/443, and the
-    # test host's login user in place of EC2's "ubuntu".
-    return dataclasses.replace(ctx, http_port=18080, https_port=18443, ssh_user="deploy")
+    # test host's login user in place of EC2's "ubuntu", and the test host's OS in place of the AMI's
+    # Ubuntu (the bootstrap refuses a host that runs another OS than the one it was rendered for).
+    return dataclasses.replace(ctx, http_port=18080, https_port=18443, ssh_user="deploy", host_os=distro().host_os)
 
 
 def bundle(settings: StackSettings, ctx: HostContext) -> hosts.HostBundle:

@@ -57,7 +57,15 @@ def app_with_fixtures(tmp: Path) -> Path:
     (fixtures / "media" / "demo").mkdir(parents=True)
     (fixtures / "media" / "demo" / "pixel.png").write_bytes(b"\x89PNG\r\n\x1a\n fixture image")
     (fixtures / "demo.json").write_text(
-        json.dumps([{"model": "notes.note", "pk": 9001, "fields": {"text": "from the demo fixture"}}]),
+        json.dumps(
+            [
+                {
+                    "model": "notes.note",
+                    "pk": 9001,
+                    "fields": {"text": "from the demo fixture", "created_at": "2026-01-01T00:00:00Z"},
+                }
+            ]
+        ),
         encoding="utf-8",
     )
     return copy
@@ -105,7 +113,7 @@ def test_createsuperuser_noinput_with_the_password_from_env(live: Request) -> No
         "u = get_user_model().objects.get(username='admin'); "
         f"print(u.is_superuser, u.check_password({PASSWORD!r}))"
     )
-    code, out, err = run_manage(live, "shell", "-c", check)
+    code, out, err = run_manage(live, "shell", "--no-imports", "-c", check)
     assert (code, out.strip()) == (0, "True True"), err
 
 
@@ -115,7 +123,7 @@ def test_the_command_runs_as_the_app_user_in_the_live_release_with_the_apps_envi
         "print(json.dumps([pwd.getpwuid(os.getuid()).pw_name, os.path.basename(os.getcwd()), "
         "os.environ.get('RELEASE_ID'), bool(os.environ.get('DATABASE_URL'))]))"
     )
-    code, out, err = run_manage(live, "shell", "-c", probe)
+    code, out, err = run_manage(live, "shell", "--no-imports", "-c", probe)
     assert code == 0, err
     ctx = HostContext.from_settings(live.settings)
     assert json.loads(out.strip().splitlines()[-1]) == [ctx.user, "m1", "m1", True]
@@ -129,27 +137,31 @@ def test_a_fixture_with_nested_media_loads_and_its_image_arrived(live: Request) 
         "import os; from notes.models import Note; "
         "print(Note.objects.get(pk=9001).text, os.path.exists('notes/fixtures/media/demo/pixel.png'))"
     )
-    code, out, err = run_manage(live, "shell", "-c", check)
+    code, out, err = run_manage(live, "shell", "--no-imports", "-c", check)
     assert (code, out.strip()) == (0, "from the demo fixture True"), err
 
 
 def test_data_on_stdin_reaches_the_command(live: Request) -> None:
-    fixture = json.dumps([{"model": "notes.note", "pk": 9002, "fields": {"text": "from stdin"}}])
+    fixture = json.dumps(
+        [{"model": "notes.note", "pk": 9002, "fields": {"text": "from stdin", "created_at": "2026-01-01T00:00:00Z"}}]
+    )
     code, out, err = run_manage(live, "loaddata", "--format=json", "-", stdin=fixture)
     assert code == 0, err
-    code, out, err = run_manage(live, "shell", "-c", "from notes.models import Note; print(Note.objects.get(pk=9002))")
+    code, out, err = run_manage(
+        live, "shell", "--no-imports", "-c", "from notes.models import Note; print(Note.objects.get(pk=9002))"
+    )
     assert (code, out.strip()) == (0, "from stdin"), err
 
 
 def test_hostile_arguments_arrive_as_they_were_given(live: Request) -> None:
     text = "$(touch /tmp/pwned) `id` ; rm -rf / # \"quoted\" 'single' \\ * a,b"
-    code, out, err = run_manage(live, "shell", "-c", f"import sys; sys.stdout.write({text!r})")
+    code, out, err = run_manage(live, "shell", "--no-imports", "-c", f"import sys; sys.stdout.write({text!r})")
     assert code == 0, err
     assert out == text
 
 
 def test_a_failing_command_passes_its_exit_code_on(live: Request) -> None:
-    code, _out, _err = run_manage(live, "shell", "-c", "import sys; sys.exit(3)")
+    code, _out, _err = run_manage(live, "shell", "--no-imports", "-c", "import sys; sys.exit(3)")
     assert code == 3
     code, _out, err = run_manage(live, "loaddata", "no-such-fixture")
     assert code == 1

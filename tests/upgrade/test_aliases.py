@@ -74,8 +74,17 @@ def test_one_root_component_holds_every_resource(current: tuple[str, list[Node]]
     assert all(n.parent for n in nodes if n.type != ROOT_TYPE)
 
 
+# Resources added on purpose since the recorded layouts (a genuine create on upgrade, never a
+# renamed old one): (type, name) per fixture stack. Keep this list short and explained.
+ADDED_SINCE: dict[str, set[tuple[str, str]]] = {
+    # The one-off command job (`djangostack manage` on gcp-cloudrun), new with issue 16.
+    "gcp": {("gcp:cloudrunv2/job:Job", "notes-gcp-manage")},
+}
+
+
 def _matching(stack: str, nodes: list[Node], urns: dict[str, str]) -> Matching:
-    without_root = [n for n in nodes if n.type != ROOT_TYPE]
+    added = ADDED_SINCE.get(stack, set())
+    without_root = [n for n in nodes if n.type != ROOT_TYPE and (n.type, n.name) not in added]
     return match_previous(without_root, urns, stack, PROJECT)
 
 
@@ -107,7 +116,7 @@ def test_without_the_aliases_the_engine_would_replace_everything(current: tuple[
     stripped = [dataclasses.replace(n, aliases=()) for n in nodes]
     for commit, urns in previous(stack):
         matching = _matching(stack, stripped, urns)
-        assert len(matching.creates) == len(nodes) - 1, commit
+        assert len(matching.creates) == len(nodes) - 1 - len(ADDED_SINCE.get(stack, ())), commit
         assert sorted(matching.deletes) == sorted(urns), commit
 
 
