@@ -27,6 +27,20 @@ bash scripts/start-test-services.sh
 # shellcheck source=scripts/pulumi-env.sh
 source scripts/pulumi-env.sh
 
+if [ "$fast" -eq 0 ]; then
+  # The slow suites' debootstrap'd roots (the Debian 12 and 13 test hosts, the containers' Debian 13
+  # base) are mostly downloads: build them in the background while lint and the fast tests use the
+  # CPU. Each build holds its own file lock, so a suite that needs a root before it is ready waits
+  # for it; a failed build is retried there and reported by that suite. Warm caches: instant.
+  mkdir -p .cache
+  (
+    .venv/bin/python -m tools.testhost build
+    .venv/bin/python -m tools.testhost --suite trixie build
+  ) >.cache/prebuild-testhost.log 2>&1 &
+  .venv/bin/python -c 'from tests.containers.podman import ensure_base_image; ensure_base_image()' \
+    >.cache/prebuild-containers.log 2>&1 &
+fi
+
 echo "== lint and types"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
@@ -49,3 +63,6 @@ if [ "$fast" -eq 0 ]; then
   echo "== builds and releases on Debian 13 (trixie)"
   TESTHOST_SUITE=trixie .venv/bin/python -m pytest -q -m e2e tests/e2e/test_builds.py "${extra[@]}"
 fi
+
+# Background builds have ended by now (every suite that needed them waited for their locks).
+wait
