@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from djangostack.offline.mocking import evaluate_stack
 from tests.containers import podman, services
 from tests.containers.specs import CloudRunSpecs, cloudrun_specs
+from tests.harness import evaluate_stack
 
 STACK_FIXTURE = Path(__file__).with_name("Pulumi.containers.yaml")
 TEST_IMAGE = "localhost/djangostack-sample:contract"

@@ -126,7 +126,8 @@ class CloudRunSpecs:
 
 def cloudrun_specs(recording: Recording) -> CloudRunSpecs:
     service = recording.one(SERVICE)
-    job = recording.one(JOB)
+    # The migration Job (the stack also has the `-manage` Job for one-off commands).
+    [job] = [r for r in recording.of_type(JOB) if r.name.endswith("-migrate")]
     pools = {}
     for pool in recording.of_type(WORKER_POOL):
         spec = _container(pool.name, "worker-pool", pool.inputs["template"])

@@ -16,8 +16,9 @@ import pytest
 
 from djangostack.host.context import HostContext
 from djangostack.settings.loading import load_from_stack_file
-from tests.e2e.test_host_release import APP, REPO, bootstrap, release
+from tests.e2e.test_host_release import APP, bootstrap, release
 from tests.e2e.web import Browser
+from tests.harness import fixture_stack
 from tools.testhost import TestHost, distro
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +29,7 @@ BUILD_COMMAND = ("sh", "-c", "id -un > built-by.txt && msgfmt --version | head -
 
 @pytest.fixture(scope="module")
 def ctx() -> HostContext:
-    base = HostContext.from_settings(load_from_stack_file(REPO / "stacks/Pulumi.dev.yaml"))
+    base = HostContext.from_settings(load_from_stack_file(fixture_stack("dev")))
     return dataclasses.replace(
         base, host_os=distro().host_os, system_packages=("gettext",), build_commands=(BUILD_COMMAND,)
     )

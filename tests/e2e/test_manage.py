@@ -22,6 +22,7 @@ from djangostack.settings.loading import read_stack_file
 from djangostack.settings.stack import StackSettings
 from djangostack.validation import validate
 from tests.e2e.test_host_release import bootstrap, release
+from tests.harness import fixture_stack
 from tools.testhost import TestHost
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +34,7 @@ PASSWORD = "correct horse $(battery) staple"  # a space and a $( ), which no she
 
 def settings_for(host: TestHost) -> StackSettings:
     """The dev stack's settings pointed at this test host, its host key pinned."""
-    raw, secrets, plaintext = read_stack_file(REPO / "stacks/Pulumi.dev.yaml")
+    raw, secrets, plaintext = read_stack_file(fixture_stack("dev"))
     host_key = (host.root / "etc/ssh/ssh_host_ed25519_key.pub").read_text(encoding="utf-8").split()[:2]
     raw = {
         **raw,

@@ -70,7 +70,6 @@ def env_values(ctx):
 render.env_values = env_values
 
 from djangostack.stack import main  # noqa: E402
-from tests.harness import fixture_stack
 
 main()
 '''

@@ -60,6 +60,19 @@ VALIDITY_ONLY: dict[str, set[str]] = {
     "tests/artifacts/test_ci_scripts.py": {
         '(["--stack", "dev", "--host", "d.example", "--host-key", "ssh-ed25519 AAAA"], "other than dev"),'
     },
+    # the upgrade tests' own fixture stacks (tests/upgrade/stacks), and the previous layout's own
+    # mocks engine run on them by the recorder
+    "tests/upgrade/record_previous_urns.py": {
+        'STACKS = HERE / "stacks"',
+        "from components.mocking import evaluate_stack",
+    },
+    "tests/upgrade/test_aliases.py": {
+        'STACKS = sorted((HERE / "stacks").glob("Pulumi.*.yaml"))',
+        'nodes = resource_nodes(records(evaluate_stack(HERE / "stacks" / f"Pulumi.{stack}.yaml")), stack, PROJECT)',
+    },
+    "tests/engine/test_layout_upgrade.py": {
+        'shutil.copy2(before.stack_file(STACK), current / "stacks" / before.stack_file(STACK).name)',
+    },
     # throwaway project copies for the engine tests (their own stacks/ directory, not the shipped one)
     "tests/engine/conftest.py": {
         '(dest / "stacks").mkdir(exist_ok=True)',
