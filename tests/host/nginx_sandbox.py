@@ -7,9 +7,10 @@ from pathlib import Path
 from djangostack.host.context import HostContext
 
 
-def nginx_sandbox(site: str, directory: Path, ctx: HostContext, cert: Path, key: Path) -> Path:
+def nginx_sandbox(site: str, directory: Path, ctx: HostContext, cert: Path, key: Path, *, serve: bool = False) -> Path:
     """Write ``site`` (host paths swapped for ``directory``'s) and an nginx.conf including it; the
-    config's path, for ``nginx -t -p directory -c <path>``."""
+    config's path, for ``nginx -t -p directory -c <path>``. ``serve``: also runnable in the
+    foreground as root (``nginx -p directory -c <path>``), with every temp path inside ``directory``."""
     (directory / "logs").mkdir(exist_ok=True)
     for real, fake in (
         (ctx.cert_file, cert),
@@ -21,9 +22,22 @@ def nginx_sandbox(site: str, directory: Path, ctx: HostContext, cert: Path, key:
         site = site.replace(str(real), str(fake))
     (directory / "site.conf").write_text(site)
     config = directory / "nginx.conf"
+    main = f"pid {directory}/nginx.pid;\nerror_log {directory}/logs/error.log;\n"
+    temp = ""
+    if serve:
+        main = f"user root;\n{main}daemon off;\n"
+        temp = "".join(
+            f"    {kind}_temp_path {directory}/{sub};\n"
+            for kind, sub in (
+                ("client_body", "body"),
+                ("proxy", "proxy"),
+                ("fastcgi", "fcgi"),
+                ("uwsgi", "uwsgi"),
+                ("scgi", "scgi"),
+            )
+        )
     config.write_text(
-        f"pid {directory}/nginx.pid;\nerror_log {directory}/logs/error.log;\nevents {{}}\n"
-        f"http {{\n    include /etc/nginx/mime.types;\n    access_log {directory}/logs/access.log;\n"
-        f"    include {directory}/site.conf;\n}}\n"
+        f"{main}events {{}}\nhttp {{\n    include /etc/nginx/mime.types;\n"
+        f"    access_log {directory}/logs/access.log;\n{temp}    include {directory}/site.conf;\n}}\n"
     )
     return config

@@ -25,6 +25,7 @@ import pytest
 from djangostack.host import render
 from djangostack.host.context import HostContext
 from tests.host.conftest import dev_context
+from tests.host.nginx_sandbox import nginx_sandbox
 
 pytestmark = pytest.mark.artifacts
 
@@ -97,25 +98,7 @@ def served(tmp_path: Path) -> Iterator[HostContext]:
     upstream = _Upstream(ctx.socket_path, _Handler)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
     cert, key = _self_signed(tmp_path)
-    (tmp_path / "logs").mkdir()
-    site = render.render_nginx_site(ctx)
-    for real, fake in (
-        (ctx.cert_file, cert),
-        (ctx.key_file, key),
-        (ctx.reject_cert_file, cert),
-        (ctx.reject_key_file, key),
-        ("/var/log/nginx/", f"{tmp_path}/logs/"),
-    ):
-        site = site.replace(str(real), str(fake))
-    (tmp_path / "site.conf").write_text(site)
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(
-        f"user root;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/logs/error.log;\ndaemon off;\n"
-        f"events {{}}\nhttp {{\n    include /etc/nginx/mime.types;\n    access_log {tmp_path}/logs/access.log;\n"
-        f"    client_body_temp_path {tmp_path}/body;\n    proxy_temp_path {tmp_path}/proxy;\n"
-        f"    fastcgi_temp_path {tmp_path}/fcgi;\n    uwsgi_temp_path {tmp_path}/uwsgi;\n"
-        f"    scgi_temp_path {tmp_path}/scgi;\n    include {tmp_path}/site.conf;\n}}\n"
-    )
+    conf = nginx_sandbox(render.render_nginx_site(ctx), tmp_path, ctx, cert, key, serve=True)
     check = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     server = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(conf)], stderr=subprocess.PIPE)
