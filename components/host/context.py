@@ -14,7 +14,7 @@ Paths (``<app>`` is ``app.name``)::
 
     /srv/<app>/                      root:root 0755   base dir, traversable by Nginx
       releases/<id>/                 root:root 0755   code (read-only to the app), static/,
-                                                      .venv -> ../../shared/venvs/<deps hash>
+                                                      .venv: a link to the venv in shared/venvs/<deps hash>
       current -> releases/<id>                        switched atomically by the release script
       shared/media/                  <app>:www-data 2750  uploads (local media only)
       shared/logs/                   <app>:<app> 2750     file logs, rotated by logrotate
