@@ -30,6 +30,11 @@ class TargetRules(Protocol):
 
     def problems(self, settings: StackSettings, stack: str) -> list[str]: ...
 
+    @property
+    def REFUSED_KEYS(self) -> Mapping[str, str]:  # noqa: N802 - a module constant
+        """Keys (``target.os``) the target has no field for and refuses with its own hint."""
+        ...
+
 
 TARGET_RULES: dict[str, TargetRules] = {"server": server_rules, "aws-ec2": aws_rules, "gcp-cloudrun": gcp_rules}
 """Each target's rules, in its own package."""
@@ -94,7 +99,11 @@ def _error_lines(exc: ValidationError) -> list[str]:
         path = "".join(_key_part(i, p) for i, p in enumerate(loc))
         key = f"{PROJECT}:{path}"
         etype = err["type"]
-        if etype == "extra_forbidden":
+        tag = next((p for p in err["loc"] if isinstance(p, str) and p in _TAGS), None)
+        refused = TARGET_RULES[tag].REFUSED_KEYS.get(path) if tag else None
+        if etype == "extra_forbidden" and refused:
+            lines.append(f"{key}: {refused}")
+        elif etype == "extra_forbidden":
             allowed = _allowed_keys(loc[:-1])
             lines.append(
                 f"{key}: unknown key (got {_show(err['input'])}); allowed keys here: "

@@ -506,6 +506,9 @@ class HostContext:
             sentry=settings.observability.sentry,
             extra_env=tuple(sorted(settings.app.extra_env.items())),
             host_os=edge.host_os,
+            python=settings.app.python,
+            system_packages=tuple(settings.app.system_packages),
+            build_commands=tuple(tuple(command) for command in settings.app.build_commands),
             traces_sample_rate=settings.observability.traces_sample_rate,
             env_names=tuple(sorted(settings.app.env_names.items())),
             static_subdir=settings.app.static_root,
@@ -534,6 +537,7 @@ def server_edge(settings: StackSettings) -> HostEdge:
         ssh_port=target.ssh_port,
         ssh_user=target.ssh_user,
         releases_to_keep=target.releases_to_keep,
+        host_os=target.os,
     )
 
 
@@ -556,8 +560,8 @@ def default_edge(settings: StackSettings) -> HostEdge:
             releases_to_keep=target.releases_to_keep,
             region=target.region,
             database_snapshots=True,
-            # aws-ec2 boots Canonical's Ubuntu 24.04 AMI (components/targets/aws/rules.py).
-            host_os="ubuntu-24.04",
+            # aws-ec2 boots Canonical's Ubuntu AMI of target.os (components/targets/aws/rules.py).
+            host_os=target.os,
         )
     raise ValueError(f"target kind {target.kind!r} has no Linux host to render files for")
 

@@ -9,11 +9,10 @@ bootstrap, from the python-build-standalone releases that uv uses).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, get_args
 
-OsName = Literal["debian-12", "debian-13", "ubuntu-22.04", "ubuntu-24.04"]
+from ..settings.fields import OsName, debian_package_problem
 
 
 @dataclass(frozen=True)
@@ -47,15 +46,15 @@ HOST_OSES: Final[dict[str, HostOs]] = {
 
 DEFAULT_OS: Final = "debian-12"
 
+if set(HOST_OSES) != set(get_args(OsName)):  # the settings' choices and the facts must not drift
+    raise RuntimeError("HOST_OSES and settings.fields.OsName name different operating systems")
+
 UV_VERSION: Final = "0.13.9"
 """The uv that builds every release's venv (installed from PyPI into /usr/local/lib/<app>/uv by
 the bootstrap). Measured against pip in benchmarks/host_bench.py (``--builds``)."""
 
 GUNICORN_VERSION: Final = "27.0.1"
 """Installed into the venv when the app's own requirements do not bring Gunicorn."""
-
-PYTHON_VERSION_PATTERN: Final = r"^3\.(1[0-9]|[89])$"
-"""``host.python`` is ``system`` or a CPython ``3.N`` (uv-managed when the distro ships another)."""
 
 
 def host_os(name: str) -> HostOs:
@@ -75,18 +74,12 @@ def postgres_packages(os_: HostOs) -> tuple[str, ...]:
     return (f"postgresql-{os_.postgres}", f"postgresql-client-{os_.postgres}")
 
 
-DEBIAN_PACKAGE_PATTERN: Final = r"^[a-z0-9][a-z0-9+.-]+$"
-"""Debian policy 5.6.1: lowercase letters, digits, ``+ - .``; two characters or more, starting
-with a letter or digit (an optional ``:arch`` qualifier is not accepted)."""
-
-
 def check_package_name(name: str) -> str:
-    """Return ``name`` when it is a valid Debian package name, else raise ValueError."""
-    if not re.fullmatch(DEBIAN_PACKAGE_PATTERN, name) or len(name) > 100:
-        raise ValueError(
-            f"{name!r} is not a Debian package name (lowercase letters, digits, '+', '-' and '.', "
-            "at least two characters, starting with a letter or digit)"
-        )
+    """Return ``name`` when it is a valid Debian package name, else raise ValueError (the same rule
+    as the ``app.systemPackages`` setting, checked again where the name reaches apt-get)."""
+    problem = debian_package_problem(name)
+    if problem:
+        raise ValueError(f"{name[:100]!r} is not a Debian package name: {problem}")
     return name
 
 

@@ -10,9 +10,12 @@ from pydantic import (
 )
 
 from .fields import (
+    BuildCommand,
+    DebianPackage,
     EnvName,
     EnvValue,
     Image,
+    PythonChoice,
     PythonModule,
     PythonTarget,
     RelativePath,
@@ -89,6 +92,18 @@ class AppSettings(SettingsModel):
     release links it to the shared media folder."""
     deploy_check: DeployCheckSettings = DeployCheckSettings()
     """Host targets: fail level and silenced ids of ``check --deploy`` before each release."""
+    python: PythonChoice = "system"
+    """Host targets: the app's Python. ``system``: the host OS's python3 (debian-12: 3.11, debian-13:
+    3.13, ubuntu-22.04: 3.10, ubuntu-24.04: 3.12); ``3.N``: that CPython, installed by uv at bootstrap
+    when the OS ships another (3.9 to 3.15). Container targets: set in the image's Dockerfile."""
+    system_packages: Annotated[list[DebianPackage], Field(max_length=100)] = []
+    """Host targets: extra Debian/Ubuntu packages the app needs (gettext, libjpeg-dev), installed by the
+    bootstrap; package names only (no options, versions or :arch), at most 100."""
+    build_commands: Annotated[list[BuildCommand], Field(max_length=20)] = []
+    """Host targets: steps run in each new release before ``check --deploy``, as the app user, with the
+    app's environment and the venv first on PATH; each a list of words (no shell, every word
+    quoted), e.g. ``[["python", "manage.py", "compilemessages"]]``. At most 20 commands of 32 words
+    of 512 characters."""
     remove_data_on_destroy: bool = False
     """Host targets: ``pulumi destroy`` also drops the local database and role and removes media,
     backups and host secrets. Off: they stay on the host (nothing but this setting deletes data)."""

@@ -120,6 +120,73 @@ def _python_module(value: str) -> str:
     return value
 
 
+OsName = Literal["debian-12", "debian-13", "ubuntu-22.04", "ubuntu-24.04"]
+"""A host operating system the host layer knows (``components/host/distros.py`` holds what each ships)."""
+
+DEBIAN_PACKAGE_PATTERN = r"[a-z0-9][a-z0-9+.-]+"
+"""Debian policy 5.6.1: lowercase letters, digits, ``+ - .``; two characters or more, starting
+with a letter or digit (no ``:arch`` qualifier). Matched with ``fullmatch``."""
+
+DEBIAN_PACKAGE_CHARS = 100
+"""Longest package name accepted (Debian's longest real names are about 60 characters)."""
+
+MANAGED_PYTHONS = tuple(f"3.{minor}" for minor in range(9, 16))
+"""The CPython minors ``app.python`` may name. uv installs them from python-build-standalone, whose
+Linux builds need glibc 2.17 or newer, which every supported OS has (Debian 12: 2.36, Ubuntu 22.04:
+2.35). 3.9 is the floor: the release's Python check (``host/python_check.py``) runs on the app's
+interpreter and needs 3.9 or newer."""
+
+BUILD_WORD_CHARS = 512
+"""Longest word of an ``app.buildCommands`` command."""
+
+
+def debian_package_problem(name: str) -> str | None:
+    """Why ``name`` is not a Debian package name the bootstrap may pass to apt-get, else None."""
+    if len(name) > DEBIAN_PACKAGE_CHARS:
+        return f"is {len(name)} characters; at most {DEBIAN_PACKAGE_CHARS}"
+    if not re.fullmatch(DEBIAN_PACKAGE_PATTERN, name, flags=re.ASCII):
+        return (
+            "must be a Debian package name: lowercase letters, digits, '+', '-' and '.', at least two "
+            "characters, starting with a letter or digit (no apt options, versions or :arch)"
+        )
+    return None
+
+
+def _debian_package(value: str) -> str:
+    problem = debian_package_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _python_choice(value: str) -> str:
+    if value != "system" and value not in MANAGED_PYTHONS:
+        raise ValueError(
+            f"must be 'system' (the host OS's python3) or a CPython minor uv installs: {', '.join(MANAGED_PYTHONS)}"
+        )
+    return value
+
+
+def _build_word(value: str) -> str:
+    """Any text without control or invisible format characters: the word is quoted in the script."""
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value):
+        raise ValueError(
+            "must not contain control or invisible characters (line breaks, tabs, NUL, escape, bidi marks)"
+        )
+    return value
+
+
+def _build_command(value: list[str]) -> list[str]:
+    """The first word is the program: a name on PATH or a path, never an option or an assignment
+    (``env`` runs it, and would read ``NAME=value`` as environment and ``-x`` as its own option)."""
+    if not re.fullmatch(r"[A-Za-z0-9_./][A-Za-z0-9_./+-]*", value[0], flags=re.ASCII):
+        raise ValueError(
+            f"the first word {value[0][:80]!r} must be a program name or path (letters, digits, . _ / + -, "
+            "not starting with '-'); no shell syntax, environment assignments or options"
+        )
+    return value
+
+
 Hostname = Annotated[str, Field(max_length=254), AfterValidator(_hostname)]
 """A fully qualified DNS name (lowercased, trailing dot dropped), not an IP address."""
 HostOrIp = Annotated[str, Field(max_length=254), AfterValidator(_host_or_ip)]
@@ -152,6 +219,14 @@ ReleaseId = Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-
 """A release identifier: letters, digits and . _ -, at most 63 characters."""
 Port = Annotated[int, Field(ge=1, le=65535)]
 """A TCP port, 1 to 65535."""
+DebianPackage = Annotated[str, Field(max_length=DEBIAN_PACKAGE_CHARS), AfterValidator(_debian_package)]
+"""A Debian/Ubuntu package name such as libjpeg-dev (never an option such as -o...)."""
+PythonChoice = Annotated[str, Field(max_length=16), AfterValidator(_python_choice)]
+"""``system`` or a CPython minor uv installs (``MANAGED_PYTHONS``)."""
+BuildWord = Annotated[str, Field(min_length=1, max_length=BUILD_WORD_CHARS), AfterValidator(_build_word)]
+"""One word of a build command: printable text, shell-quoted when the release script is rendered."""
+BuildCommand = Annotated[list[BuildWord], Field(min_length=1, max_length=32), AfterValidator(_build_command)]
+"""A command as its words (argv, no shell); the first word is the program."""
 
 
 class SettingsModel(BaseModel):

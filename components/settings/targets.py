@@ -10,7 +10,7 @@ from pydantic import (
     model_validator,
 )
 
-from .fields import HostOrIp, Port, PrivateCidr, RelativePath, SettingsModel
+from .fields import HostOrIp, OsName, Port, PrivateCidr, RelativePath, SettingsModel
 
 
 class ServerTarget(SettingsModel):
@@ -43,6 +43,9 @@ class ServerTarget(SettingsModel):
     """Enable ufw (OpenSSH + HTTP/HTTPS only) and fail2ban."""
     releases_to_keep: Annotated[int, Field(ge=2, le=50)] = 5
     """How many release directories stay on the host for rollback."""
+    os: OsName = "debian-12"
+    """The host's operating system (debian-12, debian-13, ubuntu-22.04, ubuntu-24.04): package names,
+    the default Python and PostgreSQL; the bootstrap stops on a host whose /etc/os-release differs."""
     remote_executor: Literal["pulumi-command", "builtin-ssh"] = "pulumi-command"
     """How remote steps run: the pulumi-command provider (``remote.Command``), or, where that
     plugin cannot be installed (air-gapped machines), the program's own SSH dynamic provider with
@@ -107,6 +110,9 @@ class AwsEc2Target(SettingsModel):
     and . _ - only here."""
     releases_to_keep: Annotated[int, Field(ge=2, le=50)] = 5
     """How many release directories stay on each host for rollback."""
+    os: OsName = "ubuntu-24.04"
+    """The hosts' operating system: Canonical's Ubuntu AMI of that release (ubuntu-24.04 or
+    ubuntu-22.04; the release path needs the SSM Agent and snapd these images ship)."""
 
     @model_validator(mode="after")
     def _bounds(self) -> AwsEc2Target:

@@ -1,8 +1,8 @@
 """DjangoOnEc2: the web tier on EC2 (Nginx + Gunicorn under systemd, files from the host layer).
 
 Always:
-- the Ubuntu 24.04 LTS AMI (``aws.ec2.get_ami_output``, Canonical's account, architecture from the
-  instance family);
+- Canonical's Ubuntu AMI of ``target.os`` (24.04 LTS by default, or 22.04; ``aws.ec2.get_ami_output``,
+  Canonical's account, architecture from the instance family);
 - the release archive (``djangostack.host.artifact``) uploaded to ``s3://<bucket>/releases/<id>.tar.gz``;
 - a launch template: IMDSv2 only (``http_tokens=required``, hop limit 1), an encrypted gp3 root
   volume, the instance profile, the web security group, and cloud-init user data rendered by the
@@ -85,10 +85,11 @@ from . import fleet_steps
 from . import host_integration as hosts
 from .rules import (
     CANONICAL_OWNER_ID,
-    UBUNTU_AMI_NAME,
+    ami_name_pattern,
     aws_target,
     healthy_percentage_problems,
     instance_architecture,
+    launch_template_name,
     max_instances,
     pre_release_snapshot_identifier,
     pre_release_snapshot_prefix,
@@ -285,7 +286,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
             owners=[CANONICAL_OWNER_ID],
             most_recent=True,
             filters=[
-                aws.ec2.GetAmiFilterArgs(name="name", values=[UBUNTU_AMI_NAME.format(arch=arch)]),
+                aws.ec2.GetAmiFilterArgs(name="name", values=[ami_name_pattern(self._target.os, arch)]),
                 aws.ec2.GetAmiFilterArgs(name="architecture", values=["arm64" if arch == "arm64" else "x86_64"]),
                 aws.ec2.GetAmiFilterArgs(name="virtualization-type", values=["hvm"]),
                 aws.ec2.GetAmiFilterArgs(name="root-device-type", values=["ebs"]),
@@ -305,7 +306,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
             "Name": f"{self._name}-web",
         }
         return aws.ec2.LaunchTemplate(
-            f"{self._name}-web",
+            launch_template_name(self._name, target.os),
             description=f"{self._name}: Django web host",
             image_id=ami.id,
             instance_type=target.instance_type,
@@ -344,7 +345,8 @@ class DjangoOnEc2(pulumi.ComponentResource):
                 depends_on=depends_on,
                 # The AMI is resolved when the template is created. A newer Ubuntu image must not
                 # replace or roll the hosts during an unrelated update (unattended-upgrades patches
-                # them in place); take a new image on purpose with `pulumi up --replace`.
+                # them in place); take a new image on purpose with `pulumi up --replace`. Another
+                # target.os is another template (launch_template_name), so its AMI is looked up anew.
                 ignore_changes=["imageId"],
             ),
         )

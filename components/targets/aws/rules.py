@@ -19,6 +19,9 @@ if TYPE_CHECKING:  # rules read the settings' types only
     from ...settings.stack import StackSettings
     from ...settings.targets import AwsEc2Target
 
+REFUSED_KEYS: dict[str, str] = {}
+"""Keys of other targets this one refuses with a hint (none: see ``djangostack.validation``)."""
+
 SUBNET_SLOT_BITS = 4
 """The network CIDR is cut into 2**4 = 16 equal slots: public subnets take slots 0-5 and private
 subnets slots 8-13 (``network.azCount`` is at most 6). Fixed slots keep every existing subnet's
@@ -29,8 +32,39 @@ PRIVATE_SLOT_OFFSET = 8
 CANONICAL_OWNER_ID = "099720109477"
 """Canonical's AWS account, the publisher of the official Ubuntu AMIs."""
 
-UBUNTU_AMI_NAME = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-{arch}-server-*"
-"""Ubuntu 24.04 LTS (Noble) server images on gp3 root volumes; ``arch`` is amd64 or arm64."""
+UBUNTU_AMI_NAMES: dict[str, str] = {
+    "ubuntu-24.04": "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-{arch}-server-*",
+    "ubuntu-22.04": "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-{arch}-server-*",
+}
+"""``target.os`` -> the name pattern of Canonical's server AMIs of that release (``arch`` is amd64 or
+arm64). Canonical names its images ``ubuntu/images/<virt>-<volume>/ubuntu-<codename>-<release>-<arch>-server-<serial>``
+and publishes Noble on gp3 volumes and Jammy on gp2 ("Find Ubuntu images on AWS",
+https://documentation.ubuntu.com/aws/en/latest/aws-how-to/instances/find-ubuntu-images/); the
+launch template sets its own gp3 root volume either way."""
+
+UBUNTU_AMI_NAME = UBUNTU_AMI_NAMES["ubuntu-24.04"]
+"""The default release's pattern (Ubuntu 24.04 LTS, Noble)."""
+
+AWS_HOST_OSES = tuple(UBUNTU_AMI_NAMES)
+"""The ``target.os`` values aws-ec2 can boot. Debian's own AMIs (account 136693071363,
+https://wiki.debian.org/Cloud/AmazonEC2Image) ship neither the SSM Agent nor snapd, and the
+release path needs both: Run Command reaches the host through the agent, and the host installs
+the AWS CLI as a snap. AWS lists Ubuntu Server among the AMIs with the agent preinstalled, as a snap
+(https://docs.aws.amazon.com/systems-manager/latest/userguide/ami-preinstalled-agent.html)."""
+
+
+def ami_name_pattern(host_os: str, arch: str) -> str:
+    """The AMI name filter of ``target.os`` on ``arch`` (amd64 or arm64)."""
+    return UBUNTU_AMI_NAMES[host_os].format(arch=arch)
+
+
+def launch_template_name(prefix: str, host_os: str) -> str:
+    """The launch template's logical name: ``<prefix>-web`` on the default OS, ``<prefix>-web-<os>``
+    on another. The template ignores later changes of its AMI (a newer image of the same release
+    never rolls the hosts), so a change of ``target.os`` must make a new template, whose lookup then
+    finds that release's image, rather than an update that would keep the old one."""
+    return f"{prefix}-web" if host_os == "ubuntu-24.04" else f"{prefix}-web-{host_os.replace('.', '')}"
+
 
 RDS_CA_CERT = "rds-ca-rsa2048-g1"
 """The RDS certificate authority the instance's server certificate is signed by."""
@@ -230,6 +264,13 @@ def combination_problems(settings: StackSettings) -> list[str]:
     if settings.domain.tls is not None and settings.domain.tls.mode == "managed":
         found.append(
             "djangostack:domain.tls.mode: 'managed' is for gcp-cloudrun (got 'managed'); use acm or letsencrypt"
+        )
+    host_os = aws_target(settings).os
+    if host_os not in AWS_HOST_OSES:
+        found.append(
+            f"djangostack:target.os: {host_os!r} cannot run on aws-ec2: the hosts boot Canonical's Ubuntu AMIs, "
+            "whose SSM Agent and snapd the release path needs (Debian's AMIs ship neither); use "
+            f"{' or '.join(AWS_HOST_OSES)}, or the server target for a Debian host"
         )
     if instances > 1 and settings.domain.names and settings.domain.tls and settings.domain.tls.mode != "acm":
         found.append(

@@ -41,9 +41,28 @@ SECRET_ENV = frozenset({"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "SENTRY_DSN",
 """Variables (and the CA file role) that only ever come from Secret Manager."""
 
 
+IMAGE_ONLY = "Cloud Run runs app.image as built, so this belongs in the image's Dockerfile"
+
+REFUSED_KEYS: dict[str, str] = {
+    "target.os": f"{IMAGE_ONLY} (its FROM line chooses the operating system); remove target.os",
+}
+"""Keys of the host targets that gcp-cloudrun refuses with a hint instead of "unknown key"
+(``djangostack.validation`` reads this)."""
+
+IMAGE_ONLY_APP_KEYS = {
+    "python": ("app.python", "its FROM line chooses the Python"),
+    "system_packages": ("app.systemPackages", "apt-get install them in a RUN step"),
+    "build_commands": ("app.buildCommands", "run them in a RUN step"),
+}
+"""``app`` settings that shape a host's build: set at all, they are refused on Cloud Run."""
+
+
 def combination_problems(settings: StackSettings) -> list[str]:
     """Services, TLS and sizes the gcp-cloudrun target cannot serve, one line each."""
     found = cloud_service_problems(settings)
+    for field, (key, how) in IMAGE_ONLY_APP_KEYS.items():
+        if field in settings.app.model_fields_set:
+            found.append(f"djangostack:{key}: {IMAGE_ONLY} ({how}); remove {key}")
     if settings.app.image is None:
         found.append("djangostack:app.image: the gcp-cloudrun target deploys a container image; set app.image")
     if settings.media.storage != "gcs":

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # rules read the settings' types only
     from ...settings.stack import StackSettings
 
+REFUSED_KEYS: dict[str, str] = {}
+"""Keys of other targets this one refuses with a hint (none: see ``djangostack.validation``)."""
+
 HOST_SENT_SECRETS = ("databasePassword", "databaseUrl", "redisPassword", "redisUrl", "secretKey", "sentryDsn")
 """Secret keys the server target sends to the host (on the bootstrap's stdin)."""
 
