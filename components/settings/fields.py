@@ -222,7 +222,7 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 DebianPackage = Annotated[str, Field(max_length=DEBIAN_PACKAGE_CHARS), AfterValidator(_debian_package)]
 """A Debian/Ubuntu package name such as libjpeg-dev (never an option such as -o...)."""
 PythonChoice = Annotated[str, Field(max_length=16), AfterValidator(_python_choice)]
-"""``system`` or a CPython minor uv installs (``MANAGED_PYTHONS``)."""
+"""``system`` (the host OS's python3) or a CPython minor uv installs, 3.9 to 3.15."""
 BuildWord = Annotated[str, Field(min_length=1, max_length=BUILD_WORD_CHARS), AfterValidator(_build_word)]
 """One word of a build command: printable text, shell-quoted when the release script is rendered."""
 BuildCommand = Annotated[list[BuildWord], Field(min_length=1, max_length=32), AfterValidator(_build_command)]
