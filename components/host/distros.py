@@ -100,6 +100,6 @@ def python_hint(os_: HostOs, python: str) -> str:
     others = ", ".join(f"{o.name}: {o.python}" for o in HOST_OSES.values())
     source = f"the {os_.label} python3" if python == "system" else f"Python {python} (uv-managed)"
     return (
-        f"This release uses {source}; choose a host OS whose Python fits ({others}) "
-        "or another Python for the app (uv installs it)"
+        f"This release uses {source}; set target.os to one whose Python fits ({others}) "
+        "or app.python to a version that fits (uv installs it)"
     )

@@ -229,6 +229,30 @@ def test_ami_is_canonicals_ubuntu_noble_for_the_instance_architecture(prod: Reco
         assert rec.one(LT).inputs["imageId"].startswith("ami-")
 
 
+def test_target_os_picks_the_ubuntu_release_of_the_ami_and_reaches_the_host_files() -> None:
+    """ubuntu-22.04: Canonical's Jammy image, in a launch template of its own (the template ignores
+    AMI changes, so another OS must be another template), and the host files say 22.04."""
+    target = {
+        "kind": "aws-ec2",
+        "region": "eu-central-1",
+        "instanceType": "t4g.small",
+        "instances": 1,
+        "sshKeyName": "notes-deploy",
+        "os": "ubuntu-22.04",
+    }
+    app = {"name": "notes", "releaseId": "2026.12.01-2", "systemPackages": ["gettext"]}
+    rec = evaluate_stack(SINGLE, overrides={"target": target, "app": app})
+    (lookup,) = [i for i in rec.invokes if i.token == "aws:ec2/getAmi:getAmi"]
+    assert lookup.args["owners"] == ["099720109477"]
+    names = next(f["values"] for f in lookup.args["filters"] if f["name"] == "name")
+    assert names == ["ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-arm64-server-*"]
+    assert rec.one(LT).name == "notes-staging-app-web-ubuntu-2204"
+    (bundle,) = [o for o in rec.of_type("aws:s3/bucketObjectv2:BucketObjectv2") if o.name.endswith("-host-files")]
+    bootstrap = next(f for f in json.loads(bundle.inputs["content"])["files"] if f["path"].endswith("/bootstrap"))
+    assert 'if [[ "$os_seen" != ubuntu-22.04 ]]; then' in bootstrap["content"]
+    assert "\n    gettext\n" in bootstrap["content"]
+
+
 def test_single_instance_runs_in_a_public_subnet_behind_an_elastic_ip(single: Recording) -> None:
     instance = single.one("aws:ec2/instance:Instance")
     assert instance.inputs["subnetId"] == "notes-staging-net-public-0-id"

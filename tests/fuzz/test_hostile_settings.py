@@ -123,7 +123,7 @@ class Slot:
 
     kind: str
     path: tuple[str, ...]
-    shape: str  # "str" | "list" | "key" | "value"
+    shape: str  # "str" | "list" | "key" | "value" | "argv0" | "argv1"
 
     @property
     def id(self) -> str:
@@ -151,6 +151,12 @@ def _is_str(annotation: Any) -> bool:
     )
 
 
+def _is_argv(annotation: Any) -> bool:
+    """A list of words: one command as argv."""
+    annotation = _unwrap(annotation)
+    return typing.get_origin(annotation) is list and _is_str(typing.get_args(annotation)[0])
+
+
 def _slots(model: type[BaseModel], prefix: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
     for name, field in model.model_fields.items():
         if name in ("secrets_present", "kind", "target"):
@@ -164,6 +170,9 @@ def _slots(model: type[BaseModel], prefix: tuple[str, ...]) -> Iterator[tuple[tu
             yield key, "str"
         elif origin is list and _is_str(typing.get_args(annotation)[0]):
             yield key, "list"
+        elif origin is list and _is_argv(typing.get_args(annotation)[0]):
+            yield key, "argv0"  # the program word of a command (app.buildCommands)
+            yield key, "argv1"  # an argument word
         elif origin is dict:
             yield key, "key"
             yield key, "value"
@@ -199,6 +208,8 @@ def with_value(slot: Slot, value: str) -> dict[str, Any]:
         "list": [value],
         "key": {value: "on"},
         "value": {"FUZZ": value},
+        "argv0": [[value, "--version"]],
+        "argv1": [["python", value]],
     }[slot.shape]
     return raw
 
@@ -473,6 +484,14 @@ def test_every_string_setting_is_fuzzed() -> None:
         "server:app.extraEnv[value]",
         "server:domain.names[list]",
         "server:celery.queues[list]",
+        "server:target.os[str]",
+        "server:app.python[str]",
+        "server:app.systemPackages[list]",
+        "server:app.buildCommands[argv0]",
+        "server:app.buildCommands[argv1]",
+        "aws-ec2:target.os[str]",
+        "aws-ec2:app.buildCommands[argv1]",
+        "gcp-cloudrun:app.buildCommands[argv1]",
         "aws-ec2:target.sshKeyName[str]",
         "gcp-cloudrun:app.image[str]",
         "gcp-cloudrun:target.memory[str]",

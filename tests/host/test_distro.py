@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,7 @@ from djangostack.host import python_check
 from djangostack.host.context import HostContext
 from djangostack.host.distros import HOST_OSES, check_package_name, host_os
 from djangostack.host.render import host_packages, render_bootstrap_script, render_release_script
+from djangostack.validation import validate
 from tests.host.conftest import alb_context, dev_context
 
 CHECK_SOURCE = Path(python_check.__file__).read_text(encoding="utf-8")
@@ -142,7 +145,7 @@ def test_bootstrap_refuses_another_os_than_the_stack_says(name: str, tmp_path: P
     assert bad.returncode == 1
     assert bad.stderr.strip() == (
         f"this host runs Debian GNU/Linux 11 (bullseye) (debian-11), but the stack is rendered for "
-        f"{o.label} (host OS {name}); set the stack's host OS to match the host"
+        f"{o.label} (target.os {name}); set target.os to match the host"
     )
 
 
@@ -214,3 +217,69 @@ def test_the_artifact_takes_every_dependency_format(tmp_path: Path, files: tuple
     (tmp_path / files[0]).unlink()
     with pytest.raises(FileNotFoundError, match="has no dependency file"):
         pack_source(tmp_path)
+
+
+# ---- from the stack settings to the rendered scripts ----------------------------------------------
+
+SERVER_RAW: dict[str, Any] = {
+    "environment": "dev",
+    "target": {"kind": "server", "host": "203.0.113.10", "sshKeyFile": "id_ed25519", "os": "ubuntu-22.04"},
+    "app": {
+        "name": "shop",
+        "releaseId": "v1",
+        "python": "3.13",
+        "systemPackages": ["gettext", "libjpeg-turbo8-dev"],
+        "buildCommands": [["python", "manage.py", "compilemessages"], ["npm", "run", "build --prod", "it's"]],
+    },
+    "database": {"mode": "local"},
+    "cache": {"mode": "local"},
+}
+
+
+def settings_context(raw: dict[str, Any], **bucket: str) -> HostContext:
+    return HostContext.from_settings(validate(copy.deepcopy(raw), set(), set()), **bucket)
+
+
+def test_server_settings_reach_the_bootstrap_and_the_release() -> None:
+    c = settings_context(SERVER_RAW)
+    assert (c.host_os, c.python, c.python_version, c.managed_python) == ("ubuntu-22.04", "3.13", "3.13", True)
+    bootstrap = render_bootstrap_script(c)
+    assert 'if [[ "$os_seen" != ubuntu-22.04 ]]; then' in bootstrap
+    assert "\n    gettext\n" in bootstrap and "\n    libjpeg-turbo8-dev\n" in bootstrap
+    assert "uv python install --no-bin 3.13" in bootstrap
+    release = render_release_script(c)
+    assert "PYTHON_VERSION=3.13\n" in release
+    assert 'VIRTUAL_ENV="$dir/.venv" python manage.py compilemessages || return 1' in release
+    build = shlex.join(["npm", "run", "build --prod", "it's"])
+    assert build == "npm run 'build --prod' 'it'\"'\"'s'"
+    assert f'VIRTUAL_ENV="$dir/.venv" {build} || return 1' in release
+
+
+def test_defaults_keep_the_host_as_it_was() -> None:
+    raw = copy.deepcopy(SERVER_RAW)
+    raw["target"].pop("os")
+    raw["app"] = {"name": "shop", "releaseId": "v1"}
+    c = settings_context(raw)
+    assert (c.host_os, c.python, c.system_packages, c.build_commands) == ("debian-12", "system", (), ())
+    assert not c.managed_python and 'run "build commands' not in render_release_script(c)
+
+
+def test_aws_settings_reach_the_host_files() -> None:
+    raw: dict[str, Any] = {
+        "environment": "staging",
+        "target": {"kind": "aws-ec2", "os": "ubuntu-22.04"},
+        "app": {"name": "api", "releaseId": "r1", "systemPackages": ["gettext"], "buildCommands": [["make", "assets"]]},
+        "media": {"storage": "s3"},
+        "domain": {"names": ["api.example.com"], "tls": {"mode": "letsencrypt", "email": "ops@example.com"}},
+    }
+    c = settings_context(raw, media_bucket="api-media")
+    assert (c.host_os, c.python_version, c.system_packages, c.build_commands) == (
+        "ubuntu-22.04",
+        "3.10",
+        ("gettext",),
+        (("make", "assets"),),
+    )
+    assert "gettext" in host_packages(c)
+    assert 'VIRTUAL_ENV="$dir/.venv" make assets || return 1' in render_release_script(c)
+    raw["target"]["os"] = "ubuntu-24.04"
+    assert settings_context(raw, media_bucket="api-media").os_info.python == "3.12"

@@ -39,7 +39,7 @@ command -v systemctl >/dev/null || die "systemd is required"
 os_field() { sed -n "s/^$1=//p" /etc/os-release 2>/dev/null | tr -d '"' | head -n 1; }
 os_seen="$(os_field ID)-$(os_field VERSION_ID)"
 if [[ "$os_seen" != ubuntu-24.04 ]]; then
-    die "this host runs $(os_field PRETTY_NAME || true) ($os_seen), but the stack is rendered for Ubuntu 24.04 (noble) (host OS ubuntu-24.04); set the stack's host OS to match the host"
+    die "this host runs $(os_field PRETTY_NAME || true) ($os_seen), but the stack is rendered for Ubuntu 24.04 (noble) (target.os ubuntu-24.04); set target.os to match the host"
 fi
 
 # ---- packages -------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ install_file /etc/api/gunicorn.conf.py root api 0640 a210322bd0f48e8edcce0e5e579
 install_file /etc/api/app.env.base root root 0600 ae5bdea9dd4df6fe9d438564bfcea01030bc03a0b8ad30333ce286ff3daffedd other
 install_file /etc/logrotate.d/api root root 0644 9ca8467ebd38d73ca35c8c41df408d1cd177d2d5b7e1e5ca328e3d8ca18ecb38 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/api/release root root 0755 061f7daeaa2a3e930c30ebb1cfe4d5d1880d9c66559c17b91e2b5ad5669f86f1 other
+install_file /usr/local/lib/api/release root root 0755 dce151bf27f179ed203e45941bc4f3b0b00314e199ca81af21041ab8b10a92e6 other
 install_file /etc/systemd/system/celery-api.service root root 0644 36110c44713178644b60f42abbe831417220f8065ef81de5af84b5754c49c57f units
 was_changed() { [[ "$changed" == *" $1 "* ]]; }
 

@@ -375,7 +375,7 @@ check_python() {
     local python
     python="$(app_python)" || return 1
     PYTHON=$python
-    as_app "$1" 0 "$python" -I -c "$PYTHON_CHECK" "$1" 'This release uses the Ubuntu 24.04 (noble) python3; choose a host OS whose Python fits (debian-12: 3.11, debian-13: 3.13, ubuntu-22.04: 3.10, ubuntu-24.04: 3.12) or another Python for the app (uv installs it)'
+    as_app "$1" 0 "$python" -I -c "$PYTHON_CHECK" "$1" 'This release uses the Ubuntu 24.04 (noble) python3; set target.os to one whose Python fits (debian-12: 3.11, debian-13: 3.13, ubuntu-22.04: 3.10, ubuntu-24.04: 3.12) or app.python to a version that fits (uv installs it)'
 }
 # shellcheck disable=SC2016
 PYTHON_CHECK='"""Refuse a Python the app cannot run on, before its venv is built and before the switch.

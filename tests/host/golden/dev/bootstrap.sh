@@ -39,7 +39,7 @@ command -v systemctl >/dev/null || die "systemd is required"
 os_field() { sed -n "s/^$1=//p" /etc/os-release 2>/dev/null | tr -d '"' | head -n 1; }
 os_seen="$(os_field ID)-$(os_field VERSION_ID)"
 if [[ "$os_seen" != debian-12 ]]; then
-    die "this host runs $(os_field PRETTY_NAME || true) ($os_seen), but the stack is rendered for Debian 12 (bookworm) (host OS debian-12); set the stack's host OS to match the host"
+    die "this host runs $(os_field PRETTY_NAME || true) ($os_seen), but the stack is rendered for Debian 12 (bookworm) (target.os debian-12); set target.os to match the host"
 fi
 
 # ---- packages -------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ install_file /etc/notes/gunicorn.conf.py root notes 0640 9f1c3200eabe6789c88dd02
 install_file /etc/notes/app.env.base root root 0600 e03599214fa8b3078d3d0289348a57f3d693d662715e8a7e5bb71dc120a25b2b other
 install_file /etc/logrotate.d/notes root root 0644 691a658d5e0308d6a23826c630c3ba32b90d64f5af94321ac953ebcde4abe694 other
 install_file /etc/apt/apt.conf.d/21notes-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/notes/release root root 0755 a2baace8af4d258551cec187f904ff506ac4ced504cecdc37f8cc52cd69d2785 other
+install_file /usr/local/lib/notes/release root root 0755 b1070a185c9a33ccdf3d13359af87ed51f730e3233a80fb7db01c9103e5e416b other
 install_file /etc/systemd/system/celery-notes.service root root 0644 5539f424d2454d622ad4ebea57632bad0710bd9cb680e2c1c85db530ee73e77f units
 install_file /etc/systemd/system/celerybeat-notes.service root root 0644 31580ee8617a8145537411ea41dd0a61a12226105949a06a5ef06e6042e61b43 units
 install_file /etc/notes/postgresql.conf root root 0644 1bb3535a1e1e01a3b837392f01be5b2ab2d28ab9a884eaf1dbddd02b7b9542ed other

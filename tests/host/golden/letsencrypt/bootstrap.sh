@@ -39,7 +39,7 @@ command -v systemctl >/dev/null || die "systemd is required"
 os_field() { sed -n "s/^$1=//p" /etc/os-release 2>/dev/null | tr -d '"' | head -n 1; }
 os_seen="$(os_field ID)-$(os_field VERSION_ID)"
 if [[ "$os_seen" != debian-12 ]]; then
-    die "this host runs $(os_field PRETTY_NAME || true) ($os_seen), but the stack is rendered for Debian 12 (bookworm) (host OS debian-12); set the stack's host OS to match the host"
+    die "this host runs $(os_field PRETTY_NAME || true) ($os_seen), but the stack is rendered for Debian 12 (bookworm) (target.os debian-12); set target.os to match the host"
 fi
 
 # ---- packages -------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ install_file /etc/shop/gunicorn.conf.py root shop 0640 59dd8692cf57b9dbb02f9c5c7
 install_file /etc/shop/app.env.base root root 0600 feb4b27957400690867fb614fa6253a303346ca30db7cfcb849e70589d8fc8fc other
 install_file /etc/logrotate.d/shop root root 0644 2ef2a694d7114c1c2510b384e10fb102ef22d22374c9f0d939d2106a2022f44f other
 install_file /etc/apt/apt.conf.d/21shop-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/shop/release root root 0755 f5c7456e57d518942504e7680a84427a3283e0e7b1340eccd771a8807200464b other
+install_file /usr/local/lib/shop/release root root 0755 a5f147ff36dba0bd03c161e0dce4eacecfa6ca969837f9dc741751fa30347f68 other
 install_file /etc/shop/redis.conf root root 0644 c8b5d2ccc0322bd0df311db810c77b772abf752e83996866896522187b8a1829 other
 install_file /etc/shop/sshd-hardening.conf root root 0644 7caa24b6ffd48dd8ca1051f8d4ec552db78c33a12d0cf4d1923b39daabe813ae other
 install_file /etc/fail2ban/jail.d/shop.local root root 0644 8dd079ed93ba00e6ef5a1b653df79113f83924693e5a796dae5b6635bacb2913 other
