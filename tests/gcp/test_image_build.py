@@ -76,10 +76,19 @@ def test_the_sample_app_is_a_valid_build() -> None:
         ({"context": "app/../.."}, "djangostack:app.build.context: String should match pattern"),
         ({"context": "nope"}, "djangostack:app.build.context: 'nope' is not an existing directory"),
         ({"context": "examples/django_app", "dockerfile": "../Dockerfile"}, "djangostack:app.build.dockerfile:"),
-        ({"context": "examples/django_app", "dockerfile": "Missing"}, "djangostack:app.build.dockerfile: 'Missing' is not"),
-        ({"context": ".", "buildArgs": {"A B": "x"}}, 'djangostack:app.build.buildArgs["A B"]["[key]"]: String should match'),
+        (
+            {"context": "examples/django_app", "dockerfile": "Missing"},
+            "djangostack:app.build.dockerfile: 'Missing' is not",
+        ),
+        (
+            {"context": ".", "buildArgs": {"A B": "x"}},
+            'djangostack:app.build.buildArgs["A B"]["[key]"]: String should match',
+        ),
         ({"context": ".", "buildArgs": {"$(id)": "x"}}, "djangostack:app.build.buildArgs"),
-        ({"context": ".", "buildArgs": {"1A": "x"}}, 'djangostack:app.build.buildArgs["1A"]["[key]"]: String should match'),
+        (
+            {"context": ".", "buildArgs": {"1A": "x"}},
+            'djangostack:app.build.buildArgs["1A"]["[key]"]: String should match',
+        ),
         ({"context": ".", "buildArgs": {"A": "$(id)"}}, "djangostack:app.build.buildArgs.A: String should match"),
         ({"context": ".", "buildArgs": {"A": "x\ny"}}, "djangostack:app.build.buildArgs.A: String should match"),
         ({"context": ".", "buildArgs": {"A": "a b"}}, "djangostack:app.build.buildArgs.A: String should match"),
