@@ -199,6 +199,7 @@ def _local_stdout(name: str, inputs: dict[str, Any]) -> str:
         return f"sha256:{hashlib.sha256(reference.encode()).hexdigest()}\n"
     return ""
 
+
 ATTRIBUTES: dict[str, AttributeFn] = {
     "command:remote:Command": lambda name, inputs: {"stdout": "", "stderr": ""},
     "command:remote:CopyToRemote": lambda name, inputs: {},
