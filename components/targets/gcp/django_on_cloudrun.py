@@ -260,6 +260,17 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=requires),
         )
 
+    def _placement(self, role: str) -> dict[str, Any]:
+        """Project, region and name ``<name>-<role>`` of a Job or worker pool. Cloud Run's own
+        deletion protection stays off (see the module docstring)."""
+        args = self._args
+        return {
+            "project": args.project,
+            "location": args.region,
+            "name": f"{self._name}-{role}",
+            "deletion_protection": False,
+        }
+
     def _container(self, kit: _Kit, name: str, **fields: Any) -> Any:
         """The one container of a workload: its image, the shared environment, secrets and mounts,
         and the CPU and memory limits (``fields`` adds the workload's own command, ports, probes)."""
@@ -282,10 +293,7 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
         opts = options.pop("opts")
         return cloudrunv2.Job(
             f"{self._name}-{role}",
-            project=args.project,
-            location=args.region,
-            name=f"{self._name}-{role}",
-            deletion_protection=False,
+            **self._placement(role),
             template=cloudrunv2.JobTemplateArgs(
                 task_count=1,
                 parallelism=1,
@@ -420,10 +428,7 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
         kit = _Kit("WorkerPoolTemplate")
         return cloudrunv2.WorkerPool(
             f"{self._name}-{role}",
-            project=args.project,
-            location=args.region,
-            name=f"{self._name}-{role}",
-            deletion_protection=False,
+            **self._placement(role),
             scaling=cloudrunv2.WorkerPoolScalingArgs(scaling_mode="MANUAL", manual_instance_count=1),
             template=cloudrunv2.WorkerPoolTemplateArgs(
                 service_account=args.service_account_email,
