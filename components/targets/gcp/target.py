@@ -1,9 +1,11 @@
 """The gcp-cloudrun target: wires the GCP components into one Django environment.
 
 Order of creation (each step waits only for what it uses):
-APIs + image repository -> network -> Cloud SQL, Memorystore, media bucket -> Secret Manager ->
+APIs + image repository -> (with ``app.build``: the image build and push, whose digest every
+workload runs) -> network -> Cloud SQL, Memorystore, media bucket -> Secret Manager ->
 runtime identity (grants on exactly those secrets and that bucket) -> propagation wait (every API
 enablement and grant) -> migration Job -> Service and Celery worker pools -> domain mappings.
+The app's environment comes from ``contract.app_env``, the builder every target uses.
 
 Cloud rules (value combinations and limits Google enforces) live in ``djangostack.targets.gcp.rules``; the
 settings validation runs them (``djangostack.validation.validate``), and the components assert the values
