@@ -7,8 +7,11 @@ it to the stack's Artifact Registry repository and deploys it by digest. Without
 given ``app.image`` is deployed, as before.
 
 The tag is immutable like the repository (``immutable_tags``): the same inputs give the same tag,
-so an unchanged source builds nothing (the command's trigger is the tag), and changed inputs give
-a new tag, never an overwrite. The digest the registry answers is what the workloads run.
+so an unchanged source builds nothing (the command's trigger is the tag, and a new tag replaces
+the command), and changed inputs give a new tag, never an overwrite. Any other change of the
+command (another builder) runs its update, which answers the digest already deployed. The digest
+the registry answers is what the workloads run: an output of the command, so every workload waits
+for the build.
 
 Validation: the settings model (``settings.app.BuildSettings``) refuses paths with ``..`` or
 odd characters, build-arg names that are not plain identifiers, build-arg values outside a
@@ -21,9 +24,11 @@ The tag hashes what the build reads: the files of the context that Docker sends 
 ``.dockerignore``, or the Dockerfile's own ``<Dockerfile>.dockerignore``, applied with the release
 artifact's matcher, ``host.artifact.select_sources``), less VCS data and byte-code.
 
-What cannot be tested on a machine without a registry: the push itself and the registry's answer
-(the digest). The tests run everything up to the push with podman and a local base image, and the
-script's push and digest steps against a podman registry stand-in where one is available.
+What cannot be tested on a machine without a registry: the push to Artifact Registry itself and
+the registry's answer (the digest). ``tests/containers/test_image_build_podman.py`` runs this
+module's exact script with the real podman and a local base image, its push going to a local
+directory (whose manifest digest the script must print); ``tests/gcp/test_image_build.py`` runs it
+with stand-in CLIs for docker and podman, and checks the wiring under mocks.
 """
 
 from __future__ import annotations
