@@ -94,7 +94,8 @@ class AppSettings(SettingsModel):
     """Names the code being deployed; a change runs a release. Unset: derived from what is deployed,
     so a code change deploys and nothing else does: on host targets from the artifact's content
     (``src-`` + 16 hex digits, ``host.artifact.source_release_id``), on Cloud Run from the image
-    (its digest, or its immutable tag: ``targets.gcp.naming.image_release_id``)."""
+    (its digest, or its immutable tag: ``targets.gcp.naming.image_release_id``; a built image's
+    content tag, ``src-`` + 32 hex digits)."""
     source: RelativePath = "examples/django_app"
     """Host targets: directory of the Django project, relative to the Pulumi project root."""
     image: Image | None = None
