@@ -43,7 +43,7 @@ class DjangoStackArgs(TypedDict):
     target: dict[str, Any]
     """Where it runs: ``kind`` (``server``, ``aws-ec2`` or ``gcp-cloudrun``) and that target's settings."""
     app: dict[str, Any]
-    """The Django app: ``name``, ``releaseId`` (a change runs a release), ``source`` or ``image``, modules, paths."""
+    """The Django app: ``name``, ``releaseId`` (a change runs a release), ``source``, ``image``/``build``, paths."""
     web: NotRequired[dict[str, Any]]
     """Gunicorn and the HTTP edge: workers, threads, timeouts, ``maxUploadMb``, HSTS."""
     database: NotRequired[dict[str, Any]]

@@ -147,11 +147,13 @@ def _dockerignore_as_gitignore(line: str) -> str | None:
     return ("!" if negate else "") + "/" + text
 
 
-def _read_rules(root: Path) -> tuple[list[str], list[str], str | None]:
+def _read_rules(
+    root: Path, defaults: tuple[str, ...], ignore_files: tuple[str, ...]
+) -> tuple[list[str], list[str], str | None]:
     """The patterns (defaults first) with the origin of each, and the ignore file read."""
-    patterns = list(DEFAULT_EXCLUDES)
+    patterns = list(defaults)
     origins = ["default"] * len(patterns)
-    for name in IGNORE_FILES:
+    for name in ignore_files:
         path = root / name
         if not path.is_file():
             continue
@@ -169,9 +171,20 @@ def _count_files(directory: Path) -> int:
     return sum(len(files) for _, _, files in os.walk(directory))
 
 
-def select_sources(root: Path) -> SourceSelection:
-    """Walk ``root`` and decide, path by path, what ships (see the module docstring)."""
-    patterns, origins, ignore_file = _read_rules(root)
+def select_sources(
+    root: Path,
+    *,
+    defaults: tuple[str, ...] = DEFAULT_EXCLUDES,
+    ignore_files: tuple[str, ...] = IGNORE_FILES,
+    keep_symlinks: bool = False,
+    skip_virtualenvs: bool = True,
+) -> SourceSelection:
+    """Walk ``root`` and decide, path by path, what ships (see the module docstring).
+
+    The keywords serve the other reader of a source tree, the container build context
+    (``targets.gcp.image_build``): its own defaults and ignore file, symbolic links kept as links
+    (listed, never followed: a build sends them as links), and virtualenvs sent like any directory."""
+    patterns, origins, ignore_file = _read_rules(root, defaults, ignore_files)
     spec = pathspec.GitIgnoreSpec.from_lines(patterns)
 
     def excluded_by(relative: str) -> str | None:
@@ -188,11 +201,13 @@ def select_sources(root: Path) -> SourceSelection:
         for name in sorted(dirnames):
             relative = f"{prefix}{name}/"
             path = base / name
-            if path.is_symlink():
+            if path.is_symlink() and not keep_symlinks:
                 excluded.append(Excluded(relative, "symlink", 1))
             elif (reason := excluded_by(relative)) is not None:
-                excluded.append(Excluded(relative, reason, _count_files(path)))
-            elif (path / "pyvenv.cfg").is_file():
+                excluded.append(Excluded(relative, reason, 1 if path.is_symlink() else _count_files(path)))
+            elif path.is_symlink():
+                files.append(relative.rstrip("/"))  # the link itself, never what it points to
+            elif skip_virtualenvs and (path / "pyvenv.cfg").is_file():
                 excluded.append(Excluded(relative, "virtualenv", _count_files(path)))
             else:
                 kept_dirs.append(name)
@@ -200,8 +215,13 @@ def select_sources(root: Path) -> SourceSelection:
         for name in sorted(filenames):
             relative = f"{prefix}{name}"
             path = base / name
-            if path.is_symlink():
+            if path.is_symlink() and not keep_symlinks:
                 excluded.append(Excluded(relative, "symlink", 1))
+            elif path.is_symlink():
+                if (reason := excluded_by(relative)) is not None:
+                    excluded.append(Excluded(relative, reason, 1))
+                else:
+                    files.append(relative)
             elif not path.is_file():
                 continue  # sockets, fifos: nothing to pack
             elif (reason := excluded_by(relative)) is not None:

@@ -190,10 +190,20 @@ def _contains_secret(value: Any) -> bool:
 
 AttributeFn = Callable[[str, dict[str, Any]], dict[str, Any]]
 
+
+def _local_stdout(name: str, inputs: dict[str, Any]) -> str:
+    """What a local command prints: an image build (``<prefix>-image-build``, gcp ``app.build``)
+    answers the digest a registry would, derived from the reference it pushes; others print nothing."""
+    if name.endswith("-image-build"):
+        reference = str((inputs.get("triggers") or [""])[0])
+        return f"sha256:{hashlib.sha256(reference.encode()).hexdigest()}\n"
+    return ""
+
+
 ATTRIBUTES: dict[str, AttributeFn] = {
     "command:remote:Command": lambda name, inputs: {"stdout": "", "stderr": ""},
     "command:remote:CopyToRemote": lambda name, inputs: {},
-    "command:local:Command": lambda name, inputs: {"stdout": "", "stderr": ""},
+    "command:local:Command": lambda name, inputs: {"stdout": _local_stdout(name, inputs), "stderr": ""},
     "random:index/randomPassword:RandomPassword": lambda name, inputs: {
         "result": f"mock-random-{name}",
         "bcryptHash": "$2a$10$mock",

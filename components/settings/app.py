@@ -39,6 +39,45 @@ CheckId = Annotated[
 ]
 """A Django system check id: security.W005, fields.E304."""
 
+_BUILD_SEGMENT = r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]{0,127}"
+BuildContext = Annotated[str, Field(max_length=1024, pattern=rf"^(\.|{_BUILD_SEGMENT}(/{_BUILD_SEGMENT}){{0,15}})$")]
+"""A directory of the project, relative to its root: ``.`` or plain segments (no segment starting
+with a dot, so never ``..``). Whether it exists and stays inside the project (symbolic links
+followed) is checked against the files (``targets.gcp.image_build.path_problems``)."""
+BuildFile = Annotated[str, Field(max_length=1024, pattern=rf"^{_BUILD_SEGMENT}(/{_BUILD_SEGMENT}){{0,15}}$")]
+"""A file below the build context, relative to it (plain segments, no ``..``)."""
+BuildArgName = Annotated[str, Field(max_length=128, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+"""A Dockerfile ``ARG`` name: letters, digits and underscores, not starting with a digit."""
+BuildArgValue = Annotated[str, Field(max_length=1024, pattern=r"^[A-Za-z0-9._:/@+=,%~-]*$")]
+"""A build-arg value: image references, versions, URLs without credentials. No spaces, quotes,
+``$``, backslashes or control characters: nothing a shell, the Dockerfile's variable expansion or a
+log line could act on. Secrets never go here (build args are kept in the image's history)."""
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+ImageName = Annotated[str, Field(max_length=128, pattern=rf"^{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*$")]
+"""An image name inside a registry repository: lower-case path components (distribution grammar)."""
+
+
+class BuildSettings(SettingsModel):
+    """``app.build``: build the image from source during ``pulumi up`` (gcp-cloudrun).
+
+    The program builds the context with the Docker or podman CLI, tags the image with a tag derived
+    from everything the build reads, pushes it to the stack's Artifact Registry repository and
+    deploys it by digest. Unset: ``app.image`` is deployed as it is."""
+
+    context: BuildContext
+    """The build context: a directory of the project, relative to its root (``examples/django_app``)."""
+    dockerfile: BuildFile = "Dockerfile"
+    """The Dockerfile, relative to the context."""
+    # 32 args: far more than a Dockerfile's handful of ARGs, small enough to read in a plan.
+    build_args: Annotated[dict[BuildArgName, BuildArgValue], Field(max_length=32)] = {}
+    """``--build-arg NAME=value`` pairs (part of the content tag). Never secrets: build args stay
+    readable in the image's history."""
+    builder: Literal["docker", "podman"] = "docker"
+    """The CLI that builds and pushes, on the machine running ``pulumi up`` (logged in to the
+    registry: ``gcloud auth configure-docker <region>-docker.pkg.dev``)."""
+    image_name: ImageName = "app"
+    """The image's name inside the stack's Artifact Registry repository."""
+
 
 class DeployCheckSettings(SettingsModel):
     """``manage.py check --deploy``, run before every release on the host targets."""
@@ -58,11 +97,15 @@ class AppSettings(SettingsModel):
     """Names the code being deployed; a change runs a release. Unset: derived from what is deployed,
     so a code change deploys and nothing else does: on host targets from the artifact's content
     (``src-`` + 16 hex digits, ``host.artifact.source_release_id``), on Cloud Run from the image
-    (its digest, or its immutable tag: ``targets.gcp.naming.image_release_id``)."""
+    (its digest, or its immutable tag: ``targets.gcp.naming.image_release_id``; a built image's
+    content tag, ``src-`` + 32 hex digits)."""
     source: RelativePath = "examples/django_app"
     """Host targets: directory of the Django project, relative to the Pulumi project root."""
     image: Image | None = None
     """Container targets: image reference, pinned by digest or an immutable tag (never latest)."""
+    build: BuildSettings | None = None
+    """gcp-cloudrun: build the image from source during ``pulumi up`` instead of deploying
+    ``image`` (set one of the two)."""
     interface: Literal["wsgi", "asgi"] = "wsgi"
     """How the app is served: WSGI (Gunicorn workers) or ASGI (uvicorn workers)."""
     wsgi_module: PythonTarget = "project.wsgi:application"
@@ -121,6 +164,11 @@ class AppSettings(SettingsModel):
 
     @model_validator(mode="after")
     def _image_is_immutable(self) -> AppSettings:
+        if self.image is not None and self.build is not None:
+            raise ValueError(
+                "build: app.image and app.build are both set; deploy a given image (image) or build one "
+                "from source (build), not both"
+            )
         if self.image is not None:
             ref = self.image
             if "@sha256:" not in ref:

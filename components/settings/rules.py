@@ -189,6 +189,11 @@ def combination_problems(settings: StackSettings) -> list[str]:
             f"djangostack:target.instances: {instances} is more than {settings.environment} allows "
             f"({env.max_instances}); scale out in staging or prod"
         )
+    if settings.app.build is not None and settings.target.kind != "gcp-cloudrun":
+        found.append(
+            f"djangostack:app.build: only the gcp-cloudrun target builds an image; the {settings.target.kind} "
+            "target deploys app.source, remove app.build"
+        )
     return found
 
 

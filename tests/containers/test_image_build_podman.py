@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from djangostack.settings.app import BuildSettings
 from djangostack.targets.gcp import image_build as ib
 from tests.containers import podman
 
@@ -45,14 +46,14 @@ exec {real} {flags} "$@"
 def test_the_build_script_builds_the_sample_app_and_pins_the_pushed_digest(tmp_path: Path) -> None:
     repo = podman.REPO_ROOT
     base = podman.ensure_base_image()
-    spec = ib.validate_build(
+    settings = BuildSettings.model_validate(
         {
             "context": "examples/django_app",
             "builder": "podman",
             "buildArgs": {"PYTHON_IMAGE": base, "RELEASE_ID": "notes-src"},
-        },
-        repo,
+        }
     )
+    spec = ib.build_spec(settings, repo)
     image = ib.repository_image("europe-west1", "acme-notes-ctest", "notes-containers", spec.image_name)
     reference = f"{image}:{ib.content_tag(spec, repo)}"
     assert ib.reference_problems(image, reference.rsplit(":", 1)[1]) == []
@@ -71,6 +72,15 @@ def test_the_build_script_builds_the_sample_app_and_pins_the_pushed_digest(tmp_p
     # The digest is the pushed manifest's: what the registry would answer and Cloud Run would pull.
     manifest = (tmp_path / "pushed" / "manifest.json").read_bytes()
     assert pinned.endswith(hashlib.sha256(manifest).hexdigest()), "the printed digest is not the pushed manifest's"
+    # A later update that keeps the tag builds nothing and answers this same digest.
+    again = subprocess.run(
+        ["/bin/sh", "-c", ib.UPDATE_SCRIPT],
+        env={"PATH": os.environ["PATH"], "PULUMI_COMMAND_STDOUT": proc.stdout},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert ib.pinned_reference(reference, again.stdout) == pinned
     # The built image is the app's: non-root, with the release id baked in.
     out = podman.podman(
         "run",

@@ -13,6 +13,7 @@ from djangostack.targets.gcp.django_on_cloudrun import MIGRATION_MAX_RETRIES, mi
 from djangostack.targets.gcp.naming import execution_token
 from djangostack.targets.gcp.target import TARGET_ENV
 from tests.gcp.support import (
+    JOB,
     SERVICE,
     WORKER_POOL,
     container,
@@ -154,7 +155,43 @@ def test_service_environment_names_hosts_origins_media_release_and_tuning(stagin
     assert env["WEB_CONCURRENCY"] == "2"
     assert env["SECURE_HSTS_SECONDS"] == "300"
     assert "--threads 4 --timeout 120" in env["GUNICORN_CMD_ARGS"]
-    assert set(env) == TARGET_ENV | {"ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "DJANGO_SETTINGS_MODULE", "RELEASE_ID"}
+    # The app contract's names (contract.app_env, as on the hosts) plus Gunicorn's, nothing else.
+    assert set(env) == TARGET_ENV | {
+        "ALLOWED_HOSTS",
+        "CSRF_TRUSTED_ORIGINS",
+        "DJANGO_SETTINGS_MODULE",
+        "RELEASE_ID",
+        "DJANGO_DEBUG",
+        "SECURE_SSL_REDIRECT",
+        "USE_X_FORWARDED_HOST",
+        "FILE_UPLOAD_MAX_MEMORY_SIZE",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONUNBUFFERED",
+    }
+    assert env["DJANGO_DEBUG"] == "false" and env["SECURE_SSL_REDIRECT"] == "true"
+
+
+def test_env_names_reach_every_workload_and_secrets_stay_references() -> None:
+    """app.envNames on Cloud Run: the app's names, from the same builder as the hosts; a renamed
+    secret is still a Secret Manager reference (never a plain value) under its new name."""
+    names = {"SECRET_KEY": "DJANGO_SECRET_KEY", "DATABASE_URL": "DB_URL", "LOG_LEVEL": "DJANGO_LOG_LEVEL"}
+    recording = evaluate_stack("staging", overrides={"app": {**STAGING_APP, "envNames": names}})
+    workloads = [
+        *recording.of_type(SERVICE),
+        *recording.of_type(JOB),
+        *recording.of_type(WORKER_POOL),
+    ]
+    assert len(workloads) == 5
+    for workload in workloads:
+        plain, secret = plain_env(workload), secret_env(workload)
+        assert secret["DJANGO_SECRET_KEY"]["secret"] == "notes-staging-secret-key-europe-west1", workload.name
+        assert secret["DB_URL"]["secret"] == "notes-staging-database-url-europe-west1"
+        assert not {"SECRET_KEY", "DATABASE_URL"} & (set(secret) | set(plain))
+        assert not {"DJANGO_SECRET_KEY", "DB_URL"} & set(plain)
+        assert plain["DJANGO_LOG_LEVEL"] == "INFO" and "LOG_LEVEL" not in plain
+    # The values themselves never reach a workload's inputs in plaintext.
+    for workload in workloads:
+        assert "mock-random" not in str(workload.inputs) and "postgres://" not in str(workload.inputs)
 
 
 def test_extra_env_is_passed_through_but_cannot_override_managed_variables(prod: Recording) -> None:

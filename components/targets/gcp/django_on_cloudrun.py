@@ -55,6 +55,7 @@ The stateful resources (Cloud SQL, Memorystore, the media bucket) keep their pro
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,11 +65,11 @@ import pulumi_gcp as gcp
 from pulumi_command import local
 from pulumi_gcp import cloudrunv2
 
+from ...contract.app_env import AppEnvInputs, allowed_hosts_value, build_app_env, csrf_origins_value
 from .cache import CA_FILE_NAME, CA_MOUNT_DIR
 from .naming import CLOUD_RUN_NAME_MAX, EXECUTION_NAME_MAX, check_length, execution_token, run_app_host
 from .rules import (
     JOB_TASK_TIMEOUT_MAX_SECONDS,
-    MANAGED_ENV,
     check_execution_wait,
     check_startup_probe,
     execution_wait_seconds,
@@ -128,18 +129,24 @@ class DjangoOnCloudRunArgs:
 
     project: str
     region: str
-    image: str
-    """Pinned image (digest or immutable tag; validated by the settings)."""
+    image: pulumi.Input[str]
+    """What every workload runs: a pinned image (digest or immutable tag; validated by the
+    settings), or the digest an ``app.build`` pushed (an output of the build command, so every
+    workload waits for the build)."""
+    image_key: str
+    """The image's reference known before anything runs (the given image, or the built image's
+    content tag): the migration's execution token derives from it."""
     release_id: str
-    settings_module: str
     service_account_email: pulumi.Input[str]
     cloudsql_connection_name: pulumi.Input[str]
     network_id: pulumi.Input[str]
     subnetwork_id: pulumi.Input[str]
     secret_env: Mapping[str, SecretRef]
-    """Environment variables from Secret Manager, by variable name."""
-    env: Mapping[str, pulumi.Input[str]]
-    """Plain environment (never secrets) shared by the service, the job and the workers."""
+    """Secret Manager references by contract name (``SECRET_KEY``); each reaches the workloads
+    under the name the app reads (``app.envNames``), as a reference, never a value."""
+    env: AppEnvInputs[pulumi.Input[str]]
+    """The facts of the app environment (``contract.app_env``); the component fills in the hosts,
+    the origins and the release id, and builds the environment every workload shares."""
     liveness_path: str
     readiness_path: str
     """Answers 200 only when the database and Redis answer (the startup probe's path)."""
@@ -187,14 +194,9 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DjangoOnCloudRunArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("djangostack:gcp:DjangoOnCloudRun", name, None, opts)
-        check_names(name, args.release_id, args.image)
+        check_names(name, args.release_id, args.image_key)
         self._name = name
         self._args = args
-        clash = sorted((set(args.env) | set(args.secret_env)) & MANAGED_ENV)
-        if clash:
-            raise ValueError(
-                f"djangostack:app.extraEnv: {', '.join(clash)} are set by the gcp-cloudrun target; remove them"
-            )
         project = gcp.organizations.get_project_output(
             project_id=args.project, opts=pulumi.InvokeOutputOptions(parent=self)
         )
@@ -205,14 +207,17 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
             if args.custom_domains
             else pulumi.Output.concat("https://", run_host)
         )
-        self._env: dict[str, pulumi.Input[str]] = {
-            **args.env,
-            "DJANGO_SETTINGS_MODULE": args.settings_module,
-            "RELEASE_ID": args.release_id,
-            "ALLOWED_HOSTS": self.hostnames.apply(",".join),
-            "CSRF_TRUSTED_ORIGINS": self.hostnames.apply(lambda hosts: ",".join(f"https://{host}" for host in hosts)),
-        }
-        self.execution_token = execution_token(args.release_id, args.image, args.migration_attempt)
+        app_env = build_app_env(
+            dataclasses.replace(
+                args.env,
+                allowed_hosts=self.hostnames.apply(allowed_hosts_value),
+                csrf_trusted_origins=self.hostnames.apply(csrf_origins_value),
+                release_id=args.release_id,
+            )
+        )
+        self._env: dict[str, pulumi.Input[str]] = dict(app_env.plain)
+        self._secret_env = {app_env.secrets[contract]: ref for contract, ref in args.secret_env.items()}
+        self.execution_token = execution_token(args.release_id, args.image_key, args.migration_attempt)
         self.propagation_wait = self._create_propagation_wait()
         self.migrate_job = self._create_migrate_job()
         self.manage_job = self._create_manage_job()
@@ -255,43 +260,69 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=requires),
         )
 
-    def _create_migrate_job(self) -> cloudrunv2.Job:
+    def _placement(self, role: str) -> dict[str, Any]:
+        """Project, region and name ``<name>-<role>`` of a Job or worker pool. Cloud Run's own
+        deletion protection stays off (see the module docstring)."""
         args = self._args
-        job_name = f"{self._name}-migrate"
-        wait = execution_wait_seconds(args.migration_timeout_seconds, MIGRATION_MAX_RETRIES)
-        check_execution_wait(wait, args.migration_timeout_seconds, MIGRATION_MAX_RETRIES)
-        kit = _Kit("JobTemplateTemplate")
-        container = cloudrunv2.JobTemplateTemplateContainerArgs(
-            name="migrate",
+        return {
+            "project": args.project,
+            "location": args.region,
+            "name": f"{self._name}-{role}",
+            "deletion_protection": False,
+        }
+
+    def _container(self, kit: _Kit, name: str, **fields: Any) -> Any:
+        """The one container of a workload: its image, the shared environment, secrets and mounts,
+        and the CPU and memory limits (``fields`` adds the workload's own command, ports, probes)."""
+        args = self._args
+        resources = fields.pop("resources", {})
+        return kit.cls("ContainerArgs")(
+            name=name,
             image=args.image,
-            commands=["sh", "-c"],
-            args=[migrate_script()],
-            envs=kit.envs(self._env, args.secret_env),
+            envs=kit.envs(self._env, self._secret_env),
             volume_mounts=kit.mounts(args.redis_ca is not None),
-            resources=cloudrunv2.JobTemplateTemplateContainerResourcesArgs(
-                limits={"cpu": args.cpu, "memory": args.memory}
-            ),
+            resources=kit.cls("ContainerResourcesArgs")(limits={"cpu": args.cpu, "memory": args.memory}, **resources),
+            **fields,
         )
+
+    def _create_job(
+        self, role: str, container: Any, *, kit: _Kit, max_retries: int, timeout_seconds: int, **options: Any
+    ) -> cloudrunv2.Job:
+        """A Cloud Run Job ``<name>-<role>`` of one task, with the shared identity, volumes and VPC."""
+        args = self._args
+        opts = options.pop("opts")
         return cloudrunv2.Job(
-            f"{self._name}-migrate",
-            project=args.project,
-            location=args.region,
-            name=job_name,
-            deletion_protection=False,
-            run_execution_token=self.execution_token,
+            f"{self._name}-{role}",
+            **self._placement(role),
             template=cloudrunv2.JobTemplateArgs(
                 task_count=1,
                 parallelism=1,
                 template=cloudrunv2.JobTemplateTemplateArgs(
                     service_account=args.service_account_email,
                     execution_environment="EXECUTION_ENVIRONMENT_GEN2",
-                    max_retries=MIGRATION_MAX_RETRIES,
-                    timeout=f"{args.migration_timeout_seconds}s",
+                    max_retries=max_retries,
+                    timeout=f"{timeout_seconds}s",
                     containers=[container],
                     volumes=kit.volumes(args.cloudsql_connection_name, args.redis_ca),
                     vpc_access=kit.vpc_access(args.network_id, args.subnetwork_id),
                 ),
             ),
+            opts=opts,
+            **options,
+        )
+
+    def _create_migrate_job(self) -> cloudrunv2.Job:
+        args = self._args
+        wait = execution_wait_seconds(args.migration_timeout_seconds, MIGRATION_MAX_RETRIES)
+        check_execution_wait(wait, args.migration_timeout_seconds, MIGRATION_MAX_RETRIES)
+        kit = _Kit("JobTemplateTemplate")
+        return self._create_job(
+            "migrate",
+            self._container(kit, "migrate", commands=["sh", "-c"], args=[migrate_script()]),
+            kit=kit,
+            max_retries=MIGRATION_MAX_RETRIES,
+            timeout_seconds=args.migration_timeout_seconds,
+            run_execution_token=self.execution_token,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[*args.requires, self.propagation_wait],
@@ -301,43 +332,19 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
         )
 
     def _create_manage_job(self) -> cloudrunv2.Job:
-        args = self._args
         if not 1 <= MANAGE_TIMEOUT_SECONDS <= JOB_TASK_TIMEOUT_MAX_SECONDS:
             raise ValueError(f"Cloud Run job task timeout {MANAGE_TIMEOUT_SECONDS}s is outside 1..24 hours")
         kit = _Kit("JobTemplateTemplate")
-        container = cloudrunv2.JobTemplateTemplateContainerArgs(
-            name="manage",
-            image=args.image,
-            commands=["python", "manage.py"],
-            # Every execution overrides these (``gcloud run jobs execute --args``); a bare
-            # execution only runs Django's system checks.
-            args=["check"],
-            envs=kit.envs(self._env, args.secret_env),
-            volume_mounts=kit.mounts(args.redis_ca is not None),
-            resources=cloudrunv2.JobTemplateTemplateContainerResourcesArgs(
-                limits={"cpu": args.cpu, "memory": args.memory}
-            ),
-        )
-        return cloudrunv2.Job(
-            f"{self._name}-manage",
-            project=args.project,
-            location=args.region,
-            name=f"{self._name}-manage",
-            deletion_protection=False,
-            template=cloudrunv2.JobTemplateArgs(
-                task_count=1,
-                parallelism=1,
-                template=cloudrunv2.JobTemplateTemplateArgs(
-                    service_account=args.service_account_email,
-                    execution_environment="EXECUTION_ENVIRONMENT_GEN2",
-                    max_retries=0,
-                    timeout=f"{MANAGE_TIMEOUT_SECONDS}s",
-                    containers=[container],
-                    volumes=kit.volumes(args.cloudsql_connection_name, args.redis_ca),
-                    vpc_access=kit.vpc_access(args.network_id, args.subnetwork_id),
-                ),
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.migrate_job, *args.requires]),
+        # Every execution overrides the args (``gcloud run jobs execute --args``); a bare execution
+        # only runs Django's system checks.
+        container = self._container(kit, "manage", commands=["python", "manage.py"], args=["check"])
+        return self._create_job(
+            "manage",
+            container,
+            kit=kit,
+            max_retries=0,
+            timeout_seconds=MANAGE_TIMEOUT_SECONDS,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.migrate_job, *self._args.requires]),
         )
 
     def _create_service(self) -> cloudrunv2.Service:
@@ -346,18 +353,12 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
             STARTUP_PROBE_PERIOD_SECONDS, STARTUP_PROBE_TIMEOUT_SECONDS, STARTUP_PROBE_FAILURE_THRESHOLD
         )
         kit = _Kit("ServiceTemplate")
-        container = cloudrunv2.ServiceTemplateContainerArgs(
-            name="web",
-            image=args.image,
+        container = self._container(
+            kit,
+            "web",
             ports=cloudrunv2.ServiceTemplateContainerPortsArgs(container_port=CONTAINER_PORT, name="http1"),
-            envs=kit.envs(self._env, args.secret_env),
-            volume_mounts=kit.mounts(args.redis_ca is not None),
-            resources=cloudrunv2.ServiceTemplateContainerResourcesArgs(
-                limits={"cpu": args.cpu, "memory": args.memory},
-                # CPU only while serving requests (the web tier needs no background CPU).
-                cpu_idle=True,
-                startup_cpu_boost=True,
-            ),
+            # CPU only while serving requests (the web tier needs no background CPU).
+            resources={"cpu_idle": True, "startup_cpu_boost": True},
             startup_probe=cloudrunv2.ServiceTemplateContainerStartupProbeArgs(
                 http_get=cloudrunv2.ServiceTemplateContainerStartupProbeHttpGetArgs(
                     path=args.readiness_path, port=CONTAINER_PORT
@@ -424,29 +425,14 @@ class DjangoOnCloudRun(pulumi.ComponentResource):
 
     def _create_worker_pool(self, role: str, celery_args: list[str]) -> cloudrunv2.WorkerPool:
         args = self._args
-        pool_name = f"{self._name}-{role}"
         kit = _Kit("WorkerPoolTemplate")
-        container = cloudrunv2.WorkerPoolTemplateContainerArgs(
-            name=role,
-            image=args.image,
-            commands=["celery"],
-            args=celery_args,
-            envs=kit.envs(self._env, args.secret_env),
-            volume_mounts=kit.mounts(args.redis_ca is not None),
-            resources=cloudrunv2.WorkerPoolTemplateContainerResourcesArgs(
-                limits={"cpu": args.cpu, "memory": args.memory}
-            ),
-        )
         return cloudrunv2.WorkerPool(
             f"{self._name}-{role}",
-            project=args.project,
-            location=args.region,
-            name=pool_name,
-            deletion_protection=False,
+            **self._placement(role),
             scaling=cloudrunv2.WorkerPoolScalingArgs(scaling_mode="MANUAL", manual_instance_count=1),
             template=cloudrunv2.WorkerPoolTemplateArgs(
                 service_account=args.service_account_email,
-                containers=[container],
+                containers=[self._container(kit, role, commands=["celery"], args=celery_args)],
                 volumes=kit.volumes(args.cloudsql_connection_name, args.redis_ca),
                 vpc_access=kit.vpc_access(args.network_id, args.subnetwork_id),
             ),
@@ -498,18 +484,19 @@ class _Kit:
     def __init__(self, prefix: str) -> None:
         self._prefix = prefix
 
-    def _cls(self, suffix: str) -> Any:
+    def cls(self, suffix: str) -> Any:
+        """The family's argument class ``<prefix><suffix>`` (``ServiceTemplateContainerArgs``)."""
         return getattr(cloudrunv2, f"{self._prefix}{suffix}")
 
     def envs(self, env: Mapping[str, pulumi.Input[str]], secret_env: Mapping[str, SecretRef]) -> list[Any]:
-        result: list[Any] = [self._cls("ContainerEnvArgs")(name=key, value=env[key]) for key in sorted(env)]
+        result: list[Any] = [self.cls("ContainerEnvArgs")(name=key, value=env[key]) for key in sorted(env)]
         for key in sorted(secret_env):
             ref = secret_env[key]
             result.append(
-                self._cls("ContainerEnvArgs")(
+                self.cls("ContainerEnvArgs")(
                     name=key,
-                    value_source=self._cls("ContainerEnvValueSourceArgs")(
-                        secret_key_ref=self._cls("ContainerEnvValueSourceSecretKeyRefArgs")(
+                    value_source=self.cls("ContainerEnvValueSourceArgs")(
+                        secret_key_ref=self.cls("ContainerEnvValueSourceSecretKeyRefArgs")(
                             secret=ref.secret_id, version=ref.version
                         )
                     ),
@@ -519,19 +506,19 @@ class _Kit:
 
     def volumes(self, connection_name: pulumi.Input[str], redis_ca: SecretRef | None) -> list[Any]:
         result: list[Any] = [
-            self._cls("VolumeArgs")(
+            self.cls("VolumeArgs")(
                 name=CLOUDSQL_VOLUME,
-                cloud_sql_instance=self._cls("VolumeCloudSqlInstanceArgs")(instances=[connection_name]),
+                cloud_sql_instance=self.cls("VolumeCloudSqlInstanceArgs")(instances=[connection_name]),
             )
         ]
         if redis_ca is not None:
             result.append(
-                self._cls("VolumeArgs")(
+                self.cls("VolumeArgs")(
                     name=REDIS_CA_VOLUME,
-                    secret=self._cls("VolumeSecretArgs")(
+                    secret=self.cls("VolumeSecretArgs")(
                         secret=redis_ca.secret_id,
                         items=[
-                            self._cls("VolumeSecretItemArgs")(path=CA_FILE_NAME, version=redis_ca.version, mode=0o444)
+                            self.cls("VolumeSecretItemArgs")(path=CA_FILE_NAME, version=redis_ca.version, mode=0o444)
                         ],
                     ),
                 )
@@ -539,17 +526,17 @@ class _Kit:
         return result
 
     def mounts(self, with_redis_ca: bool) -> list[Any]:
-        result: list[Any] = [self._cls("ContainerVolumeMountArgs")(name=CLOUDSQL_VOLUME, mount_path=CLOUDSQL_MOUNT)]
+        result: list[Any] = [self.cls("ContainerVolumeMountArgs")(name=CLOUDSQL_VOLUME, mount_path=CLOUDSQL_MOUNT)]
         if with_redis_ca:
-            result.append(self._cls("ContainerVolumeMountArgs")(name=REDIS_CA_VOLUME, mount_path=CA_MOUNT_DIR))
+            result.append(self.cls("ContainerVolumeMountArgs")(name=REDIS_CA_VOLUME, mount_path=CA_MOUNT_DIR))
         return result
 
     def vpc_access(self, network_id: pulumi.Input[str], subnetwork_id: pulumi.Input[str]) -> Any:
         # Direct VPC egress; only private ranges (Cloud SQL, Memorystore) go through the VPC, the
         # rest (Sentry, Google APIs) keeps Cloud Run's own internet path, so no Cloud NAT is needed.
-        return self._cls("VpcAccessArgs")(
+        return self.cls("VpcAccessArgs")(
             egress="PRIVATE_RANGES_ONLY",
             network_interfaces=[
-                self._cls("VpcAccessNetworkInterfaceArgs")(network=network_id, subnetwork=subnetwork_id)
+                self.cls("VpcAccessNetworkInterfaceArgs")(network=network_id, subnetwork=subnetwork_id)
             ],
         )

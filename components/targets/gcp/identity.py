@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
@@ -53,39 +54,30 @@ class RuntimeIdentity(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.requires)),
         )
         self.email = account.email
-        child = pulumi.ResourceOptions(parent=self)
-        self.grants = [
-            gcp.projects.IAMMember(
-                f"{name}-cloudsql-client",
-                project=args.project,
-                role="roles/cloudsql.client",
-                member=account.member,
-                opts=child,
+        # (resource class, name suffix, what the grant is on): every grant is the same member with one role.
+        grants: list[tuple[Any, str, dict[str, Any]]] = [
+            (gcp.projects.IAMMember, "cloudsql-client", {"project": args.project, "role": "roles/cloudsql.client"}),
+            (
+                gcp.storage.BucketIAMMember,
+                "media-object-admin",
+                {"bucket": args.media_bucket, "role": "roles/storage.objectAdmin"},
             ),
-            gcp.storage.BucketIAMMember(
-                f"{name}-media-object-admin",
-                bucket=args.media_bucket,
-                role="roles/storage.objectAdmin",
-                member=account.member,
-                opts=child,
-            ),
-            gcp.serviceaccount.IAMMember(
-                f"{name}-sign-as-self",
-                service_account_id=account.name,
-                role="roles/iam.serviceAccountTokenCreator",
-                member=account.member,
-                opts=child,
+            (
+                gcp.serviceaccount.IAMMember,
+                "sign-as-self",
+                {"service_account_id": account.name, "role": "roles/iam.serviceAccountTokenCreator"},
             ),
         ]
-        for key, secret_id in sorted(args.secret_ids.items()):
-            self.grants.append(
-                gcp.secretmanager.SecretIamMember(
-                    f"{name}-secret-accessor-{key.lower().replace('_', '-')}",
-                    project=args.project,
-                    secret_id=secret_id,
-                    role="roles/secretmanager.secretAccessor",
-                    member=account.member,
-                    opts=child,
-                )
+        grants += [
+            (
+                gcp.secretmanager.SecretIamMember,
+                f"secret-accessor-{key.lower().replace('_', '-')}",
+                {"project": args.project, "secret_id": secret_id, "role": "roles/secretmanager.secretAccessor"},
             )
+            for key, secret_id in sorted(args.secret_ids.items())
+        ]
+        child = pulumi.ResourceOptions(parent=self)
+        self.grants = [
+            resource(f"{name}-{suffix}", member=account.member, opts=child, **on) for resource, suffix, on in grants
+        ]
         self.register_outputs({"email": self.email})

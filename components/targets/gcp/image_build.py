@@ -7,18 +7,28 @@ it to the stack's Artifact Registry repository and deploys it by digest. Without
 given ``app.image`` is deployed, as before.
 
 The tag is immutable like the repository (``immutable_tags``): the same inputs give the same tag,
-so an unchanged source builds nothing (the command's trigger is the tag), and changed inputs give
-a new tag, never an overwrite. The digest the registry answers is what the workloads run.
+so an unchanged source builds nothing (the command's trigger is the tag, and a new tag replaces
+the command), and changed inputs give a new tag, never an overwrite. Any other change of the
+command (another builder) runs its update, which answers the digest already deployed. The digest
+the registry answers is what the workloads run: an output of the command, so every workload waits
+for the build.
 
-Validation (:func:`validate_build`) refuses, with one line per problem naming the full key:
-paths outside the project or missing, build-arg names that are not plain identifiers, build-arg
-values with characters outside a conservative set, too many args, and references beyond the
-registry's limits. Every string that reaches the shell is also quoted by construction
-(:func:`build_script`).
+Validation: the settings model (``settings.app.BuildSettings``) refuses paths with ``..`` or
+odd characters, build-arg names that are not plain identifiers, build-arg values outside a
+conservative set and more than 32 args; :func:`path_problems` (run by the gcp rules) refuses a
+context or Dockerfile that is missing or resolves outside the project, and references beyond the
+registry's limits. Every problem is one line naming the full key. Every string that reaches the
+shell is also quoted by construction (:func:`build_script`).
 
-What cannot be tested on a machine without a registry: the push itself and the registry's answer
-(the digest). The tests run everything up to the push with podman and a local base image, and the
-script's push and digest steps against a podman registry stand-in where one is available.
+The tag hashes what the build reads: the files of the context that Docker sends (its
+``.dockerignore``, or the Dockerfile's own ``<Dockerfile>.dockerignore``, applied with the release
+artifact's matcher, ``host.artifact.select_sources``), less VCS data and byte-code.
+
+What cannot be tested on a machine without a registry: the push to Artifact Registry itself and
+the registry's answer (the digest). ``tests/containers/test_image_build_podman.py`` runs this
+module's exact script with the real podman and a local base image, its push going to a local
+directory (whose manifest digest the script must print); ``tests/gcp/test_image_build.py`` runs it
+with stand-in CLIs for docker and podman, and checks the wiring under mocks.
 """
 
 from __future__ import annotations
@@ -28,50 +38,51 @@ import hashlib
 import os
 import re
 import shlex
-from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
+from ...host.artifact import select_sources
 from ...settings.errors import SettingsError
+
+if TYPE_CHECKING:
+    from ...settings.app import BuildSettings
+    from ...settings.targets import GcpCloudRunTarget
 
 KEY: Final = "djangostack:app.build"
 
-# Build args: a plain identifier, as Dockerfile ARG names are.
-BUILD_ARG_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-# Values: image references, versions, URLs without credentials. No quotes, spaces, `$`, backslashes
-# or control characters: nothing a shell, a Dockerfile's variable expansion or a log line could act on.
-BUILD_ARG_VALUE: Final = re.compile(r"^[A-Za-z0-9._:/@+=,%~-]{0,1024}$")
-MAX_BUILD_ARGS: Final = 32
-# The build reads these: a relative path made of plain components.
-RELATIVE_PATH: Final = re.compile(r"^[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*/?$")
 # Docker tag: at most 128 characters of [A-Za-z0-9_.-], not starting with . or -
 # (https://docs.docker.com/reference/cli/docker/image/tag/).
 TAG_MAX: Final = 128
 TAG_PATTERN: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-# Repository path components: lower-case alphanumerics separated by '.', '_', '__' or '-'; the
-# whole name (registry host included) at most 255 characters (distribution reference grammar,
-# https://docs.docker.com/reference/cli/docker/image/tag/ and
+# The whole image name (registry host included) at most 255 characters (distribution reference
+# grammar, https://docs.docker.com/reference/cli/docker/image/tag/ and
 # https://cloud.google.com/artifact-registry/docs/docker/names).
-IMAGE_NAME_COMPONENT: Final = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 NAME_TOTAL_MAX: Final = 255
 DIGEST: Final = re.compile(r"^sha256:[0-9a-f]{64}$")
 # The build and push together; Pulumi's default create timeout is long, a hung push should not be.
 BUILD_TIMEOUT_MINUTES: Final = 60
-# Directories never part of an image's inputs: VCS data and byte-code derived from hashed sources.
-SKIPPED_DIRS: Final = frozenset({".git", "__pycache__"})
+BUILD_DEFAULT_EXCLUDES: Final = (".git/", "__pycache__/", "*.py[cod]")
+"""Never part of an image's inputs: VCS data, and byte-code derived from the hashed sources."""
 
 Builder = Literal["docker", "podman"]
 
 
 @dataclasses.dataclass(frozen=True)
 class BuildSpec:
-    """A validated ``app.build``: paths relative to the project root."""
+    """A checked ``app.build``: paths relative to the project root."""
 
     context: str
     dockerfile: str  # relative to the project root (the setting is relative to the context)
     build_args: tuple[tuple[str, str], ...] = ()
     builder: Builder = "docker"
     image_name: str = "app"
+
+    @property
+    def dockerfile_in_context(self) -> str:
+        """The Dockerfile relative to the context (what Docker's ``<Dockerfile>.dockerignore`` uses)."""
+        if self.context == ".":
+            return self.dockerfile
+        return self.dockerfile[len(self.context) + 1 :]
 
 
 def _inside(root: Path, relative: str) -> Path | None:
@@ -84,107 +95,76 @@ def _inside(root: Path, relative: str) -> Path | None:
     return resolved
 
 
-def _path_problem(key: str, value: object, root: Path, *, want_dir: bool) -> str | None:
-    kind = "directory" if want_dir else "file"
-    allowed = f"a relative path to a {kind} inside the project (letters, digits, . _ + -; no '..')"
-    if not isinstance(value, str) or not RELATIVE_PATH.match(value) or len(value) > 1024:
-        return f"{key}: {value!r} is not allowed; expected {allowed}"
-    if any(part == ".." for part in value.split("/")):
-        return f"{key}: {value!r} leaves its directory; expected {allowed}"
-    resolved = _inside(root, value)
-    if resolved is None:
-        return f"{key}: {value!r} resolves outside the project; expected {allowed}"
-    if not (resolved.is_dir() if want_dir else resolved.is_file()):
-        return f"{key}: {value!r} is not an existing {kind} under {root}"
-    return None
+def _join(context: str, relative: str) -> str:
+    return relative if context == "." else f"{context.rstrip('/')}/{relative}"
 
 
-def validate_build(raw: Mapping[str, Any], project_root: Path, key: str = KEY) -> BuildSpec:
-    """The ``app.build`` mapping (camelCase keys, as in the stack file) as a :class:`BuildSpec`;
-    every problem at once as a :class:`SettingsError`."""
-    problems: list[str] = []
-    known = {"context", "dockerfile", "buildArgs", "builder", "imageName"}
-    for unknown in sorted(set(raw) - known):
-        problems.append(f"{key}.{unknown}: unknown setting; allowed: {', '.join(sorted(known))}")
-    context = raw.get("context")
-    problem = _path_problem(f"{key}.context", context, project_root, want_dir=True)
-    if problem:
-        problems.append(problem)
-    dockerfile = raw.get("dockerfile", "Dockerfile")
-    dockerfile_path = ""
-    if not problem:
-        # Relative to the context, and (symlinks followed) inside the project, not only the context.
-        df_problem = _path_problem(f"{key}.dockerfile", dockerfile, project_root / str(context), want_dir=False)
-        if df_problem and "resolves outside" in df_problem:
-            df_problem = None
-        if df_problem is None:
-            joined = _inside(project_root, f"{context}/{dockerfile}")
-            if joined is None:
-                df_problem = f"{key}.dockerfile: {dockerfile!r} resolves outside the project"
-            elif not joined.is_file():
-                df_problem = f"{key}.dockerfile: {dockerfile!r} is not an existing file under {context}"
-        if df_problem:
-            problems.append(df_problem)
-        else:
-            dockerfile_path = f"{str(context).rstrip('/')}/{dockerfile}"
-    args = raw.get("buildArgs", {}) or {}
-    pairs: list[tuple[str, str]] = []
-    if not isinstance(args, Mapping):
-        problems.append(f"{key}.buildArgs: {args!r} is not allowed; expected a mapping of NAME: value")
-    else:
-        if len(args) > MAX_BUILD_ARGS:
-            problems.append(f"{key}.buildArgs: {len(args)} build args; at most {MAX_BUILD_ARGS}")
-        for name, value in args.items():
-            if not isinstance(name, str) or not BUILD_ARG_NAME.match(name):
-                problems.append(
-                    f"{key}.buildArgs: name {name!r} is not allowed; expected an identifier "
-                    "([A-Za-z_][A-Za-z0-9_]*, at most 128 characters)"
-                )
-                continue
-            if not isinstance(value, str) or not BUILD_ARG_VALUE.match(value):
-                problems.append(
-                    f"{key}.buildArgs.{name}: {value!r} is not allowed; expected at most 1024 of "
-                    "A-Z a-z 0-9 . _ : / @ + = , % ~ - (no spaces, quotes, $, backslashes or control characters)"
-                )
-                continue
-            pairs.append((name, value))
-    builder = raw.get("builder", "docker")
-    if builder not in ("docker", "podman"):
-        problems.append(f"{key}.builder: {builder!r} is not allowed; expected 'docker' or 'podman'")
-    image_name = raw.get("imageName", "app")
-    if not isinstance(image_name, str) or not all(IMAGE_NAME_COMPONENT.match(part) for part in image_name.split("/")):
-        problems.append(
-            f"{key}.imageName: {image_name!r} is not allowed; expected lower-case path components "
-            "([a-z0-9] separated by . _ __ or -), joined by /"
-        )
+def path_problems(build: BuildSettings, project_root: Path) -> list[str]:
+    """The context and the Dockerfile exist and (symbolic links followed) stay inside the project;
+    one line per problem naming the key. The settings model already refused ``..`` and odd names."""
+    found: list[str] = []
+    context = _inside(project_root, build.context)
+    if context is None:
+        return [f"{KEY}.context: {build.context!r} resolves outside the project {project_root}"]
+    if not context.is_dir():
+        return [f"{KEY}.context: {build.context!r} is not an existing directory under {project_root}"]
+    dockerfile = _inside(project_root, _join(build.context, build.dockerfile))
+    if dockerfile is None:
+        found.append(f"{KEY}.dockerfile: {build.dockerfile!r} resolves outside the project {project_root}")
+    elif not dockerfile.is_file():
+        found.append(f"{KEY}.dockerfile: {build.dockerfile!r} is not an existing file under {build.context}")
+    return found
+
+
+def build_spec(build: BuildSettings, project_root: Path) -> BuildSpec:
+    """The checked :class:`BuildSpec` of ``app.build`` (``SettingsError`` when a path is wrong)."""
+    problems = path_problems(build, project_root)
     if problems:
         raise SettingsError(problems)
+    context = build.context.rstrip("/") or "."
     return BuildSpec(
-        context=str(context).rstrip("/"),
-        dockerfile=dockerfile_path,
-        build_args=tuple(sorted(pairs)),
-        builder=builder,
-        image_name=str(image_name),
+        context=context,
+        dockerfile=_join(context, build.dockerfile),
+        build_args=tuple(sorted(build.build_args.items())),
+        builder=build.builder,
+        image_name=build.image_name,
     )
+
+
+def build_problems(build: BuildSettings, target: GcpCloudRunTarget, prefix: str, project_root: Path) -> list[str]:
+    """Every ``app.build`` problem the gcp rules report: the paths, and the pushed reference's
+    length within the registry's limits."""
+    found = path_problems(build, project_root)
+    image = repository_image(target.region, target.project, prefix, build.image_name)
+    found.extend(reference_problems(image, "src-" + "0" * 32))
+    return found
 
 
 # ------------------------------------------------------------------------------ tag and reference
 
 
-def _files(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS)
-        for filename in sorted(filenames):
-            yield Path(dirpath) / filename
+def context_files(spec: BuildSpec, project_root: Path) -> tuple[str, ...]:
+    """The files of the context the build sees, relative to it: what Docker sends (its ignore file
+    applied; symbolic links as links) less VCS data and byte-code."""
+    ignore_files = (f"{spec.dockerfile_in_context}.dockerignore", ".dockerignore")
+    selection = select_sources(
+        project_root / spec.context,
+        defaults=BUILD_DEFAULT_EXCLUDES,
+        ignore_files=ignore_files,
+        keep_symlinks=True,
+        skip_virtualenvs=False,
+    )
+    return selection.files
 
 
 def content_tag(spec: BuildSpec, project_root: Path) -> str:
-    """``src-<hash>`` of every input of the build: each file of the context (path, mode, bytes;
-    symlinks by target), the Dockerfile and the build args. Deterministic across machines."""
+    """``src-<hash>`` of every input of the build: each file of the context the build sees (path,
+    executable bit, bytes; symlinks by target), the Dockerfile and the build args. The same on
+    every machine."""
     digest = hashlib.sha256()
     context = project_root / spec.context
-    for path in _files(context):
-        rel = path.relative_to(context).as_posix()
+    for rel in context_files(spec, project_root):
+        path = context / rel
         if path.is_symlink():
             data = b"symlink:" + os.readlink(path).encode()
             mode = 0o777
@@ -261,6 +241,15 @@ def pinned_reference(reference: str, stdout: str) -> str:
     return f"{reference.rsplit(':', 1)[0]}@{digest}"
 
 
+UPDATE_SCRIPT: Final = """set -eu
+digest="$(printf '%s\\n' "${PULUMI_COMMAND_STDOUT:-}" | grep -o 'sha256:[0-9a-f]\\{64\\}' | tail -n 1 || true)"
+case "$digest" in sha256:*) ;; *) echo "no digest from the previous build: $digest" >&2; exit 1 ;; esac
+printf '%s\\n' "$digest"
+"""
+"""The command's update: a change that keeps the tag (another builder, say) builds nothing and
+pushes nothing (the repository's tags are immutable); it answers the digest already deployed."""
+
+
 def build_image(
     name: str,
     spec: BuildSpec,
@@ -270,12 +259,19 @@ def build_image(
     project: str,
     repository: str,
     opts: Any = None,
-) -> Any:
-    """The ``command.local.Command`` that builds and pushes, and the digest-pinned reference
-    (``pulumi.Output[str]``) the workloads deploy. Re-runs only when the content tag changes."""
+) -> tuple[Any, str, Any]:
+    """The ``command.local.Command`` that builds and pushes, the tagged reference it pushes, and
+    the digest-pinned reference (``pulumi.Output[str]``) the workloads deploy.
+
+    A new tag (changed content, Dockerfile or args) replaces the command, so its create runs: build,
+    push, digest. Any other change runs :data:`UPDATE_SCRIPT`. The command runs where Pulumi runs the
+    program, the project directory (no ``dir``: an absolute path in the state would differ between
+    machines and re-run the command)."""
     import pulumi
     from pulumi_command import local
 
+    if project_root.resolve() != Path.cwd().resolve():
+        raise SettingsError([f"{KEY}: run `pulumi up` in the project directory {project_root} (now in {Path.cwd()})"])
     image = repository_image(region, project, repository, spec.image_name)
     tag = content_tag(spec, project_root)
     problems = reference_problems(image, tag)
@@ -285,12 +281,16 @@ def build_image(
     command = local.Command(
         f"{name}-image-build",
         create=build_script(spec, reference),
+        update=UPDATE_SCRIPT,
         interpreter=["/bin/sh", "-c"],
-        dir=str(project_root),
         triggers=[reference],
         opts=pulumi.ResourceOptions.merge(
             opts,
-            pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=f"{BUILD_TIMEOUT_MINUTES}m")),
+            pulumi.ResourceOptions(
+                replace_on_changes=["triggers"],
+                custom_timeouts=pulumi.CustomTimeouts(create=f"{BUILD_TIMEOUT_MINUTES}m"),
+            ),
         ),
     )
-    return command, command.stdout.apply(lambda out: pinned_reference(reference, out))
+    pinned: pulumi.Output[str] = command.stdout.apply(lambda out: pinned_reference(reference, out))
+    return command, reference, pinned

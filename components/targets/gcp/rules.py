@@ -10,8 +10,10 @@ import ipaddress
 import re
 from typing import TYPE_CHECKING
 
+from ...paths import project_dir
 from ...settings.rules import cloud_service_problems
 from ...settings.targets import GcpCloudRunTarget
+from .image_build import build_problems
 from .naming import resource_prefix
 
 if TYPE_CHECKING:  # rules read the settings' types only
@@ -63,8 +65,11 @@ def combination_problems(settings: StackSettings) -> list[str]:
     for field, (key, how) in IMAGE_ONLY_APP_KEYS.items():
         if field in settings.app.model_fields_set:
             found.append(f"djangostack:{key}: {IMAGE_ONLY} ({how}); remove {key}")
-    if settings.app.image is None:
-        found.append("djangostack:app.image: the gcp-cloudrun target deploys a container image; set app.image")
+    if settings.app.image is None and settings.app.build is None:
+        found.append(
+            "djangostack:app.image: the gcp-cloudrun target deploys a container image; set app.image, or "
+            "app.build to build one from source"
+        )
     if settings.media.storage != "gcs":
         found.append(
             "djangostack:media.storage: the gcp-cloudrun target stores media "
@@ -100,8 +105,8 @@ def combination_problems(settings: StackSettings) -> list[str]:
 def problems(settings: StackSettings, stack: str) -> list[str]:
     """Every gcp-cloudrun rule that needs more than one field, one line each."""
     target = settings.target
-    if target.kind != "gcp-cloudrun" or settings.app.image is None:
-        return []  # a missing image is reported by the settings model itself
+    if target.kind != "gcp-cloudrun" or (settings.app.image is None and settings.app.build is None):
+        return []  # a missing image is a combination problem, reported first
     # Name lengths (service, jobs, execution token, service account, bucket, ...) are cloud limits:
     # djangostack.settings.limits checks every one of them.
     prefix = resource_prefix(settings.app.name, stack)
@@ -124,6 +129,8 @@ def problems(settings: StackSettings, stack: str) -> list[str]:
                 f"djangostack:target.egressSubnetCidr: {egress} overlaps network.cidr ({services}), the range "
                 "reserved for Cloud SQL and Memorystore; pick disjoint ranges (defaults: 10.8.0.0/26 and 10.20.0.0/16)"
             )
+    if settings.app.build is not None and isinstance(target, GcpCloudRunTarget):
+        found.extend(build_problems(settings.app.build, target, prefix, project_dir()))
     clash = sorted(set(settings.app.extra_env) & (TARGET_ENV | MANAGED_ENV | SECRET_ENV))
     if clash:
         found.append(

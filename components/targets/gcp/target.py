@@ -1,9 +1,11 @@
 """The gcp-cloudrun target: wires the GCP components into one Django environment.
 
 Order of creation (each step waits only for what it uses):
-APIs + image repository -> network -> Cloud SQL, Memorystore, media bucket -> Secret Manager ->
+APIs + image repository -> (with ``app.build``: the image build and push, whose digest every
+workload runs) -> network -> Cloud SQL, Memorystore, media bucket -> Secret Manager ->
 runtime identity (grants on exactly those secrets and that bucket) -> propagation wait (every API
 enablement and grant) -> migration Job -> Service and Celery worker pools -> domain mappings.
+The app's environment comes from ``contract.app_env``, the builder every target uses.
 
 Cloud rules (value combinations and limits Google enforces) live in ``djangostack.targets.gcp.rules``; the
 settings validation runs them (``djangostack.validation.validate``), and the components assert the values
@@ -18,7 +20,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
+from ...contract.app_env import AppEnvInputs
 from ...contract.outputs import StackOutputs
+from ...paths import project_dir
 from ...settings.defaults import ENVIRONMENT_DEFAULTS
 from ...settings.loading import StackSecrets
 from ...settings.stack import StackSettings
@@ -27,6 +31,7 @@ from .cache import MemorystoreRedis, MemorystoreRedisArgs
 from .database import CloudSqlPostgres, CloudSqlPostgresArgs
 from .django_on_cloudrun import CeleryArgs, DjangoOnCloudRun, DjangoOnCloudRunArgs
 from .identity import RuntimeIdentity, RuntimeIdentityArgs
+from .image_build import build_image, build_spec
 from .naming import image_release_id, maintenance_window, resource_prefix
 from .network import NetworkReferenceArgs, PrivateNetwork, PrivateNetworkArgs
 from .project_services import ProjectServices, ProjectServicesArgs
@@ -57,8 +62,6 @@ def deploy(
     if target.db_tier is None or target.min_instances is None:
         raise ValueError("target.dbTier / target.minInstances unset: environment defaults were not applied")
     prefix = resource_prefix(settings.app.name, pulumi.get_stack())
-    # On Cloud Run the release is the image: unset, the release id is derived from it.
-    release_id = settings.app.release_id or image_release_id(_require_image(settings))
     protect = ENVIRONMENT_DEFAULTS[settings.environment].deletion_protection
     bucket_name = settings.media.bucket_name or f"{target.project}-{prefix}-media"
     # Name limits, range overlap and extraEnv clashes are settings rules (targets.gcp.rules), run
@@ -77,6 +80,10 @@ def deploy(
         ),
         opts,
     )
+    image_key, image = _image(settings, target, prefix, apis, opts)
+    # On Cloud Run the release is the image: unset, the release id is derived from it (a built
+    # image's content tag, a given image's digest or tag).
+    release_id = settings.app.release_id or image_release_id(image_key)
     network = PrivateNetwork(
         f"{prefix}-net",
         PrivateNetworkArgs(
@@ -187,16 +194,16 @@ def deploy(
         DjangoOnCloudRunArgs(
             project=target.project,
             region=target.region,
-            image=_require_image(settings),
+            image=image,
+            image_key=image_key,
             release_id=release_id,
-            settings_module=settings.app.settings_module,
             service_account_email=identity.email,
             cloudsql_connection_name=database.connection_name,
             network_id=network.network_id,
             subnetwork_id=network.subnetwork_id,
             secret_env=app_secrets.env,
             redis_ca=app_secrets.redis_ca,
-            env=_plain_env(settings, media.name),
+            env=_env_inputs(settings, media.name, tuple(app_secrets.env)),
             liveness_path=settings.app.liveness_path,
             readiness_path=settings.app.health_path,
             cpu=target.cpu,
@@ -248,10 +255,35 @@ def deploy(
     )
 
 
-def _require_image(settings: StackSettings) -> str:
-    if settings.app.image is None:
-        raise ValueError("djangostack:app.image: the gcp-cloudrun target deploys a container image; set it")
-    return settings.app.image
+def _image(
+    settings: StackSettings,
+    target: GcpCloudRunTarget,
+    prefix: str,
+    apis: ProjectServices,
+    opts: pulumi.ResourceOptions,
+) -> tuple[str, pulumi.Input[str]]:
+    """What the workloads run: the reference the release derives from, and the image itself.
+
+    ``app.build`` set: the image built from source and pushed to the stack's repository (the
+    content-tagged reference, and the digest-pinned one, an output of the build that every workload
+    waits for). Unset: ``app.image`` as given, both times."""
+    build = settings.app.build
+    if build is None:
+        if settings.app.image is None:
+            raise ValueError("djangostack:app.image: the gcp-cloudrun target deploys a container image; set it")
+        return settings.app.image, settings.app.image
+    root = project_dir()
+    _, reference, pinned = build_image(
+        prefix,
+        build_spec(build, root),
+        project_root=root,
+        region=target.region,
+        project=target.project,
+        repository=repository_id(prefix),
+        # The push needs the repository; the workloads need the digest (through ``pinned``).
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[apis.repository])),
+    )
+    return reference, pinned
 
 
 def _request_concurrency(settings: StackSettings, target: GcpCloudRunTarget) -> int:
@@ -273,8 +305,14 @@ def _request_concurrency(settings: StackSettings, target: GcpCloudRunTarget) -> 
     return target.concurrency
 
 
-def _plain_env(settings: StackSettings, media_bucket: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
-    """Non-secret environment of every workload (secrets come from Secret Manager references)."""
+def _env_inputs(
+    settings: StackSettings, media_bucket: pulumi.Input[str], secrets: tuple[str, ...]
+) -> AppEnvInputs[pulumi.Input[str]]:
+    """The facts of the app environment (``contract.app_env``, the builder every target uses).
+
+    The hosts and origins are placeholders here: the component fills them in with the run.app host
+    it computes and the release id. Secrets stay Secret Manager references (``secrets`` names which
+    the stack provides); the component puts them under the names the app reads (``app.envNames``)."""
     web = settings.web
     workers = web.workers or CLOUD_RUN_DEFAULT_WORKERS
     gunicorn = (
@@ -283,20 +321,27 @@ def _plain_env(settings: StackSettings, media_bucket: pulumi.Input[str]) -> dict
         f"--keep-alive {web.keepalive_seconds} --max-requests {web.max_requests} "
         f"--max-requests-jitter {web.max_requests_jitter}"
     )
-    env: dict[str, pulumi.Input[str]] = {
-        "MEDIA_STORAGE": "gcs",
-        "MEDIA_BUCKET": media_bucket,
-        "LOG_LEVEL": settings.observability.log_level,
-        "WEB_CONCURRENCY": str(workers),
-        # Gunicorn reads this natively, over the image's gunicorn.conf.py; its CMD has no flags that would
-        # override it (tests/containers checks the settings Gunicorn ends up with).
-        "GUNICORN_CMD_ARGS": gunicorn,
-        "SECURE_HSTS_SECONDS": str(web.hsts_seconds if web.hsts_seconds is not None else 0),
-        "X_FRAME_OPTIONS": web.x_frame_options,
-        "DATA_UPLOAD_MAX_MEMORY_SIZE": str(web.max_upload_mb * 1024 * 1024),
-        "DATABASE_CONN_MAX_AGE": str(settings.database.conn_max_age_seconds),
-        "SENTRY_ENVIRONMENT": settings.environment,
-        "SENTRY_TRACES_SAMPLE_RATE": str(settings.observability.traces_sample_rate),
-    }
-    env.update(settings.app.extra_env)
-    return env
+    return AppEnvInputs[pulumi.Input[str]](
+        settings_module=settings.app.settings_module,
+        environment=settings.environment,
+        allowed_hosts="",
+        csrf_trusted_origins="",
+        log_level=settings.observability.log_level,
+        traces_sample_rate=settings.observability.traces_sample_rate,
+        hsts_seconds=web.hsts_seconds if web.hsts_seconds is not None else 0,
+        x_frame_options=web.x_frame_options,
+        max_upload_mb=web.max_upload_mb,
+        db_conn_max_age_seconds=settings.database.conn_max_age_seconds,
+        media_storage="gcs",
+        secrets=secrets,
+        media_bucket=media_bucket,
+        celery_default_queue=settings.celery.queues[0] if settings.celery.queues else None,
+        env_names=dict(settings.app.env_names),
+        extra_env=dict(settings.app.extra_env),
+        target_env={
+            "WEB_CONCURRENCY": str(workers),
+            # Gunicorn reads this natively, over the image's gunicorn.conf.py; its CMD has no flags that
+            # would override it (tests/containers checks the settings Gunicorn ends up with).
+            "GUNICORN_CMD_ARGS": gunicorn,
+        },
+    )
