@@ -22,7 +22,8 @@ pytestmark = pytest.mark.containers
 
 def podman_shim(tmp_path: Path) -> Path:
     """A `podman` first on PATH: the project's storage and runtime flags, the local base image and
-    the machine's CA for pip on `build`, and a local directory as the destination of `push`."""
+    the machine's CA for pip on `build`, and a local directory as the registry: `push` writes it,
+    `pull` reads it back (and fails while nothing was pushed, as a registry without the tag does)."""
     real = shutil.which("podman")
     assert real, "podman is missing: run scripts/setup.sh"
     flags = " ".join(podman.podman_args()[1:])
@@ -35,6 +36,10 @@ def podman_shim(tmp_path: Path) -> Path:
 build_flags="--network host --pull=never --secret id=pip_ca,src={ca}"
 if [ "$1" = build ]; then shift; exec {real} {flags} build $build_flags "$@"; fi
 if [ "$1" = push ]; then shift; exec {real} {flags} push "$@" dir:{out}; fi
+if [ "$1" = pull ]; then
+  [ -f {out}/manifest.json ] || exit 1
+  id="$({real} {flags} pull --quiet dir:{out})" && exec {real} {flags} tag "$id" "$3"
+fi
 exec {real} {flags} "$@"
 """,
         encoding="utf-8",
@@ -81,6 +86,19 @@ def test_the_build_script_builds_the_sample_app_and_pins_the_pushed_digest(tmp_p
         check=True,
     )
     assert ib.pinned_reference(reference, again.stdout) == pinned
+    # An `up` interrupted after the push runs the build again: the immutable repository already has
+    # the tag, so the script deploys that image (same digest) and builds and pushes nothing.
+    rerun = subprocess.run(
+        ["/bin/sh", "-c", ib.build_script(spec, reference)],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "already in the registry" in rerun.stderr, rerun.stderr[-3000:]
+    assert ib.pinned_reference(reference, rerun.stdout) == pinned
     # The built image is the app's: non-root, with the release id baked in.
     out = podman.podman(
         "run",

@@ -201,16 +201,21 @@ def test_reference_limits() -> None:
     assert "not a valid Docker tag" in ib.reference_problems(image, "a" * 129)[0]
 
 
-def stub_cli(tmp_path: Path, name: str) -> Path:
+def stub_cli(tmp_path: Path, name: str, *, in_registry: bool = False) -> Path:
     """A stand-in for docker/podman that logs its arguments (one per line) and answers like the
-    real CLI: podman push writes the digest file, docker image inspect prints RepoDigests."""
+    real CLI: pull fails unless the tag is ``in_registry``, podman push writes the digest file,
+    docker image inspect prints RepoDigests, podman image inspect prints the digest."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     log = tmp_path / f"{name}.log"
     script = f"""#!/bin/sh
 printf '%s\\n' "$@" >> {log}
 echo --- >> {log}
+if [ "$1" = pull ]; then exit {0 if in_registry else 1}; fi
 if [ "$1" = push ] && [ "$2" = --digestfile ]; then printf 'sha256:{"7" * 64}' > "$3"; fi
+if [ "$1" = image ] && [ "$2" = inspect ] && [ "$3" = --format ] && [ "$4" = '{{{{.Digest}}}}' ]; then
+  echo "sha256:{"7" * 64}"; exit 0
+fi
 if [ "$1" = image ] && [ "$2" = inspect ]; then
   echo "other/repo@sha256:{"1" * 64}"
   echo "europe-west1-docker.pkg.dev/acme/notes/app@sha256:{"7" * 64}"
@@ -240,6 +245,7 @@ def test_the_script_builds_pushes_and_prints_the_digest(tmp_path: Path, builder:
     ).stdout
     assert ib.pinned_reference(reference, out) == f"europe-west1-docker.pkg.dev/acme/notes/app@sha256:{'7' * 64}"
     calls = [c.strip().splitlines() for c in log.read_text().split("---") if c.strip()]
+    assert calls.pop(0) == ["pull", "--quiet", reference]  # not in the registry yet
     assert calls[0] == [
         "build",
         "--file",
@@ -254,6 +260,28 @@ def test_the_script_builds_pushes_and_prints_the_digest(tmp_path: Path, builder:
         "app",
     ]
     assert calls[1][0] == "push" and calls[1][-1] == reference
+
+
+@pytest.mark.parametrize("builder", ["podman", "docker"])
+def test_a_tag_already_in_the_registry_is_deployed_without_a_build(tmp_path: Path, builder: str) -> None:
+    """An earlier `up` pushed this tag and was interrupted before its state recorded it: the
+    immutable repository would refuse a second push, so the script deploys the pushed image."""
+    root = project(tmp_path)
+    spec = spec_of({"context": "app", "builder": builder}, root)
+    reference = "europe-west1-docker.pkg.dev/acme/notes/app:" + ib.content_tag(spec, root)
+    log = stub_cli(tmp_path, builder, in_registry=True)
+    ran = subprocess.run(
+        ["/bin/sh", "-c", ib.build_script(spec, reference)],
+        cwd=root,
+        env={"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert ib.pinned_reference(reference, ran.stdout).endswith("@sha256:" + "7" * 64)
+    assert "already in the registry" in ran.stderr
+    verbs = [c.strip().splitlines()[0] for c in log.read_text().split("---") if c.strip()]
+    assert "build" not in verbs and "push" not in verbs, verbs
 
 
 def test_no_digest_fails_the_command(tmp_path: Path) -> None:

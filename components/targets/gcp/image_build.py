@@ -200,7 +200,8 @@ def reference_problems(image: str, tag: str) -> list[str]:
 
 def build_script(spec: BuildSpec, reference: str) -> str:
     """The shell script of the build command: build, push, print the pushed digest (one line,
-    ``sha256:<hex>``). Runs in the project root; every value is quoted here."""
+    ``sha256:<hex>``); a tag the registry already holds is pulled and deployed instead. Runs in the
+    project root; every value is quoted here."""
     q = shlex.quote
     cli = spec.builder
     build = [cli, "build", "--file", spec.dockerfile, "--tag", reference]
@@ -211,20 +212,35 @@ def build_script(spec: BuildSpec, reference: str) -> str:
     for name, value in spec.build_args:
         build += ["--build-arg", f"{name}={value}"]
     build.append(spec.context)
-    lines = ["set -eu", " ".join(q(part) for part in build) + " >&2"]
+    ref = q(reference)
+    # The repository's tags are immutable: when an earlier run pushed this tag but its `pulumi up`
+    # was interrupted before the state recorded it, a second push is refused. The tag is derived
+    # from every input, so the image already there is the one this build would make: deploy it.
+    lines = [
+        "set -eu",
+        f"if {cli} pull --quiet {ref} >/dev/null 2>&1; then",
+        "    echo " + q(f"{reference} is already in the registry (pushed by an earlier run): deploying it") + " >&2",
+    ]
     if cli == "podman":
         lines += [
-            'digest_file="$(mktemp)"',
-            "trap 'rm -f \"$digest_file\"' EXIT",
-            f'podman push --digestfile "$digest_file" {q(reference)} >&2',
-            'digest="$(cat "$digest_file")"',
+            f"    digest=\"$(podman image inspect --format '{{{{.Digest}}}}' {ref})\"",
+            "else",
+            "    " + " ".join(q(part) for part in build) + " >&2",
+            '    digest_file="$(mktemp)"',
+            "    trap 'rm -f \"$digest_file\"' EXIT",
+            f'    podman push --digestfile "$digest_file" {ref} >&2',
+            '    digest="$(cat "$digest_file")"',
+            "fi",
         ]
     else:
         repo = reference.rsplit(":", 1)[0]
         lines += [
-            f"docker push {q(reference)} >&2",
+            "else",
+            "    " + " ".join(q(part) for part in build) + " >&2",
+            f"    docker push {ref} >&2",
+            "fi",
             "digest=\"$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "
-            f'{q(reference)} | sed -n "s|^{repo}@||p" | head -n 1)"',
+            f'{ref} | sed -n "s|^{repo}@||p" | head -n 1)"',
         ]
     lines += [
         'case "$digest" in sha256:*) ;; *) echo "no digest for the pushed image: $digest" >&2; exit 1 ;; esac',
