@@ -45,6 +45,7 @@ from .settings.errors import SettingsError
 from .settings.fields import PROJECT
 from .settings.stack import StackSettings
 from .settings.targets import AwsEc2Target, GcpCloudRunTarget, ServerTarget
+from .targets.server.edge import server_edge
 
 Run = Callable[..., "subprocess.CompletedProcess[str]"]
 """``subprocess.run``'s shape (tests pass a recorder)."""
@@ -270,7 +271,7 @@ def ssh_private_key(request: Request, run: Run) -> str:
 def run_server(request: Request, run: Run) -> int:
     target = request.settings.target
     assert isinstance(target, ServerTarget)
-    ctx = HostContext.from_settings(request.settings)
+    ctx = HostContext.from_settings(request.settings, server_edge(request.settings))
     lines = env_lines(request.env)
     key = ssh_private_key(request, run)
     if not target.ssh_host_key:

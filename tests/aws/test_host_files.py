@@ -20,10 +20,10 @@ import pytest
 import yaml
 
 from djangostack.host import render
-from djangostack.host.context import HostContext
 from djangostack.offline.mocking import REPO, Recording, Registered
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.targets.aws import host_integration as hosts
+from djangostack.targets.hosts import host_context
 from tests.aws.conftest import SINGLE
 from tests.harness import evaluate_stack, fixture_stack
 
@@ -160,7 +160,7 @@ def test_the_bundle_holds_the_host_layers_first_boot_files_and_the_two_aws_files
     settings = load_from_stack_file(SINGLE)
     document = json.loads(_bundle_object(single).inputs["content"])
     written = {f["path"]: f for f in document["files"]}
-    ctx = HostContext.from_settings(
+    ctx = host_context(
         settings,
         public_hosts=list(settings.domain.names),
         media_bucket=single.one("aws:s3/bucket:Bucket").state["bucket"],
@@ -179,7 +179,7 @@ def test_the_bundle_holds_the_host_layers_first_boot_files_and_the_two_aws_files
 
 def test_the_first_boot_writes_are_what_cloud_init_writes_for_the_server_target() -> None:
     settings = load_from_stack_file(SINGLE)
-    ctx = HostContext.from_settings(settings, public_hosts=["a.example.com"], media_bucket="bucket")
+    ctx = host_context(settings, public_hosts=["a.example.com"], media_bucket="bucket")
     files = render.render_all(ctx)
     document = yaml.safe_load(render.render_cloud_init(ctx, files))
     assert document["write_files"] == [

@@ -38,6 +38,7 @@ from djangostack.host.context import HostContext
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.settings.stack import StackSettings
 from djangostack.targets.aws import host_integration as hosts
+from djangostack.targets.hosts import host_context
 from tests.e2e.test_host_release import Load
 from tests.e2e.web import Browser
 from tools.testhost import TestHost, distro
@@ -103,7 +104,7 @@ def settings() -> StackSettings:
 
 @pytest.fixture(scope="module")
 def ctx(settings: StackSettings) -> HostContext:
-    ctx = HostContext.from_settings(settings, public_hosts=list(FACTS.public_hosts), media_bucket=FACTS.bucket)
+    ctx = host_context(settings, public_hosts=list(FACTS.public_hosts), media_bucket=FACTS.bucket)
     # The test host shares this machine's network: ports of its own instead of 80/443, and the
     # test host's login user in place of EC2's "ubuntu", and the test host's OS in place of the AMI's
     # Ubuntu (the bootstrap refuses a host that runs another OS than the one it was rendered for).

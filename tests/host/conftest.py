@@ -9,6 +9,7 @@ import pytest
 
 from djangostack.host.context import HostContext
 from djangostack.settings.loading import load_from_stack_file
+from djangostack.targets.hosts import host_context
 from djangostack.validation import validate
 from tests.harness import fixture_stack
 
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def dev_context() -> HostContext:
     """The dev fixture stack: server target, local Postgres/Redis, Celery on, custom ports."""
-    return HostContext.from_settings(load_from_stack_file(fixture_stack("dev")))
+    return host_context(load_from_stack_file(fixture_stack("dev")))
 
 
 def letsencrypt_context() -> HostContext:
@@ -41,7 +42,7 @@ def letsencrypt_context() -> HostContext:
         "observability": {"sentry": True},
     }
     settings = validate(raw, {"databaseUrl", "sentryDsn"}, set())
-    return HostContext.from_settings(settings)
+    return host_context(settings)
 
 
 def alb_context() -> HostContext:
@@ -57,7 +58,7 @@ def alb_context() -> HostContext:
         "domain": {"names": ["api.example.com"], "tls": {"mode": "acm"}},
     }
     settings = validate(raw, set(), set())
-    return HostContext.from_settings(settings, media_bucket="api-staging-media")
+    return host_context(settings, media_bucket="api-staging-media")
 
 
 CONTEXTS = {"dev": dev_context, "letsencrypt": letsencrypt_context, "alb": alb_context}

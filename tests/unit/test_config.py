@@ -21,6 +21,7 @@ from djangostack.settings.errors import SettingsError
 from djangostack.settings.fields import PROJECT
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.settings.stack import SECRET_KEYS
+from djangostack.targets.hosts import host_context
 from djangostack.validation import validate
 from tests.harness import fixture_stack
 
@@ -383,13 +384,12 @@ def test_the_readme_documents_every_output_of_the_contract() -> None:
 
 
 def test_render_writes_every_host_file_and_the_user_data(tmp_path: Path) -> None:
-    from djangostack.host.context import HostContext
     from djangostack.host.render import render_all
 
     out = tmp_path / "host"
     with contextlib.redirect_stdout(io.StringIO()):
         assert cli(["render", "--stack", str(fixture_stack("dev")), "--out", str(out)]) == 0
-    files = render_all(HostContext.from_settings(load_from_stack_file(fixture_stack("dev"))))
+    files = render_all(host_context(load_from_stack_file(fixture_stack("dev"))))
     for path, host_file in files.items():
         assert (out / path.lstrip("/")).read_text() == host_file.content
     assert (out / "cloud-init/user-data.yaml").read_text().startswith("#cloud-config")

@@ -475,8 +475,11 @@ def host_bundle(settings: StackSettings, facts: AwsHostFacts) -> HostBundle:
     """The host layer's first-boot files (staged files and bootstrap) plus the AWS files."""
     from ...host import render
     from ...host.context import HostContext
+    from .edge import ec2_edge
 
-    ctx = HostContext.from_settings(settings, public_hosts=list(facts.public_hosts), media_bucket=facts.bucket)
+    ctx = HostContext.from_settings(
+        settings, ec2_edge(settings), public_hosts=list(facts.public_hosts), media_bucket=facts.bucket
+    )
     files = render.render_all(ctx)
     writes = [
         *render.first_boot_writes(ctx, files),

@@ -25,6 +25,7 @@ from ...settings.fields import PROJECT
 from ...settings.loading import StackSecrets
 from ...settings.stack import StackSettings
 from ...settings.targets import ServerTarget
+from .edge import server_edge
 
 """Where release artifacts are packed, relative to the project root (git-ignored)."""
 
@@ -67,7 +68,7 @@ def deploy(
     target = settings.target
     assert isinstance(target, ServerTarget)
     stack_key = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{pulumi.get_project()}-{pulumi.get_stack()}")
-    ctx = dataclasses.replace(HostContext.from_settings(settings), stack_key=stack_key)
+    ctx = dataclasses.replace(HostContext.from_settings(settings, server_edge(settings)), stack_key=stack_key)
     source_dir = project_dir() / settings.app.source
     try:
         artifact = build_artifact(source_dir, project_dir() / ARTIFACTS, settings.app.name)
