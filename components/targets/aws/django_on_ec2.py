@@ -561,24 +561,18 @@ class DjangoOnEc2(pulumi.ComponentResource):
             depends_on=[group, migrate],
             initial=True,
         )
-        self.refresh_wait = local.Command(
+        self.refresh_wait = self._local_step(
             f"{self._name}-refresh-wait",
-            create=fleet_steps.INSTANCE_REFRESH_WAIT_SCRIPT,
-            update=fleet_steps.INSTANCE_REFRESH_WAIT_SCRIPT,
-            interpreter=["/bin/bash", "-c"],
-            environment={
-                "AWS_REGION": self._target.region,
+            fleet_steps.INSTANCE_REFRESH_WAIT_SCRIPT,
+            {
                 "GROUP_NAME": group.name,
                 "RELEASE_ID": settings.app.release,
                 "TIMEOUT_SECONDS": str(fleet_steps.REFRESH_TIMEOUT_SECONDS),
             },
             # Every new launch template version starts a refresh on the group.
             triggers=[template.latest_version],
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[group],
-                custom_timeouts=pulumi.CustomTimeouts(create="50m", update="50m"),
-            ),
+            depends_on=[group],
+            timeout="50m",
         )
         tls = settings.domain.tls
         if tls is not None and tls.route53_zone_id is not None:
@@ -648,13 +642,10 @@ class DjangoOnEc2(pulumi.ComponentResource):
             return None
         release = settings.app.release
         db_id = pulumi.Output.from_input(args.db_instance_identifier)
-        self.snapshot_step = local.Command(
+        self.snapshot_step = self._local_step(
             f"{self._name}-db-snapshot",
-            create=fleet_steps.PRE_RELEASE_SNAPSHOT_SCRIPT,
-            update=fleet_steps.PRE_RELEASE_SNAPSHOT_SCRIPT,
-            interpreter=["/bin/bash", "-c"],
-            environment={
-                "AWS_REGION": self._target.region,
+            fleet_steps.PRE_RELEASE_SNAPSHOT_SCRIPT,
+            {
                 "DB_INSTANCE_ID": db_id,
                 "SNAPSHOT_ID": db_id.apply(lambda i: pre_release_snapshot_identifier(i, release)),
                 "SNAPSHOT_PREFIX": db_id.apply(pre_release_snapshot_prefix),
@@ -665,11 +656,8 @@ class DjangoOnEc2(pulumi.ComponentResource):
             },
             # Once per release: a retry of the same release keeps the snapshot of its first try.
             triggers=[release],
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=list(args.depends_on),
-                custom_timeouts=pulumi.CustomTimeouts(create="65m", update="65m"),
-            ),
+            depends_on=list(args.depends_on),
+            timeout="65m",
         )
         return self.snapshot_step
 
@@ -688,7 +676,6 @@ class DjangoOnEc2(pulumi.ComponentResource):
     ) -> local.Command:
         settings = self._args.settings
         environment: dict[str, pulumi.Input[str]] = {
-            "AWS_REGION": self._target.region,
             "AWS_DEFAULT_REGION": self._target.region,
             "DOCUMENT": self._document.name,
             "MODE": "release",
@@ -702,21 +689,46 @@ class DjangoOnEc2(pulumi.ComponentResource):
         }
         if target_instance is not None:
             environment["INSTANCE_ID"] = target_instance
-        script = hosts.SSM_SEND_COMMAND_SCRIPT
+        return self._local_step(
+            resource_name,
+            hosts.SSM_SEND_COMMAND_SCRIPT,
+            environment,
+            triggers=triggers,
+            depends_on=depends_on,
+            timeout="40m",
+            # The initial migration runs once, when the stack is created: later releases change
+            # its environment, and must neither re-run it nor show it as a change in the preview.
+            update=INITIAL_MIGRATION_DONE if initial else None,
+            ignore_changes=["environment", "create"] if initial else None,
+        )
+
+    def _local_step(
+        self,
+        resource_name: str,
+        script: str,
+        environment: dict[str, pulumi.Input[str]],
+        *,
+        triggers: list[pulumi.Input[str]] | None,
+        depends_on: list[pulumi.Resource],
+        timeout: str,
+        update: str | None = None,
+        ignore_changes: list[str] | None = None,
+    ) -> local.Command:
+        """A bash step run where Pulumi runs, calling the AWS APIs of the target's region:
+        ``script`` on create and (unless ``update`` says otherwise) on update, ``environment``
+        plus ``AWS_REGION``, at most ``timeout`` (a Pulumi duration such as ``40m``)."""
         return local.Command(
             resource_name,
             create=script,
-            # The initial migration runs once, when the stack is created: later releases change
-            # its environment, and must neither re-run it nor show it as a change in the preview.
-            update=INITIAL_MIGRATION_DONE if initial else script,
+            update=update if update is not None else script,
             interpreter=["/bin/bash", "-c"],
-            environment=environment,
+            environment={"AWS_REGION": self._target.region, **environment},
             triggers=triggers,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=depends_on,
-                custom_timeouts=pulumi.CustomTimeouts(create="40m", update="40m"),
-                ignore_changes=["environment", "create"] if initial else None,
+                custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
+                ignore_changes=ignore_changes,
             ),
         )
 
