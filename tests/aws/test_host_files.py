@@ -123,7 +123,7 @@ def test_the_loader_refuses_to_render_when_it_would_come_near_the_limit() -> Non
     )
     bundle = hosts.HostBundle(content="{}", sha256="0" * 64, key="host-files/x.json")
     with pytest.raises(ValueError, match=r"EC2 user data is \d+ bytes"):
-        hosts.loader_user_data(settings, facts, bundle)
+        hosts.loader_user_data(settings.app.name, facts, bundle)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -307,7 +307,7 @@ def _runnable_loader(tmp_path: Path, files: list[dict[str, str]]) -> tuple[str, 
         db_port=5432,
         bucket="notes-media",
     )
-    loader = hosts.loader_user_data(load_from_stack_file(SINGLE), facts, bundle)
+    loader = hosts.loader_user_data(load_from_stack_file(SINGLE).app.name, facts, bundle)
     boot = tmp_path / "aws-release-boot"
     boot.write_text(f"#!/bin/bash\necho booted >> {tmp_path}/calls.log\n")
     boot.chmod(0o755)
