@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import pulumi
 
-from .contract.outputs import SECRET_OUTPUTS, StackOutputs, contract_names
+from .contract.outputs import StackOutputs, contract_names, contract_value
 from .settings.errors import SettingsError
 from .settings.fields import PROJECT
 from .settings.loading import StackSecrets, load_from_pulumi
@@ -298,5 +298,4 @@ def main() -> None:
     except SettingsError as exc:
         raise _stop(exc) from None
     for spec_name in contract_names():
-        value = getattr(stack, _snake(spec_name))
-        pulumi.export(spec_name, pulumi.Output.secret(value) if spec_name in SECRET_OUTPUTS else value)
+        pulumi.export(spec_name, contract_value(spec_name, getattr(stack, _snake(spec_name))))

@@ -27,7 +27,7 @@ from djangostack.offline.mocking import Recording
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.targets.aws import host_integration as hosts
 from tests.aws.conftest import SINGLE
-from tests.aws.local_postgres import PORT, LocalPostgres, available, local_postgres
+from tests.aws.local_postgres import PORT, LocalPostgres, local_postgres_or_skip
 
 APP_PASSWORD = "AppRolePassword0123456789abcdefghijklmno"
 
@@ -80,10 +80,7 @@ def test_the_role_name_fits_postgresql() -> None:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[LocalPostgres]:
-    reason = available()
-    if reason:
-        pytest.skip(reason)
-    with local_postgres() as server:
+    with local_postgres_or_skip() as server:
         # What RDS makes: a master that is not a superuser, may create roles, owns the database.
         server.psql("CREATE ROLE notes_master LOGIN CREATEROLE CREATEDB PASSWORD 'master-one'")
         server.psql("CREATE DATABASE notes OWNER notes_master")

@@ -110,17 +110,22 @@ def test_the_user_data_does_not_grow_with_the_settings() -> None:
     assert abs(huge_size - small_size) < 64, "only the key and digest differ"
 
 
-def test_the_loader_refuses_to_render_when_it_would_come_near_the_limit() -> None:
-    settings = load_from_stack_file(SINGLE)
-    facts = hosts.AwsHostFacts(
+def _facts(bucket: str) -> hosts.AwsHostFacts:
+    """A single host's facts (no release pinned), with ``bucket`` as the media bucket."""
+    return hosts.AwsHostFacts(
         public_hosts=("a.example.com",),
         region="eu-central-1",
         app_secret_arn="arn:app",
         db_secret_arn="arn:db",
         db_host="db",
         db_port=5432,
-        bucket="b" * 9000,
+        bucket=bucket,
     )
+
+
+def test_the_loader_refuses_to_render_when_it_would_come_near_the_limit() -> None:
+    settings = load_from_stack_file(SINGLE)
+    facts = _facts(bucket="b" * 9000)
     bundle = hosts.HostBundle(content="{}", sha256="0" * 64, key="host-files/x.json")
     with pytest.raises(ValueError, match=r"EC2 user data is \d+ bytes"):
         hosts.loader_user_data(settings.app.name, facts, bundle)
@@ -298,15 +303,7 @@ def _runnable_loader(tmp_path: Path, files: list[dict[str, str]]) -> tuple[str, 
     content = json.dumps({"format": 1, "files": files}, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(content.encode()).hexdigest()
     bundle = hosts.HostBundle(content=content, sha256=digest, key=f"host-files/notes-{digest}.json")
-    facts = hosts.AwsHostFacts(
-        public_hosts=("a.example.com",),
-        region="eu-central-1",
-        app_secret_arn="arn:app",
-        db_secret_arn="arn:db",
-        db_host="db",
-        db_port=5432,
-        bucket="notes-media",
-    )
+    facts = _facts(bucket="notes-media")
     loader = hosts.loader_user_data(load_from_stack_file(SINGLE).app.name, facts, bundle)
     boot = tmp_path / "aws-release-boot"
     boot.write_text(f"#!/bin/bash\necho booted >> {tmp_path}/calls.log\n")

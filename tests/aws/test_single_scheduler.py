@@ -23,7 +23,7 @@ from djangostack.offline.mocking import Recording
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.targets.aws import host_integration as hosts
 from djangostack.targets.hosts import host_context
-from tests.aws.local_postgres import LocalPostgres, available, local_postgres
+from tests.aws.local_postgres import LocalPostgres, local_postgres_or_skip
 from tests.harness import fixture_stack
 
 UNIT = "/etc/systemd/system/celerybeat-notes.service"
@@ -69,10 +69,7 @@ def test_the_beat_lock_differs_from_the_migration_lock() -> None:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[LocalPostgres]:
-    reason = available()
-    if reason:
-        pytest.skip(reason)
-    with local_postgres() as server:
+    with local_postgres_or_skip() as server:
         yield server
 
 

@@ -17,7 +17,7 @@ from djangostack.contract.app_env import (
 )
 from djangostack.host import render
 from djangostack.targets.hosts import host_context
-from tests.host.conftest import letsencrypt_context
+from tests.host.conftest import SERVER_TARGET, letsencrypt_context
 
 
 def inputs(**changes: object) -> AppEnvInputs[str]:
@@ -146,20 +146,7 @@ def test_the_host_layer_takes_the_targets_edge_and_knows_no_cloud() -> None:
 def _server_settings():  # type: ignore[no-untyped-def]
     from djangostack.validation import validate
 
-    raw = {
-        "environment": "prod",
-        "target": {
-            "kind": "server",
-            "host": "203.0.113.10",
-            "sshKeyFile": "id_ed25519",
-            "sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3QtaG9zdC1rZXktZm9yLXRoZS1maXh0dXJl",
-        },
-        "app": {"name": "shop", "releaseId": "v1"},
-        "database": {"mode": "local"},
-        "cache": {"mode": "local"},
-        "domain": {"names": ["shop.example.com"], "tls": {"mode": "self-signed"}},
-    }
-    return validate(raw, set(), set())
+    return validate(_server_settings_raw(), set(), set())
 
 
 def _contract(**changes: object) -> list[str]:
@@ -222,12 +209,7 @@ def test_the_app_contract_settings_reach_the_host() -> None:
 def _server_settings_raw() -> dict:  # type: ignore[type-arg]
     return {
         "environment": "prod",
-        "target": {
-            "kind": "server",
-            "host": "203.0.113.10",
-            "sshKeyFile": "id_ed25519",
-            "sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3QtaG9zdC1rZXktZm9yLXRoZS1maXh0dXJl",
-        },
+        "target": dict(SERVER_TARGET),
         "app": {"name": "shop", "releaseId": "v1"},
         "database": {"mode": "local"},
         "cache": {"mode": "local"},

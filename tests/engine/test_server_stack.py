@@ -74,21 +74,25 @@ class Deployment:
         self.cli.set_config(STACK, "djangostack:app", {"name": APP, "releaseId": release_id, "source": source})
 
 
+def server_target(host: TestHost) -> dict[str, Any]:
+    """The server target settings that reach the engine tests' host (the builtin-ssh executor)."""
+    return {
+        "kind": "server",
+        "host": host.host,
+        "sshPort": host.port,
+        "sshUser": host.user,
+        "sshKeyFile": str(host.private_key_path),
+        "httpPort": HTTP_PORT,
+        "httpsPort": HTTPS_PORT,
+        "firewall": False,
+        "remoteExecutor": "builtin-ssh",
+    }
+
+
 def stack_config(host: TestHost, release_id: str) -> dict[str, Any]:
     return {
         "djangostack:environment": "dev",
-        "djangostack:target": {
-            "kind": "server",
-            "host": host.host,
-            "sshPort": host.port,
-            "sshUser": host.user,
-            "sshKeyFile": str(host.private_key_path),
-            "httpPort": HTTP_PORT,
-            "httpsPort": HTTPS_PORT,
-            "firewall": False,
-            "releasesToKeep": 3,
-            "remoteExecutor": "builtin-ssh",
-        },
+        "djangostack:target": {**server_target(host), "releasesToKeep": 3},
         "djangostack:app": {"name": APP, "releaseId": release_id, "source": "examples/django_app"},
         "djangostack:web": {"workers": 2},
         "djangostack:database": {"mode": "local", "port": DB_PORT, "sslmode": "disable"},

@@ -15,6 +15,14 @@ from tests.harness import fixture_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
+SERVER_TARGET: dict[str, Any] = {
+    "kind": "server",
+    "host": "203.0.113.10",
+    "sshKeyFile": "id_ed25519",
+    "sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3QtaG9zdC1rZXktZm9yLXRoZS1maXh0dXJl",
+}
+"""A server target reached with a key file and a pinned host key (a documentation address)."""
+
 
 def dev_context() -> HostContext:
     """The dev fixture stack: server target, local Postgres/Redis, Celery on, custom ports."""
@@ -25,12 +33,7 @@ def letsencrypt_context() -> HostContext:
     """A prod server with a Let's Encrypt domain, firewall on, external database, Celery off."""
     raw: dict[str, Any] = {
         "environment": "prod",
-        "target": {
-            "kind": "server",
-            "host": "203.0.113.10",
-            "sshKeyFile": "id_ed25519",
-            "sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3QtaG9zdC1rZXktZm9yLXRoZS1maXh0dXJl",
-        },
+        "target": dict(SERVER_TARGET),
         "app": {"name": "shop", "releaseId": "v1.2.3", "extraEnv": {"FEATURE_X": "on"}},
         "web": {"workerClass": "gthread", "threads": 4, "timeoutSeconds": 60, "maxUploadMb": 20},
         "database": {"mode": "external", "sslmode": "verify-full"},

@@ -1275,6 +1275,16 @@ class TestHost:
     def is_running(self) -> bool:
         return self.running_pid() is not None
 
+    @contextlib.contextmanager
+    def booted(self) -> Iterator[TestHost]:
+        """Prepared (always: keys and configuration brought up to date) and started; stopped on exit."""
+        self.prepare()
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
+
     def __enter__(self) -> TestHost:
         if not (self.root / "etc/ssh/sshd_config.d/00-testhost.conf").is_file():
             self.prepare()
