@@ -95,21 +95,39 @@ def high_entropy_literal(value: str) -> bool:
     return bits >= HIGH_ENTROPY_BITS
 
 
+NAMED_SECRET = "a literal under a secret's name"
+RANDOM_LITERAL = "a random-looking literal"
+
+
+def plaintext_secret(name: str, value: Any, *, by_entropy: bool = True) -> str | None:
+    """What credential ``value`` (set as ``name``) holds in plaintext: a kind of
+    ``SECRET_VALUE_PATTERNS``, ``NAMED_SECRET`` or (with ``by_entropy``) ``RANDOM_LITERAL``; None
+    when it holds none, or is not text."""
+    if not isinstance(value, str):
+        return None
+    kind = secret_value_kind(value)
+    if kind:
+        return kind
+    if sensitive_name(name) and literal_value(value):
+        return NAMED_SECRET
+    if by_entropy and literal_value(value) and high_entropy_literal(value):
+        return RANDOM_LITERAL
+    return None
+
+
 def _env_problems(where: str, env: Mapping[str, Any]) -> list[str]:
     problems = []
     for name, value in sorted(env.items()):
-        if not isinstance(value, str):
-            continue
-        kind = secret_value_kind(value)
-        if kind:
-            problems.append(f"{where} {name} holds {kind} in plaintext; pass it as a secret reference")
-        elif sensitive_name(name) and literal_value(value):
+        found = plaintext_secret(name, value)
+        if found == NAMED_SECRET:
             problems.append(f"{where} {name} is a secret set as a literal value; pass it as a secret reference")
-        elif literal_value(value) and high_entropy_literal(value):
+        elif found == RANDOM_LITERAL:
             problems.append(
                 f"{where} {name} holds a random-looking literal (a generated key or token?) in plaintext; "
                 "pass secrets as secret references, whatever their name"
             )
+        elif found:
+            problems.append(f"{where} {name} holds {found} in plaintext; pass it as a secret reference")
     return problems
 
 
@@ -179,13 +197,11 @@ def _check_plaintext_secrets(resource_type: str, props: Mapping[str, Any], conte
         if where.split(".")[0].split("[")[0] in secret:
             continue
         for key, value in sorted(tags.items()):
-            if not isinstance(value, str):
-                continue
-            kind = secret_value_kind(value)
-            if kind:
-                problems.append(f"{where}.{key} holds {kind}; tags and labels are readable by anyone who can list")
-            elif sensitive_name(str(key)) and literal_value(value):
+            found = plaintext_secret(str(key), value, by_entropy=False)
+            if found == NAMED_SECRET:
                 problems.append(f"{where}.{key} looks like a secret; never put secrets in tags or labels")
+            elif found:
+                problems.append(f"{where}.{key} holds {found}; tags and labels are readable by anyone who can list")
     return problems
 
 

@@ -101,6 +101,18 @@ def stack_config(host: TestHost, release_id: str) -> dict[str, Any]:
     }
 
 
+def assert_serving(deployment: Deployment, release: str) -> None:
+    """The app answers ready (database and cache ok) on ``release``, the notes app's migrations applied."""
+    health = deployment.readyz()
+    assert health["checks"] == {"database": "ok", "cache": "ok"}, health
+    assert health["release"] == release, health
+    applied = deployment.ssh(
+        f"sudo -n runuser -u postgres -- psql -p {DB_PORT} -d app -Atc "
+        "\"select count(*) from django_migrations where app = 'notes'\""
+    )
+    assert applied.returncode == 0 and int(applied.stdout.strip()) >= 1, applied
+
+
 def add_migration(app_dir: Path, name: str, operation: str) -> Path:
     """Add one migration to the app in ``app_dir`` (after its last one); returns its file."""
     migrations = sorted((app_dir / "notes/migrations").glob("0*.py"))
@@ -150,14 +162,7 @@ def test_preview_then_up_bootstraps_the_host_and_serves_the_app(deployment: Depl
         assert name in preview.stdout, preview.stdout
     assert "to create" in preview.stdout
     up(deployment)
-    health = deployment.readyz()
-    assert health["checks"] == {"database": "ok", "cache": "ok"}, health
-    assert health["release"] == "r1", health
-    applied = deployment.ssh(
-        f"sudo -n runuser -u postgres -- psql -p {DB_PORT} -d app -Atc "
-        "\"select count(*) from django_migrations where app = 'notes'\""
-    )
-    assert applied.returncode == 0 and int(applied.stdout.strip()) >= 1, applied
+    assert_serving(deployment, "r1")
 
 
 def test_stack_outputs_follow_the_contract_and_hide_secrets(deployment: Deployment) -> None:
