@@ -53,6 +53,7 @@ from djangostack.host.context import HostContext  # noqa: E402
 from djangostack.host.django_host import env_prelude, release_command, upload_script  # noqa: E402
 from djangostack.host.render import render_all  # noqa: E402
 from djangostack.settings.loading import load_from_stack_file  # noqa: E402
+from djangostack.targets.hosts import host_context  # noqa: E402
 from tools.testhost import DEFAULT_CACHE_DIR, TestHost, TestHostError, build_base_root  # noqa: E402
 
 STACK_FILE: Final = REPO / "benchmarks/Pulumi.bench.yaml"
@@ -571,7 +572,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     host: TestHost | None = None
     try:
         preflight()
-        ctx = HostContext.from_settings(load_from_stack_file(STACK_FILE))
+        ctx = host_context(load_from_stack_file(STACK_FILE))
         load_before = loadavg()
         log(f"{os.cpu_count()} CPUs, load average {load_before}; test host on ssh port {SSH_PORT} in {WORK_DIR}")
         base = build_base_root(DEFAULT_CACHE_DIR)

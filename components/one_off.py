@@ -45,6 +45,7 @@ from .settings.errors import SettingsError
 from .settings.fields import PROJECT
 from .settings.stack import StackSettings
 from .settings.targets import AwsEc2Target, GcpCloudRunTarget, ServerTarget
+from .targets.server.edge import server_edge
 
 Run = Callable[..., "subprocess.CompletedProcess[str]"]
 """``subprocess.run``'s shape (tests pass a recorder)."""
@@ -270,7 +271,7 @@ def ssh_private_key(request: Request, run: Run) -> str:
 def run_server(request: Request, run: Run) -> int:
     target = request.settings.target
     assert isinstance(target, ServerTarget)
-    ctx = HostContext.from_settings(request.settings)
+    ctx = HostContext.from_settings(request.settings, server_edge(request.settings))
     lines = env_lines(request.env)
     key = ssh_private_key(request, run)
     if not target.ssh_host_key:
@@ -323,12 +324,11 @@ def run_aws(request: Request, run: Run, sleep: Callable[[float], None] = time.sl
     assert isinstance(target, AwsEc2Target)
     _need("aws", "to reach the hosts through Session Manager")
     release_script = f"/usr/local/lib/{request.settings.app.name}/release"
-    found = run(ssm_find_instance_argv(target.region, stack_name(request.settings)), capture_output=True, text=True)
+    stack = stack_name(request.settings.app.name, request.settings.environment)
+    found = run(ssm_find_instance_argv(target.region, stack), capture_output=True, text=True)
     instance = str(found.stdout).strip()
     if found.returncode != 0 or instance in ("", "None"):
-        raise ManageError(
-            f"no web host of {stack_name(request.settings)} is online in Session Manager ({target.region})"
-        )
+        raise ManageError(f"no web host of {stack} is online in Session Manager ({target.region})")
     if request.tty:
         command = remote_command(release_script, request.args, sudo=True)
         return int(run(ssm_session_argv(target.region, instance, command), check=False).returncode)

@@ -13,17 +13,21 @@ No ``from __future__ import annotations`` here: the component provider reads the
 
 import math
 from collections.abc import Mapping
-from typing import Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 import pulumi
 
-from .contract.outputs import SECRET_OUTPUTS, StackOutputs, contract_names
+from .contract.outputs import StackOutputs, contract_names, contract_value
 from .settings.errors import SettingsError
 from .settings.fields import PROJECT
 from .settings.loading import StackSecrets, load_from_pulumi
 from .settings.rules import warnings as guardrail_warnings
 from .settings.stack import CONCERN_KEYS, SECRET_KEYS, StackSettings
 from .validation import validate
+
+if TYPE_CHECKING:
+    from .targets.aws.target import AwsDeployArgs
+    from .targets.server.target import ServerDeployArgs
 
 TYPE = f"{PROJECT}:index:DjangoStack"
 """The component's type token (the package's ``index`` module, as the component provider names it)."""
@@ -205,22 +209,75 @@ def build_target(
     """Create the target's resources (with ``parent_opts``) and return its outputs.
 
     Each target module is imported only when used, so a server stack never loads the cloud SDKs.
+    The server and aws-ec2 targets take only what they read (``server_args``, ``aws_args``).
     """
     kind = settings.target.kind
     if kind == "server":
         from .targets.server.target import deploy as deploy_server
 
-        outputs: StackOutputs = deploy_server(settings, secrets, parent_opts)
+        outputs: StackOutputs = deploy_server(server_args(settings), secrets, parent_opts)
         return outputs
     if kind == "aws-ec2":
         from .targets.aws.target import deploy as deploy_aws
 
-        aws_outputs: StackOutputs = deploy_aws(settings, secrets, parent_opts)
+        aws_outputs: StackOutputs = deploy_aws(aws_args(settings), secrets, parent_opts)
         return aws_outputs
     from .targets.gcp.target import deploy as deploy_gcp
 
     gcp_outputs: StackOutputs = deploy_gcp(settings, secrets, parent_opts)
     return gcp_outputs
+
+
+def server_args(settings: StackSettings) -> "ServerDeployArgs":
+    """The server target's args: its sections of ``settings`` and the host's description."""
+    from .host.context import HostContext
+    from .settings.targets import ServerTarget
+    from .targets.server.edge import server_edge
+    from .targets.server.target import ServerDeployArgs
+
+    target = settings.target
+    if not isinstance(target, ServerTarget):
+        raise ValueError(f"target kind {target.kind!r} is not server")
+    return ServerDeployArgs(
+        environment=settings.environment,
+        target=target,
+        host=HostContext.from_settings(settings, server_edge(settings)),
+        app=settings.app,
+        database=settings.database,
+        cache=settings.cache,
+    )
+
+
+def aws_args(settings: StackSettings) -> "AwsDeployArgs":
+    """The aws-ec2 target's args: its sections of ``settings``, and the web hosts' description
+    (built once their public names and the media bucket's physical name exist)."""
+    from .host.context import HostContext
+    from .settings.targets import AwsEc2Target
+    from .targets.aws.edge import ec2_edge
+    from .targets.aws.target import AwsDeployArgs
+
+    target = settings.target
+    if not isinstance(target, AwsEc2Target):
+        raise ValueError(f"target kind {target.kind!r} is not aws-ec2")
+    edge = ec2_edge(settings)
+
+    def describe_host(public_hosts: list[str], media_bucket: str) -> HostContext:
+        return HostContext.from_settings(settings, edge, public_hosts=public_hosts, media_bucket=media_bucket)
+
+    return AwsDeployArgs(
+        environment=settings.environment,
+        target=target,
+        app=settings.app,
+        web=settings.web,
+        network=settings.network,
+        database=settings.database,
+        cache=settings.cache,
+        media=settings.media,
+        domain=settings.domain,
+        backups=settings.backups,
+        sentry=settings.observability.sentry,
+        describe_host=describe_host,
+    )
 
 
 def _stop(exc: SettingsError) -> pulumi.RunError:
@@ -241,5 +298,4 @@ def main() -> None:
     except SettingsError as exc:
         raise _stop(exc) from None
     for spec_name in contract_names():
-        value = getattr(stack, _snake(spec_name))
-        pulumi.export(spec_name, pulumi.Output.secret(value) if spec_name in SECRET_OUTPUTS else value)
+        pulumi.export(spec_name, contract_value(spec_name, getattr(stack, _snake(spec_name))))

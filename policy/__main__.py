@@ -1,8 +1,8 @@
-"""The djangostack-guardrails policy pack: every guardrail of ``guardrails.py``, mandatory.
+"""The djangostack-guardrails policy pack: every guardrail of ``guardrails``, mandatory.
 
 Run by the Pulumi CLI (``pulumi preview --policy-pack policy``), which executes this directory with
 the pulumi-policy SDK and talks to the ``PolicyPack`` over gRPC. The checks themselves are the pure
-functions in ``guardrails.py``; this file only adapts them to the SDK's callbacks.
+functions of the ``guardrails`` package; this file only adapts them to the SDK's callbacks.
 
 Production-only rules (``guardrails.PROD_ONLY``) need to know the stack's environment. It is taken,
 in order, from the policy's config (``environment``, set with ``--policy-pack-config``), the stack's

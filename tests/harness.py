@@ -17,6 +17,7 @@ from djangostack.offline.mocking import ATTRIBUTES, INVOKES, Invoke, Recording, 
 __all__ = [
     "ATTRIBUTES",
     "FIXTURE_STACKS",
+    "HOSTILE_ARGS",
     "INVOKES",
     "Invoke",
     "Recording",
@@ -30,6 +31,26 @@ __all__ = [
 
 FIXTURE_STACKS = Path(__file__).resolve().parent / "fixtures" / "stacks"
 """The tests' own copies of the dev, staging and prod stacks."""
+
+HOSTILE_ARGS: tuple[str, ...] = (
+    "shell",
+    "-c",
+    "import os; print(os.getuid())",
+    "$(touch /tmp/djangostack-pwned)",
+    "`id`",
+    "; rm -rf / #",
+    "a b  c",
+    "'\"\\",
+    "--",
+    "",
+    "line\nbreak",
+    "*",
+    "a,b",
+    "^;^x",
+    "--settings=x && reboot",
+)
+"""Arguments of a one-off management command that a shell, a list syntax (gcloud's ``^;^``) or an
+option parser would split, expand or run: each must reach ``manage.py`` whole, as its own argv entry."""
 
 
 def fixture_stack(name: str) -> Path:

@@ -7,10 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..host.context import HostContext
 from ..host.render import render_all, render_cloud_init
 from ..paths import stack_file
 from ..settings.loading import load_from_stack_file
+from ..targets.hosts import host_context
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.stack}: the gcp-cloudrun target has no host files to render", file=sys.stderr)
         return 1
     try:
-        ctx = HostContext.from_settings(settings)
+        ctx = host_context(settings)
         files = render_all(ctx)  # the quoting filters refuse, rather than render, an unsafe value
     except ValueError as exc:
         print(f"{args.stack}: {exc}", file=sys.stderr)

@@ -1,6 +1,6 @@
 """Everything that runs on a Linux host: the host context, pure renderers and their templates.
 
-``render_all(HostContext.from_settings(settings))`` gives every file a host gets; the CLI
+``render_all(HostContext.from_settings(settings, edge))`` gives every file a host gets; the CLI
 (``djangostack render``) and the host components ship them.
 """
 

@@ -41,7 +41,6 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from ..settings.stack import StackSettings
-from ..settings.targets import AwsEc2Target, ServerTarget
 from .distros import DEFAULT_OS, HostOs, host_os
 
 TlsMode = Literal["letsencrypt", "self-signed", "load-balancer"]
@@ -361,18 +360,17 @@ class HostContext:
     def from_settings(
         cls,
         settings: StackSettings,
-        edge: HostEdge | None = None,
+        edge: HostEdge,
         *,
         public_hosts: list[str] | None = None,
         media_bucket: str | None = None,
     ) -> HostContext:
         """Derive the host description from the settings and the target's ``edge``.
 
-        ``edge`` comes from the target (``server_edge`` for ``server``); without one the stack's
-        own target builds it (``default_edge``). ``public_hosts`` and ``media_bucket`` are added to
-        that edge: names that exist once resources are created, and the bucket's physical name.
+        ``edge`` comes from the target (``djangostack.targets.hosts.host_edge`` picks the stack's
+        own). ``public_hosts`` and ``media_bucket`` are added to that edge: names that exist once
+        resources are created, and the bucket's physical name.
         """
-        edge = edge or default_edge(settings)
         if public_hosts or media_bucket:
             edge = replace(
                 edge,
@@ -518,52 +516,6 @@ class HostContext:
             database_snapshots=edge.database_snapshots,
             beat_exec_prefix=edge.beat_exec_prefix,
         )
-
-
-def server_edge(settings: StackSettings) -> HostEdge:
-    """The ``server`` target's edge: its own ports and firewall, TLS at Nginx, its address as the
-    site's name when the stack has no domain."""
-    target = settings.target
-    if not isinstance(target, ServerTarget):
-        raise ValueError(f"target kind {target.kind!r} is not server")
-    tls = settings.domain.tls.mode if settings.domain.tls else None
-    return HostEdge(
-        kind="server",
-        tls_mode="letsencrypt" if tls == "letsencrypt" else "self-signed",
-        http_port=target.http_port,
-        https_port=target.https_port,
-        public_hosts=() if settings.domain.names else (target.host,),
-        firewall=target.firewall,
-        ssh_port=target.ssh_port,
-        ssh_user=target.ssh_user,
-        releases_to_keep=target.releases_to_keep,
-        host_os=target.os,
-    )
-
-
-def default_edge(settings: StackSettings) -> HostEdge:
-    """The edge of the stack's own target. Transitional: the aws-ec2 part moves to that target's
-    package (which then passes its edge itself), leaving the host layer without any cloud."""
-    target = settings.target
-    if isinstance(target, ServerTarget):
-        return server_edge(settings)
-    if isinstance(target, AwsEc2Target):
-        tls = settings.domain.tls.mode if settings.domain.tls else None
-        reference = settings.network.reference
-        return HostEdge(
-            kind="aws-ec2",
-            tls_mode="load-balancer"
-            if tls == "acm" or target.instances > 1
-            else ("letsencrypt" if tls == "letsencrypt" else "self-signed"),
-            trusted_proxy_cidrs=(reference.cidr if reference and reference.cidr else settings.network.cidr,),
-            ssh_user="ubuntu",
-            releases_to_keep=target.releases_to_keep,
-            region=target.region,
-            database_snapshots=True,
-            # aws-ec2 boots Canonical's Ubuntu AMI of target.os (components/targets/aws/rules.py).
-            host_os=target.os,
-        )
-    raise ValueError(f"target kind {target.kind!r} has no Linux host to render files for")
 
 
 def is_ip_address(value: str) -> bool:

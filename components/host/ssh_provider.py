@@ -343,8 +343,9 @@ def changed_inputs(olds: Mapping[str, Any], news: Mapping[str, Any], keys: Seque
 # --------------------------------------------------------------------------------------------------
 
 
-class SshCommandProvider(ResourceProvider):
-    """CRUD of ``SshCommand``. Holds no data, only (in tests) a fake runner."""
+class _SshProvider(ResourceProvider):
+    """What both providers share: no data, only (in tests) a fake runner; ``ssh`` otherwise. The
+    instance state stays ``{"_runner": None}``, so the pickle in state is only the class's name."""
 
     def __init__(self, runner: Runner | None = None) -> None:
         super().__init__()
@@ -353,6 +354,10 @@ class SshCommandProvider(ResourceProvider):
     @property
     def runner(self) -> Runner:
         return self._runner if self._runner is not None else OpenSsh()
+
+
+class SshCommandProvider(_SshProvider):
+    """CRUD of ``SshCommand``."""
 
     def _run(self, props: Mapping[str, Any], step: str) -> dict[str, Any]:
         outs = {k: props.get(k) for k in COMMAND_INPUTS if props.get(k) is not None}
@@ -444,16 +449,8 @@ def upload_command(remote_path: str) -> str:
     )
 
 
-class SshCopyProvider(ResourceProvider):
+class SshCopyProvider(_SshProvider):
     """CRUD of ``SshCopy``."""
-
-    def __init__(self, runner: Runner | None = None) -> None:
-        super().__init__()
-        self._runner = runner
-
-    @property
-    def runner(self) -> Runner:
-        return self._runner if self._runner is not None else OpenSsh()
 
     def _upload(self, props: Mapping[str, Any]) -> dict[str, Any]:
         source = Path(str(props["sourcePath"]))

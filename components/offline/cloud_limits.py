@@ -108,6 +108,10 @@ ELASTICACHE_SUBNET_GROUP_CHARS = 255
 alphanumeric characters or hyphens."""
 
 SECURITY_GROUP_TEXT = re.compile(r"^[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]*$")
+RULE_DESCRIPTION = re.compile(r"^[A-Za-z0-9 ._\-:/()#,@\[\]+=;{}!$*]*$")
+"""A security group rule's description: the group text's characters without '&'."""
+AWS_IDENTIFIER = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9]))*$")
+"""RDS and ElastiCache identifiers: a letter first, single hyphens, no hyphen last."""
 SECURITY_GROUP_TEXT_CHARS = 255
 """Amazon EC2 API Reference, CreateSecurityGroup ``GroupName`` and ``GroupDescription``: up to 255
 characters of a-z, A-Z, 0-9, spaces and ``._-:/()#,@[]+=&;{}!$*``; a name must not start with
@@ -287,17 +291,18 @@ def _first(*problems: Problem) -> Problem:
     return next((p for p in problems if p), None)
 
 
+def _named(
+    value: str, low: int, high: int, pattern: re.Pattern[str], allowed: str, source: str, *more: Problem
+) -> Problem:
+    """The first problem of a name: its length (``low``-``high``), its characters (``pattern``, described
+    by ``allowed``), then ``more`` (the rule's own reserved words and prefixes)."""
+    return _first(_length(value, low, high, source), _pattern(value, pattern, allowed, source), *more)
+
+
 def _aws_identifier(value: str, high: int, source: str) -> Problem:
     """RDS / ElastiCache style identifiers: letter first, letters, digits, hyphens, no '--', no trailing '-'."""
-    return _first(
-        _length(value, 1, high, source),
-        _pattern(
-            value,
-            re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9]))*$"),
-            "a letter first, then letters, digits and single hyphens, not ending with a hyphen",
-            source,
-        ),
-    )
+    allowed = "a letter first, then letters, digits and single hyphens, not ending with a hyphen"
+    return _named(value, 1, high, AWS_IDENTIFIER, allowed, source)
 
 
 def _rds_instance(value: str) -> Problem:
@@ -314,9 +319,13 @@ def _rds_parameter_group(value: str) -> Problem:
 
 def _rds_subnet_group(value: str) -> Problem:
     source = "RDS CreateDBSubnetGroup DBSubnetGroupName"
-    return _first(
-        _length(value, 1, RDS_SUBNET_GROUP_CHARS, source),
-        _pattern(value, re.compile(r"^[A-Za-z0-9._ -]+$"), "letters, digits, '.', '_', ' ' and '-'", source),
+    return _named(
+        value,
+        1,
+        RDS_SUBNET_GROUP_CHARS,
+        re.compile(r"^[A-Za-z0-9._ -]+$"),
+        "letters, digits, '.', '_', ' ' and '-'",
+        source,
         f"{_show(value)} is reserved ({source})" if value.lower() == "default" else None,
     )
 
@@ -329,22 +338,20 @@ def _replication_group(value: str) -> Problem:
 
 def _cache_subnet_group(value: str) -> Problem:
     source = "ElastiCache CreateCacheSubnetGroup CacheSubnetGroupName"
-    return _first(
-        _length(value, 1, ELASTICACHE_SUBNET_GROUP_CHARS, source),
-        _pattern(value, re.compile(r"^[A-Za-z0-9-]+$"), "letters, digits and '-'", source),
+    return _named(
+        value, 1, ELASTICACHE_SUBNET_GROUP_CHARS, re.compile(r"^[A-Za-z0-9-]+$"), "letters, digits and '-'", source
     )
 
 
 def _lb_name(value: str, what: str) -> Problem:
     source = f"ELBv2 {what} Name; pulumi_aws lb docstring"
-    return _first(
-        _length(value, 1, LB_NAME_CHARS, source),
-        _pattern(
-            value,
-            re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$"),
-            "letters, digits and '-', not beginning or ending with '-'",
-            source,
-        ),
+    return _named(
+        value,
+        1,
+        LB_NAME_CHARS,
+        re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$"),
+        "letters, digits and '-', not beginning or ending with '-'",
+        source,
         f"{_show(value)} must not begin with 'internal-' ({source})"
         if what == "CreateLoadBalancer" and value.startswith("internal-")
         else None,
@@ -353,39 +360,32 @@ def _lb_name(value: str, what: str) -> Problem:
 
 def _iam_name(value: str, high: int, what: str) -> Problem:
     source = f"IAM {what}"
-    return _first(
-        _length(value, 1, high, source),
-        _pattern(value, IAM_NAME, "letters, digits and '_+=,.@-'", source),
-    )
+    return _named(value, 1, high, IAM_NAME, "letters, digits and '_+=,.@-'", source)
 
 
 def _security_group_text(value: str, what: str) -> Problem:
     source = f"EC2 {what}"
-    return _first(
-        _length(value, 1 if "Name" in what else 0, SECURITY_GROUP_TEXT_CHARS, source),
-        _pattern(value, SECURITY_GROUP_TEXT, "a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{}!$*", source),
+    return _named(
+        value,
+        1 if "Name" in what else 0,
+        SECURITY_GROUP_TEXT_CHARS,
+        SECURITY_GROUP_TEXT,
+        "a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{}!$*",
+        source,
         f"{_show(value)} must not start with 'sg-' ({source})" if "Name" in what and value.startswith("sg-") else None,
     )
 
 
 def _rule_description(value: str) -> Problem:
     source = "EC2 AuthorizeSecurityGroupIngress Description"
-    return _first(
-        _length(value, 0, SECURITY_GROUP_TEXT_CHARS, source),
-        _pattern(
-            value,
-            re.compile(r"^[A-Za-z0-9 ._\-:/()#,@\[\]+=;{}!$*]*$"),
-            "a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=;{}!$*",
-            source,
-        ),
-    )
+    allowed = "a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=;{}!$*"
+    return _named(value, 0, SECURITY_GROUP_TEXT_CHARS, RULE_DESCRIPTION, allowed, source)
 
 
 def _s3_bucket(value: str) -> Problem:
     source = "S3 general purpose bucket naming rules"
-    problem = _first(
-        _length(value, 3, 63, source),
-        _pattern(value, S3_BUCKET, "lowercase letters, digits, '.' and '-', a letter or digit at both ends", source),
+    problem = _named(
+        value, 3, 63, S3_BUCKET, "lowercase letters, digits, '.' and '-', a letter or digit at both ends", source
     )
     if problem:
         return problem
@@ -425,9 +425,13 @@ def _ssm_document_name(value: str) -> Problem:
 def _ssm_parameter_name(value: str) -> Problem:
     source = "Systems Manager parameter names"
     bare = value.lstrip("/")
-    return _first(
-        _length(value, 1, SSM_PARAMETER_NAME_CHARS, source),
-        _pattern(value, SSM_PARAMETER_NAME, "letters, digits and '_.-', levels separated by '/'", source),
+    return _named(
+        value,
+        1,
+        SSM_PARAMETER_NAME_CHARS,
+        SSM_PARAMETER_NAME,
+        "letters, digits and '_.-', levels separated by '/'",
+        source,
         f"{_show(value)} begins with a reserved prefix (aws, ssm) ({source})"
         if bare.lower().startswith(("aws", "ssm"))
         else None,
@@ -454,9 +458,8 @@ def _max_bytes(high: int, source: str) -> Callable[[str], Problem]:
 
 def _rfc1035(high: int, source: str, low: int = 1) -> Callable[[str], Problem]:
     def check(value: str) -> Problem:
-        return _first(
-            _length(value, low, high, source),
-            _pattern(value, RFC1035, "RFC 1035: a lowercase letter, then [a-z0-9-], not ending with '-'", source),
+        return _named(
+            value, low, high, RFC1035, "RFC 1035: a lowercase letter, then [a-z0-9-], not ending with '-'", source
         )
 
     return check
@@ -489,11 +492,13 @@ def _gcs_bucket(value: str) -> Problem:
 def _service_account_id(value: str) -> Problem:
     low, high = SERVICE_ACCOUNT_ID_CHARS
     source = "pulumi_gcp serviceaccount.Account account_id"
-    return _first(
-        _length(value, low, high, source),
-        _pattern(
-            value, SERVICE_ACCOUNT_ID, "RFC 1035: a lowercase letter, then [a-z0-9-], not ending with '-'", source
-        ),
+    return _named(
+        value,
+        low,
+        high,
+        SERVICE_ACCOUNT_ID,
+        "RFC 1035: a lowercase letter, then [a-z0-9-], not ending with '-'",
+        source,
     )
 
 

@@ -142,19 +142,20 @@ class Recording:
             for key, value in resource.inputs.items():
                 if key in resource.secret_inputs:
                     continue
-                for text in _strings(value):
+                for text in strings_in(value):
                     yield resource, key, text
 
 
-def _strings(value: Any) -> Iterator[str]:
+def strings_in(value: Any) -> Iterator[str]:
+    """Every string inside ``value`` (nested mappings, lists and tuples), depth first."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):
         for v in value.values():
-            yield from _strings(v)
+            yield from strings_in(v)
     elif isinstance(value, list | tuple):
         for v in value:
-            yield from _strings(v)
+            yield from strings_in(v)
 
 
 def _plain(value: Any) -> Any:

@@ -26,12 +26,12 @@ import contextlib
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .mocking import REPO, Recording, Registered, evaluate_stack
+from .mocking import REPO, Recording, Registered, evaluate_stack, strings_in
 
 FORMAT_VERSION = 1
 """Bumped when the JSON layout changes; a base plan of another version cannot be diffed."""
@@ -164,15 +164,15 @@ def plan_from_recording(stack: str, recording: Recording) -> Plan:
     warnings: list[str] = []
     resources: list[PlannedResource] = []
     for registered in recording.resources:
-        inputs: dict[str, Any] = {}
-        for key, value in registered.inputs.items():
-            if key in registered.secret_inputs:
-                inputs[key] = SECRET
-            elif _holds_stand_in(value):
-                inputs[key] = SECRET
-                warnings.append(f"{registered.type} {registered.name}: input {key} holds a secret but is not secret")
-            else:
-                inputs[key] = _shown(value)
+        inputs = {
+            key: _masked(
+                value,
+                f"{registered.type} {registered.name}: input {key}",
+                warnings,
+                secret=key in registered.secret_inputs,
+            )
+            for key, value in registered.inputs.items()
+        }
         resources.append(
             PlannedResource(
                 type=registered.type,
@@ -183,17 +183,16 @@ def plan_from_recording(stack: str, recording: Recording) -> Plan:
             )
         )
     resources.sort(key=lambda r: r.key)
-    outputs: dict[str, Any] = {}
-    for key, value in recording.outputs.items():
-        if key in recording.secret_outputs:
-            outputs[key] = SECRET
-        elif key in recording.unknown_outputs:
-            outputs[key] = UNKNOWN
-        elif _holds_stand_in(value):
-            outputs[key] = SECRET
-            warnings.append(f"output {key} holds a secret but is not secret")
-        else:
-            outputs[key] = _shown(value)
+    outputs = {
+        key: _masked(
+            value,
+            f"output {key}",
+            warnings,
+            secret=key in recording.secret_outputs,
+            unknown=key in recording.unknown_outputs,
+        )
+        for key, value in recording.outputs.items()
+    }
     return Plan(stack=stack, resources=resources, outputs=dict(sorted(outputs.items())), warnings=sorted(warnings))
 
 
@@ -219,19 +218,21 @@ def _options(registered: Registered) -> dict[str, Any]:
     return options
 
 
+def _masked(value: Any, what: str, warnings: list[str], *, secret: bool, unknown: bool = False) -> Any:
+    """``value`` as the plan shows it: SECRET for a secret (and, with a warning naming ``what``, for
+    a plain value that holds a secret's stand-in), UNKNOWN for a value known only after apply."""
+    if secret:
+        return SECRET
+    if unknown:
+        return UNKNOWN
+    if _holds_stand_in(value):
+        warnings.append(f"{what} holds a secret but is not secret")
+        return SECRET
+    return _shown(value)
+
+
 def _holds_stand_in(value: Any) -> bool:
-    return any(prefix in text for text in _strings(value) for prefix in STAND_IN_PREFIXES)
-
-
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings(item)
+    return any(prefix in text for text in strings_in(value) for prefix in STAND_IN_PREFIXES)
 
 
 def _shown(value: Any) -> Any:

@@ -211,26 +211,30 @@ def fake_postgresql(root: Path, versions: list[str]) -> None:
     (root / "17").mkdir()  # a directory without a server binary (client only) is not a server
 
 
+def print_pg_version(pg_root: Path) -> subprocess.CompletedProcess[str]:
+    """``start-test-services.sh --print-pg-version`` with PostgreSQL installations under ``pg_root``
+    (and no PG_VERSION from the caller's environment)."""
+    env = {**os.environ, "PG_ROOT": str(pg_root)}
+    env.pop("PG_VERSION", None)
+    return subprocess.run(
+        ["bash", str(REPO / "scripts" / "start-test-services.sh"), "--print-pg-version"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize(("versions", "expected"), [(["15"], "15"), (["14", "16"], "16"), (["9.6", "16", "15"], "16")])
 def test_start_test_services_uses_the_installed_postgresql(tmp_path: Path, versions: list[str], expected: str) -> None:
     fake_postgresql(tmp_path, versions)
-    env = {**os.environ, "PG_ROOT": str(tmp_path)}
-    env.pop("PG_VERSION", None)
-    result = subprocess.run(
-        ["bash", str(REPO / "scripts" / "start-test-services.sh"), "--print-pg-version"],
-        env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = print_pg_version(tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
 
 
 def test_start_test_services_says_when_no_postgresql_is_installed(tmp_path: Path) -> None:
-    env = {**os.environ, "PG_ROOT": str(tmp_path)}
-    env.pop("PG_VERSION", None)
-    result = subprocess.run(
-        ["bash", str(REPO / "scripts" / "start-test-services.sh"), "--print-pg-version"],
-        env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = print_pg_version(tmp_path)
     assert result.returncode == 1 and "no PostgreSQL server installed" in result.stderr
 
 

@@ -98,3 +98,15 @@ def local_postgres(hba_method: str = "scram-sha-256") -> Iterator[LocalPostgres]
     finally:
         subprocess.run(_as_owner([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True, timeout=60)
         shutil.rmtree(base, ignore_errors=True)
+
+
+@contextmanager
+def local_postgres_or_skip(hba_method: str = "scram-sha-256") -> Iterator[LocalPostgres]:
+    """``local_postgres``, or the test skipped with the reason it cannot run here (``available``)."""
+    import pytest
+
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    with local_postgres(hba_method) as server:
+        yield server

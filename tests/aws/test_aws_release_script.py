@@ -66,7 +66,7 @@ def sandbox(tmp_path: Path) -> dict[str, Path]:
     bootstrap, release = tmp_path / "bootstrap", tmp_path / "release"
     _stub(bootstrap, f'echo "bootstrap" >> {calls}\n')
     _stub(release, f'if [[ "$1" == current ]]; then exit 0; fi\necho "release $*" >> {calls}\n')
-    script = aws_release_script(settings)
+    script = aws_release_script(settings.app.name)
     script = script.replace(f"/etc/{app}/aws.env", str(env_file))
     script = script.replace(f"/usr/local/lib/{app}/bootstrap", str(bootstrap))
     script = script.replace(f"/usr/local/lib/{app}/release", str(release))

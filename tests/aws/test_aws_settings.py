@@ -194,7 +194,7 @@ def test_the_aws_host_scripts_pass_shellcheck(tmp_path: Path) -> None:
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed")
     release = tmp_path / "aws-release"
-    release.write_text(aws_release_script(load_from_stack_file(SINGLE)), encoding="utf-8")
+    release.write_text(aws_release_script(load_from_stack_file(SINGLE).app.name), encoding="utf-8")
     send = tmp_path / "ssm-send-command"
     send.write_text("#!/usr/bin/env bash\n" + SSM_SEND_COMMAND_SCRIPT, encoding="utf-8")
     result = subprocess.run(["shellcheck", str(release), str(send)], capture_output=True, text=True, check=False)

@@ -27,7 +27,7 @@ from djangostack.offline.mocking import Recording
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.targets.aws import host_integration as hosts
 from tests.aws.conftest import SINGLE
-from tests.aws.local_postgres import PORT, LocalPostgres, available, local_postgres
+from tests.aws.local_postgres import PORT, LocalPostgres, local_postgres_or_skip
 
 APP_PASSWORD = "AppRolePassword0123456789abcdefghijklmno"
 
@@ -55,7 +55,7 @@ def test_the_app_secret_carries_a_generated_password_for_the_apps_own_role(singl
 def test_hosts_connect_as_the_app_role_and_set_it_up_with_the_master_credentials(single: Recording) -> None:
     files = _bundle(single)
     settings = load_from_stack_file(SINGLE)
-    role = hosts.app_db_user(settings)
+    role = hosts.app_db_user(settings.database)
     assert role == f"{settings.database.user}_app"
     assert f"DB_APP_USER={role}" in files["/etc/notes/aws.env"]
     script = files["/usr/local/lib/notes/aws-release"]
@@ -70,7 +70,7 @@ def test_hosts_connect_as_the_app_role_and_set_it_up_with_the_master_credentials
 def test_the_role_name_fits_postgresql() -> None:
     settings = load_from_stack_file(SINGLE)
     long = settings.model_copy(update={"database": settings.database.model_copy(update={"user": "u" * 63})})
-    assert len(hosts.app_db_user(long)) == 63
+    assert len(hosts.app_db_user(long.database)) == 63
 
 
 # --------------------------------------------------------------------------------------------------
@@ -80,10 +80,7 @@ def test_the_role_name_fits_postgresql() -> None:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[LocalPostgres]:
-    reason = available()
-    if reason:
-        pytest.skip(reason)
-    with local_postgres() as server:
+    with local_postgres_or_skip() as server:
         # What RDS makes: a master that is not a superuser, may create roles, owns the database.
         server.psql("CREATE ROLE notes_master LOGIN CREATEROLE CREATEDB PASSWORD 'master-one'")
         server.psql("CREATE DATABASE notes OWNER notes_master")
@@ -108,7 +105,7 @@ def _functions(name: str, script: str) -> str:
 def _run_aws_release_steps(tmp_path: Path, postgres: LocalPostgres, master_password: str) -> dict[str, str]:
     """aws-release's load_secrets + ensure_app_role, with a fake CLI serving the two secrets."""
     settings = load_from_stack_file(SINGLE)
-    script = hosts.aws_release_script(settings)
+    script = hosts.aws_release_script(settings.app.name)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     app_json = json.dumps({"SECRET_KEY": "k", "DATABASE_APP_PASSWORD": APP_PASSWORD})

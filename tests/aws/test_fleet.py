@@ -22,6 +22,7 @@ from djangostack.targets.aws.rules import (
     pre_release_snapshot_identifier,
     rds_snapshot_identifier_problems,
 )
+from djangostack.targets.hosts import host_context
 from tests.aws.conftest import SINGLE
 from tests.harness import evaluate_stack
 
@@ -105,10 +106,9 @@ def test_target_group_checks_liveness_so_a_database_failover_replaces_no_host(fl
 
 def test_hosts_answer_the_liveness_probe_and_gate_releases_on_readiness() -> None:
     from djangostack.host import render
-    from djangostack.host.context import HostContext
 
     settings = load_from_stack_file(FLEET)
-    files = render.render_all(HostContext.from_settings(settings, public_hosts=["shop.example.org"]))
+    files = render.render_all(host_context(settings, public_hosts=["shop.example.org"]))
     site = files["/etc/nginx/sites-available/shop.conf"].content
     default_server = site.split("server {", 2)[1]
     assert "default_server" in default_server

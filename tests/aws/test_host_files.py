@@ -20,10 +20,10 @@ import pytest
 import yaml
 
 from djangostack.host import render
-from djangostack.host.context import HostContext
 from djangostack.offline.mocking import REPO, Recording, Registered
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.targets.aws import host_integration as hosts
+from djangostack.targets.hosts import host_context
 from tests.aws.conftest import SINGLE
 from tests.harness import evaluate_stack, fixture_stack
 
@@ -110,20 +110,25 @@ def test_the_user_data_does_not_grow_with_the_settings() -> None:
     assert abs(huge_size - small_size) < 64, "only the key and digest differ"
 
 
-def test_the_loader_refuses_to_render_when_it_would_come_near_the_limit() -> None:
-    settings = load_from_stack_file(SINGLE)
-    facts = hosts.AwsHostFacts(
+def _facts(bucket: str) -> hosts.AwsHostFacts:
+    """A single host's facts (no release pinned), with ``bucket`` as the media bucket."""
+    return hosts.AwsHostFacts(
         public_hosts=("a.example.com",),
         region="eu-central-1",
         app_secret_arn="arn:app",
         db_secret_arn="arn:db",
         db_host="db",
         db_port=5432,
-        bucket="b" * 9000,
+        bucket=bucket,
     )
+
+
+def test_the_loader_refuses_to_render_when_it_would_come_near_the_limit() -> None:
+    settings = load_from_stack_file(SINGLE)
+    facts = _facts(bucket="b" * 9000)
     bundle = hosts.HostBundle(content="{}", sha256="0" * 64, key="host-files/x.json")
     with pytest.raises(ValueError, match=r"EC2 user data is \d+ bytes"):
-        hosts.loader_user_data(settings, facts, bundle)
+        hosts.loader_user_data(settings.app.name, facts, bundle)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -160,7 +165,7 @@ def test_the_bundle_holds_the_host_layers_first_boot_files_and_the_two_aws_files
     settings = load_from_stack_file(SINGLE)
     document = json.loads(_bundle_object(single).inputs["content"])
     written = {f["path"]: f for f in document["files"]}
-    ctx = HostContext.from_settings(
+    ctx = host_context(
         settings,
         public_hosts=list(settings.domain.names),
         media_bucket=single.one("aws:s3/bucket:Bucket").state["bucket"],
@@ -179,7 +184,7 @@ def test_the_bundle_holds_the_host_layers_first_boot_files_and_the_two_aws_files
 
 def test_the_first_boot_writes_are_what_cloud_init_writes_for_the_server_target() -> None:
     settings = load_from_stack_file(SINGLE)
-    ctx = HostContext.from_settings(settings, public_hosts=["a.example.com"], media_bucket="bucket")
+    ctx = host_context(settings, public_hosts=["a.example.com"], media_bucket="bucket")
     files = render.render_all(ctx)
     document = yaml.safe_load(render.render_cloud_init(ctx, files))
     assert document["write_files"] == [
@@ -298,16 +303,8 @@ def _runnable_loader(tmp_path: Path, files: list[dict[str, str]]) -> tuple[str, 
     content = json.dumps({"format": 1, "files": files}, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(content.encode()).hexdigest()
     bundle = hosts.HostBundle(content=content, sha256=digest, key=f"host-files/notes-{digest}.json")
-    facts = hosts.AwsHostFacts(
-        public_hosts=("a.example.com",),
-        region="eu-central-1",
-        app_secret_arn="arn:app",
-        db_secret_arn="arn:db",
-        db_host="db",
-        db_port=5432,
-        bucket="notes-media",
-    )
-    loader = hosts.loader_user_data(load_from_stack_file(SINGLE), facts, bundle)
+    facts = _facts(bucket="notes-media")
+    loader = hosts.loader_user_data(load_from_stack_file(SINGLE).app.name, facts, bundle)
     boot = tmp_path / "aws-release-boot"
     boot.write_text(f"#!/bin/bash\necho booted >> {tmp_path}/calls.log\n")
     boot.chmod(0o755)

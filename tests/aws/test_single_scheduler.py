@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from djangostack.host import render
-from djangostack.host.context import HostContext
 from djangostack.offline.mocking import Recording
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.targets.aws import host_integration as hosts
-from tests.aws.local_postgres import LocalPostgres, available, local_postgres
+from djangostack.targets.hosts import host_context
+from tests.aws.local_postgres import LocalPostgres, local_postgres_or_skip
 from tests.harness import fixture_stack
 
 UNIT = "/etc/systemd/system/celerybeat-notes.service"
@@ -41,7 +41,7 @@ def test_fleet_hosts_run_beat_through_the_leader_lock(prod: Recording) -> None:
     drop_in = files[DROP_IN]["content"]
     settings = load_from_stack_file(fixture_stack("prod"))
     assert settings.celery.beat
-    ctx = HostContext.from_settings(settings, public_hosts=list(settings.domain.names), media_bucket="b")
+    ctx = host_context(settings, public_hosts=list(settings.domain.names), media_bucket="b")
     unit = render.render_all(ctx)[UNIT].content
     (command,) = [line.removeprefix("ExecStart=") for line in unit.splitlines() if line.startswith("ExecStart=")]
     assert "ExecStart=\n" in drop_in, "the drop-in must reset the unit's ExecStart"
@@ -69,16 +69,13 @@ def test_the_beat_lock_differs_from_the_migration_lock() -> None:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[LocalPostgres]:
-    reason = available()
-    if reason:
-        pytest.skip(reason)
-    with local_postgres() as server:
+    with local_postgres_or_skip() as server:
         yield server
 
 
 def _wrapper(tmp_path: Path) -> Path:
     settings = load_from_stack_file(fixture_stack("prod"))
-    ctx = HostContext.from_settings(settings, public_hosts=list(settings.domain.names), media_bucket="b")
+    ctx = host_context(settings, public_hosts=list(settings.domain.names), media_bucket="b")
     (script,) = [f for f in hosts.single_scheduler_files(ctx, render.render_all(ctx)) if f.path == WRAPPER]
     path = tmp_path / "beat-leader"
     path.write_text(script.content)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +16,8 @@ from djangostack.contract.app_env import (
     env_name_problems,
 )
 from djangostack.host import render
-from tests.host.conftest import letsencrypt_context
+from djangostack.targets.hosts import host_context
+from tests.host.conftest import SERVER_TARGET, letsencrypt_context
 
 
 def inputs(**changes: object) -> AppEnvInputs[str]:
@@ -104,10 +106,11 @@ def test_hosts_write_secrets_under_the_apps_names() -> None:
 
 def test_the_host_layer_takes_the_targets_edge_and_knows_no_cloud() -> None:
     """A target hands the host layer a small edge description; nothing in it names a cloud type."""
+    import ast
     import inspect
 
-    from djangostack.host import context
     from djangostack.host.context import HostContext, HostEdge
+    from djangostack.targets.server.edge import server_edge
 
     settings = _server_settings()
     edge = HostEdge(
@@ -131,26 +134,19 @@ def test_the_host_layer_takes_the_targets_edge_and_knows_no_cloud() -> None:
     # from_settings itself no longer branches on a target's type.
     source = inspect.getsource(HostContext.from_settings)
     assert "AwsEc2Target" not in source and "isinstance" not in source
-    assert context.server_edge(settings).kind == "server"
+    assert server_edge(settings).kind == "server"
+    # The host package imports no target and no target's settings: each target builds its edge.
+    host_dir = Path(inspect.getfile(HostContext)).parent
+    for module in sorted(host_dir.glob("*.py")):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert [m for m in imported if "targets" in m.split(".")] == [], module.name
 
 
 def _server_settings():  # type: ignore[no-untyped-def]
     from djangostack.validation import validate
 
-    raw = {
-        "environment": "prod",
-        "target": {
-            "kind": "server",
-            "host": "203.0.113.10",
-            "sshKeyFile": "id_ed25519",
-            "sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3QtaG9zdC1rZXktZm9yLXRoZS1maXh0dXJl",
-        },
-        "app": {"name": "shop", "releaseId": "v1"},
-        "database": {"mode": "local"},
-        "cache": {"mode": "local"},
-        "domain": {"names": ["shop.example.com"], "tls": {"mode": "self-signed"}},
-    }
-    return validate(raw, set(), set())
+    return validate(_server_settings_raw(), set(), set())
 
 
 def _contract(**changes: object) -> list[str]:
@@ -188,7 +184,6 @@ def test_extra_env_may_not_take_a_mapped_secrets_name() -> None:
 
 
 def test_the_app_contract_settings_reach_the_host() -> None:
-    from djangostack.host.context import HostContext
     from djangostack.settings.errors import SettingsError
     from djangostack.validation import validate
 
@@ -199,7 +194,7 @@ def test_the_app_contract_settings_reach_the_host() -> None:
         "mediaRoot": "media",
         "deployCheck": {"failLevel": "ERROR", "silence": ["security.W005"]},
     }
-    ctx = HostContext.from_settings(validate(raw, set(), set()))
+    ctx = host_context(validate(raw, set(), set()))
     assert ctx.static_dir == "/srv/shop/current/staticfiles" and ctx.media_subdir == "media"
     assert "env_line DJANGO_SECRET_KEY" in render.render_bootstrap_script(ctx)
     assert "fail level ERROR; silenced: security.W005" in render.render_release_script(ctx)
@@ -214,12 +209,7 @@ def test_the_app_contract_settings_reach_the_host() -> None:
 def _server_settings_raw() -> dict:  # type: ignore[type-arg]
     return {
         "environment": "prod",
-        "target": {
-            "kind": "server",
-            "host": "203.0.113.10",
-            "sshKeyFile": "id_ed25519",
-            "sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3QtaG9zdC1rZXktZm9yLXRoZS1maXh0dXJl",
-        },
+        "target": dict(SERVER_TARGET),
         "app": {"name": "shop", "releaseId": "v1"},
         "database": {"mode": "local"},
         "cache": {"mode": "local"},

@@ -22,9 +22,5 @@ def test_host() -> Iterator[TestHost]:
     port = int(os.environ.get("TESTHOST_SSH_PORT", str(DEFAULT_SSH_PORT)))
     cache_dir = DEFAULT_CACHE_DIR
     host = TestHost(cache_dir / "machines" / f"pytest-{port}", port, base_root=build_base_root(cache_dir))
-    host.prepare()
-    host.start()
-    try:
+    with host.booted():
         yield host
-    finally:
-        host.stop()

@@ -32,12 +32,12 @@ from pathlib import Path
 
 import pytest
 
-from djangostack.host import render
 from djangostack.host.artifact import pack_source
 from djangostack.host.context import HostContext
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.settings.stack import StackSettings
 from djangostack.targets.aws import host_integration as hosts
+from djangostack.targets.hosts import host_context
 from tests.e2e.test_host_release import Load
 from tests.e2e.web import Browser
 from tools.testhost import TestHost, distro
@@ -103,31 +103,11 @@ def settings() -> StackSettings:
 
 @pytest.fixture(scope="module")
 def ctx(settings: StackSettings) -> HostContext:
-    ctx = HostContext.from_settings(settings, public_hosts=list(FACTS.public_hosts), media_bucket=FACTS.bucket)
+    ctx = host_context(settings, public_hosts=list(FACTS.public_hosts), media_bucket=FACTS.bucket)
     # The test host shares this machine's network: ports of its own instead of 80/443, and the
     # test host's login user in place of EC2's "ubuntu", and the test host's OS in place of the AMI's
     # Ubuntu (the bootstrap refuses a host that runs another OS than the one it was rendered for).
     return dataclasses.replace(ctx, http_port=18080, https_port=18443, ssh_user="deploy", host_os=distro().host_os)
-
-
-def bundle(settings: StackSettings, ctx: HostContext) -> hosts.HostBundle:
-    """``hosts.host_bundle`` for ``ctx`` (the same parts, with this test's ports)."""
-    files = render.render_all(ctx)
-    writes = [
-        *render.first_boot_writes(ctx, files),
-        *hosts.aws_host_files(settings, FACTS),
-        *hosts.single_scheduler_files(ctx, files),
-    ]
-    document = {
-        "format": 1,
-        "files": [
-            {"path": f.path, "mode": f.mode_text, "owner": f.owner, "group": f.group, "content": f.content}
-            for f in sorted(writes, key=lambda f: f.path)
-        ],
-    }
-    content = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    digest = hashlib.sha256(content.encode()).hexdigest()
-    return hosts.HostBundle(content=content, sha256=digest, key=f"host-files/{APP_NAME}-{digest}.json")
 
 
 def root_write(host: TestHost, path: str, content: str, mode: str = "0600") -> None:
@@ -173,7 +153,7 @@ def upload_release(host: TestHost, release_id: str) -> tuple[str, str]:
 def aws_release(host: TestHost, settings: StackSettings, release_id: str) -> str:
     key, sha256 = upload_release(host, release_id)
     with_id = settings.model_copy(update={"app": settings.app.model_copy(update={"release_id": release_id})})
-    command = hosts.release_command(with_id, "release", key, sha256)
+    command = hosts.release_command(with_id.app, "release", key, sha256)
     result = host.ssh(command.replace("sudo ", "sudo -n ", 1), timeout=900, check=False)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"aws-release release {release_id} failed:\n{output[-4000:]}"
@@ -214,9 +194,10 @@ def ec2_host(test_host: TestHost, settings: StackSettings, ctx: HostContext) -> 
     )
     serve_secrets(host, settings, MASTER_PASSWORDS[0])
     # First boot, as on EC2: the bundle in S3, the loader from the user data.
-    files = bundle(settings, ctx)
+    # The same bundle the stack uploads, for this test's host (its ports, user and OS).
+    files = hosts.host_bundle(ctx, settings.database, FACTS)
     root_write(host, f"{FAKE}/s3/{FACTS.bucket}/{files.key}", files.content)
-    loader = hosts.loader_user_data(settings, FACTS, files)
+    loader = hosts.loader_user_data(settings.app.name, FACTS, files)
     result = host.ssh("sudo -n bash -s", input=loader, timeout=1200, check=False)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"first boot failed:\n{output[-4000:]}"
@@ -262,7 +243,7 @@ def test_the_ec2_host_serves_the_app_as_its_own_database_role(
     assert body["release"] == "r1"
     assert body["checks"] == {"database": "ok", "cache": "ok"}
     assert browser.get("/").status == 200
-    app_role = hosts.app_db_user(settings)
+    app_role = hosts.app_db_user(settings.database)
     assert any(user == app_role for user, _ in authorized_connections(ec2_host)), "the app never connected"
     owner = rds(
         ec2_host, f"SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{settings.database.name}';"
@@ -309,4 +290,4 @@ def test_rotating_the_master_password_and_releasing_under_load_fails_no_request(
     authorized = authorized_connections(ec2_host)
     by_master = {app for user, app in authorized if user == master}
     assert by_master == {"psql"}, f"the master user connected from {by_master}"
-    assert any(user == hosts.app_db_user(settings) for user, _ in authorized)
+    assert any(user == hosts.app_db_user(settings.database) for user, _ in authorized)

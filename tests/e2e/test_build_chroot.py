@@ -22,6 +22,7 @@ from djangostack.host.context import HostContext
 from djangostack.host.distros import UV_VERSION
 from djangostack.host.render import render_release_script
 from djangostack.settings.loading import load_from_stack_file
+from djangostack.targets.hosts import host_context
 from tests.harness import fixture_stack
 from tools.testhost import DEFAULT_CACHE_DIR, TestHost, build_base_root, distro
 from tools.testhost.host import _chroot_mounts, _rmtree
@@ -35,7 +36,7 @@ APPS = Path(__file__).resolve().parent / "apps"
 
 @pytest.fixture(scope="module")
 def ctx() -> HostContext:
-    base = HostContext.from_settings(load_from_stack_file(fixture_stack("dev")))
+    base = host_context(load_from_stack_file(fixture_stack("dev")))
     return dataclasses.replace(base, host_os=distro().host_os)
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from djangostack.host.context import HostContext
 from djangostack.settings.loading import load_from_stack_file
+from djangostack.targets.hosts import host_context
 from tests.e2e.test_host_release import APP, bootstrap, release
 from tests.e2e.web import Browser
 from tests.harness import fixture_stack
@@ -29,7 +30,7 @@ BUILD_COMMAND = ("sh", "-c", "id -un > built-by.txt && msgfmt --version | head -
 
 @pytest.fixture(scope="module")
 def ctx() -> HostContext:
-    base = HostContext.from_settings(load_from_stack_file(fixture_stack("dev")))
+    base = host_context(load_from_stack_file(fixture_stack("dev")))
     return dataclasses.replace(
         base, host_os=distro().host_os, system_packages=("gettext",), build_commands=(BUILD_COMMAND,)
     )

@@ -27,6 +27,7 @@ from djangostack.host.django_host import env_prelude, release_command, upload_sc
 from djangostack.host.render import render_all
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.settings.stack import StackSettings
+from djangostack.targets.hosts import host_context
 from tests.e2e.web import Browser
 from tests.harness import fixture_stack
 from tools.testhost import TestHost, distro
@@ -46,7 +47,7 @@ def settings() -> StackSettings:
 @pytest.fixture(scope="module")
 def ctx(settings: StackSettings) -> HostContext:
     # The test host's distribution (TESTHOST_SUITE) is the stack's host OS.
-    return dataclasses.replace(HostContext.from_settings(settings), host_os=distro().host_os)
+    return dataclasses.replace(host_context(settings), host_os=distro().host_os)
 
 
 def bootstrap(host: TestHost, ctx: HostContext) -> None:

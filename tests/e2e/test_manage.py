@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from djangostack.host.context import HostContext
 from djangostack.one_off import Request, manage
 from djangostack.settings.loading import read_stack_file
 from djangostack.settings.stack import StackSettings
+from djangostack.targets.hosts import host_context
 from djangostack.validation import validate
 from tests.e2e.test_host_release import bootstrap, release
 from tests.harness import fixture_stack
@@ -75,7 +75,7 @@ def app_with_fixtures(tmp: Path) -> Path:
 @pytest.fixture(scope="module")
 def live(test_host: TestHost, tmp_path_factory: pytest.TempPathFactory) -> Request:
     settings = settings_for(test_host)
-    ctx = HostContext.from_settings(settings)
+    ctx = host_context(settings)
     bootstrap(test_host, ctx)
     release(test_host, ctx, "m1", app_with_fixtures(tmp_path_factory.mktemp("manage")))
     return Request(settings=settings, stack="dev", args=(), tty=False, project_dir=test_host.work_dir)
@@ -126,7 +126,7 @@ def test_the_command_runs_as_the_app_user_in_the_live_release_with_the_apps_envi
     )
     code, out, err = run_manage(live, "shell", "--no-imports", "-c", probe)
     assert code == 0, err
-    ctx = HostContext.from_settings(live.settings)
+    ctx = host_context(live.settings)
     assert json.loads(out.strip().splitlines()[-1]) == [ctx.user, "m1", "m1", True]
 
 

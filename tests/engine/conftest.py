@@ -95,9 +95,5 @@ def engine_host() -> Iterator[TestHost]:
         ENGINE_SSH_PORT,
         base_root=build_base_root(DEFAULT_CACHE_DIR),
     )
-    host.prepare()
-    host.start()
-    try:
+    with host.booted():
         yield host
-    finally:
-        host.stop()

@@ -19,6 +19,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from tools.testhost import run_captured
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_DIR = REPO_ROOT / ".venv"
 INSTALL_HINT = "run scripts/install-pulumi.sh (then `source scripts/pulumi-env.sh`)"
@@ -97,17 +99,7 @@ def run_pulumi(
     pulumi = tools_bin() / "pulumi"
     if not os.access(pulumi, os.X_OK):
         raise FileNotFoundError(missing_tools_message(["pulumi"]))
-    result = subprocess.run(
-        [str(pulumi), *args],
-        cwd=cwd,
-        env=dict(env),
-        input=input,
-        stdin=None if input is not None else subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    result = run_captured([str(pulumi), *args], cwd=cwd, env=env, input=input, timeout=timeout)
     if check and result.returncode != 0:
         raise PulumiCommandError(result)
     return result

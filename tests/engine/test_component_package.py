@@ -28,7 +28,7 @@ import pytest
 
 from tests.engine.conftest import Cli
 from tests.engine.pulumi_cli import REPO_ROOT, VENV_DIR, isolated_env
-from tests.engine.test_server_stack import DB_PORT, HTTP_PORT, HTTPS_PORT, REDIS_PORT, Deployment
+from tests.engine.test_server_stack import DB_PORT, HTTPS_PORT, REDIS_PORT, Deployment, server_target
 from tools.testhost import TestHost
 
 pytestmark = pytest.mark.engine
@@ -79,20 +79,6 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
 
 DATABASE = {"mode": "local", "port": DB_PORT, "sslmode": "disable", "name": "shop", "user": "shop"}
 """The Python consumer's database: its own name and role on the host's PostgreSQL."""
-
-
-def server_target(host: TestHost) -> dict[str, Any]:
-    return {
-        "kind": "server",
-        "host": host.host,
-        "sshPort": host.port,
-        "sshUser": host.user,
-        "sshKeyFile": str(host.private_key_path),
-        "httpPort": HTTP_PORT,
-        "httpsPort": HTTPS_PORT,
-        "firewall": False,
-        "remoteExecutor": "builtin-ssh",
-    }
 
 
 def _consumer(workdir: Path, package: Package, extra_path: Path | None = None) -> Cli:

@@ -20,7 +20,7 @@ import yaml
 
 from tests.engine.conftest import Cli, copy_project
 from tests.engine.pulumi_cli import VENV_DIR, isolated_env
-from tests.engine.test_server_stack import DB_PORT, Deployment, stack_config
+from tests.engine.test_server_stack import Deployment, assert_serving, stack_config
 from tests.upgrade.record_previous_urns import PREVIOUS_LAYOUT, unpack_commit
 from tools.testhost import TestHost
 
@@ -101,12 +101,5 @@ def test_the_current_program_applies_the_upgrade_and_the_app_keeps_serving(
     urns = [r["urn"] for r in state["deployment"]["resources"]]
     assert not any("::djangostack:host:DjangoHost::" in u and "$" not in u.split("::")[2] for u in urns), urns
     deployment = Deployment(after, after.cwd, after.cwd.parent, engine_host, {})
-    health = deployment.readyz()
-    assert health["checks"] == {"database": "ok", "cache": "ok"}, health
-    assert health["release"] == "r1", health
-    tables = deployment.ssh(
-        f"sudo -n runuser -u postgres -- psql -p {DB_PORT} -d app -Atc "
-        "\"select count(*) from django_migrations where app = 'notes'\""
-    )
-    assert tables.returncode == 0 and int(tables.stdout.strip()) >= 1, tables
+    assert_serving(deployment, "r1")
     assert after("preview", "--expect-no-changes", "--non-interactive", check=False).returncode == 0

@@ -52,7 +52,9 @@ PINNED_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsab
 HTTP_PORT, HTTPS_PORT, DB_PORT, REDIS_PORT = 9180, 9543, 5435, 6382
 """Clear of the server stack test (9080/9443/5434/6381), the host e2e stack and this machine's own
 PostgreSQL and Redis; the test host shares the machine's network."""
-PACK_FILES = ("PulumiPolicy.yaml", "__init__.py", "__main__.py", "guardrails.py", "requirements.txt")
+PACK_FILES = ("PulumiPolicy.yaml", "__init__.py", "__main__.py", "requirements.txt")
+PACK_PACKAGES = ("guardrails",)
+"""The pack's packages, copied whole (their ``__pycache__`` left behind)."""
 PATCH_MARKER = ".pulumi-language-python.patch"
 WRAPPER = '''"""The project's entry point, with RENDERED_ENV_OVERRIDES added to the rendered app env."""
 import json
@@ -107,6 +109,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pack.mkdir()
     for name in PACK_FILES:
         shutil.copy2(REPO_ROOT / "policy" / name, pack / name)
+    for name in PACK_PACKAGES:
+        shutil.copytree(REPO_ROOT / "policy" / name, pack / name, ignore=shutil.ignore_patterns("__pycache__"))
     (pack / "venv").symlink_to(pack_venv())
     return project
 

@@ -74,27 +74,43 @@ class Deployment:
         self.cli.set_config(STACK, "djangostack:app", {"name": APP, "releaseId": release_id, "source": source})
 
 
+def server_target(host: TestHost) -> dict[str, Any]:
+    """The server target settings that reach the engine tests' host (the builtin-ssh executor)."""
+    return {
+        "kind": "server",
+        "host": host.host,
+        "sshPort": host.port,
+        "sshUser": host.user,
+        "sshKeyFile": str(host.private_key_path),
+        "httpPort": HTTP_PORT,
+        "httpsPort": HTTPS_PORT,
+        "firewall": False,
+        "remoteExecutor": "builtin-ssh",
+    }
+
+
 def stack_config(host: TestHost, release_id: str) -> dict[str, Any]:
     return {
         "djangostack:environment": "dev",
-        "djangostack:target": {
-            "kind": "server",
-            "host": host.host,
-            "sshPort": host.port,
-            "sshUser": host.user,
-            "sshKeyFile": str(host.private_key_path),
-            "httpPort": HTTP_PORT,
-            "httpsPort": HTTPS_PORT,
-            "firewall": False,
-            "releasesToKeep": 3,
-            "remoteExecutor": "builtin-ssh",
-        },
+        "djangostack:target": {**server_target(host), "releasesToKeep": 3},
         "djangostack:app": {"name": APP, "releaseId": release_id, "source": "examples/django_app"},
         "djangostack:web": {"workers": 2},
         "djangostack:database": {"mode": "local", "port": DB_PORT, "sslmode": "disable"},
         "djangostack:cache": {"mode": "local", "port": REDIS_PORT},
         "djangostack:celery": {"worker": True, "beat": True},
     }
+
+
+def assert_serving(deployment: Deployment, release: str) -> None:
+    """The app answers ready (database and cache ok) on ``release``, the notes app's migrations applied."""
+    health = deployment.readyz()
+    assert health["checks"] == {"database": "ok", "cache": "ok"}, health
+    assert health["release"] == release, health
+    applied = deployment.ssh(
+        f"sudo -n runuser -u postgres -- psql -p {DB_PORT} -d app -Atc "
+        "\"select count(*) from django_migrations where app = 'notes'\""
+    )
+    assert applied.returncode == 0 and int(applied.stdout.strip()) >= 1, applied
 
 
 def add_migration(app_dir: Path, name: str, operation: str) -> Path:
@@ -146,14 +162,7 @@ def test_preview_then_up_bootstraps_the_host_and_serves_the_app(deployment: Depl
         assert name in preview.stdout, preview.stdout
     assert "to create" in preview.stdout
     up(deployment)
-    health = deployment.readyz()
-    assert health["checks"] == {"database": "ok", "cache": "ok"}, health
-    assert health["release"] == "r1", health
-    applied = deployment.ssh(
-        f"sudo -n runuser -u postgres -- psql -p {DB_PORT} -d app -Atc "
-        "\"select count(*) from django_migrations where app = 'notes'\""
-    )
-    assert applied.returncode == 0 and int(applied.stdout.strip()) >= 1, applied
+    assert_serving(deployment, "r1")
 
 
 def test_stack_outputs_follow_the_contract_and_hide_secrets(deployment: Deployment) -> None:

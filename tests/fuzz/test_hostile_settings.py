@@ -39,6 +39,7 @@ from djangostack.host.context import HostContext
 from djangostack.settings.errors import SettingsError
 from djangostack.settings.stack import StackSettings
 from djangostack.settings.targets import AwsEc2Target, GcpCloudRunTarget, ServerTarget
+from djangostack.targets.hosts import host_context
 from djangostack.validation import validate
 from tests.host.nginx_sandbox import nginx_sandbox
 from tests.host.test_env_file import systemd_env_parse
@@ -240,7 +241,7 @@ def _outcome(slot: Slot, value: str) -> Accepted | None:
         return None
     if settings.target.kind == "gcp-cloudrun":
         return Accepted(slot, value, None)
-    ctx = HostContext.from_settings(settings, media_bucket="fuzz-media")
+    ctx = host_context(settings, media_bucket="fuzz-media")
     return Accepted(slot, value, ctx)
 
 
@@ -271,7 +272,7 @@ def _need(tool: str) -> str:
 
 def _baseline(kind: str) -> dict[str, str]:
     settings = validate(copy.deepcopy(BASES[kind][0]), set(), set(), stack="fuzz")
-    ctx = HostContext.from_settings(settings, media_bucket="fuzz-media")
+    ctx = host_context(settings, media_bucket="fuzz-media")
     files = render.render_all(ctx)
     return {p: f.content for p, f in files.items()} | {"cloud-init": render.render_cloud_init(ctx, files)}
 
@@ -424,7 +425,7 @@ def _merged(cases: list[Accepted]) -> list[tuple[Accepted, dict[str, str]]]:
         raw = with_value(slot, "")
         expected = {f"FUZZ{i}": value for i, value in enumerate(values)}
         raw["app"]["extraEnv"] = expected
-        ctx = HostContext.from_settings(validate(raw, set(), set(), stack="fuzz"), media_bucket="fuzz-media")
+        ctx = host_context(validate(raw, set(), set(), stack="fuzz"), media_bucket="fuzz-media")
         result.append((Accepted(slot, "\n".join(values), ctx), expected))
     return result
 

@@ -9,27 +9,31 @@ import pytest
 
 from djangostack.host.context import HostContext
 from djangostack.settings.loading import load_from_stack_file
+from djangostack.targets.hosts import host_context
 from djangostack.validation import validate
 from tests.harness import fixture_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
+SERVER_TARGET: dict[str, Any] = {
+    "kind": "server",
+    "host": "203.0.113.10",
+    "sshKeyFile": "id_ed25519",
+    "sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3QtaG9zdC1rZXktZm9yLXRoZS1maXh0dXJl",
+}
+"""A server target reached with a key file and a pinned host key (a documentation address)."""
+
 
 def dev_context() -> HostContext:
     """The dev fixture stack: server target, local Postgres/Redis, Celery on, custom ports."""
-    return HostContext.from_settings(load_from_stack_file(fixture_stack("dev")))
+    return host_context(load_from_stack_file(fixture_stack("dev")))
 
 
 def letsencrypt_context() -> HostContext:
     """A prod server with a Let's Encrypt domain, firewall on, external database, Celery off."""
     raw: dict[str, Any] = {
         "environment": "prod",
-        "target": {
-            "kind": "server",
-            "host": "203.0.113.10",
-            "sshKeyFile": "id_ed25519",
-            "sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3QtaG9zdC1rZXktZm9yLXRoZS1maXh0dXJl",
-        },
+        "target": dict(SERVER_TARGET),
         "app": {"name": "shop", "releaseId": "v1.2.3", "extraEnv": {"FEATURE_X": "on"}},
         "web": {"workerClass": "gthread", "threads": 4, "timeoutSeconds": 60, "maxUploadMb": 20},
         "database": {"mode": "external", "sslmode": "verify-full"},
@@ -41,7 +45,7 @@ def letsencrypt_context() -> HostContext:
         "observability": {"sentry": True},
     }
     settings = validate(raw, {"databaseUrl", "sentryDsn"}, set())
-    return HostContext.from_settings(settings)
+    return host_context(settings)
 
 
 def alb_context() -> HostContext:
@@ -57,7 +61,7 @@ def alb_context() -> HostContext:
         "domain": {"names": ["api.example.com"], "tls": {"mode": "acm"}},
     }
     settings = validate(raw, set(), set())
-    return HostContext.from_settings(settings, media_bucket="api-staging-media")
+    return host_context(settings, media_bucket="api-staging-media")
 
 
 CONTEXTS = {"dev": dev_context, "letsencrypt": letsencrypt_context, "alb": alb_context}

@@ -17,22 +17,7 @@ import pytest
 
 from djangostack.host import render
 from djangostack.host.context import HostContext
-
-HOSTILE_ARGS = [
-    "shell",
-    "-c",
-    "import os; print(os.getuid())",
-    "$(touch /tmp/djangostack-pwned)",
-    "`id`",
-    "; rm -rf / #",
-    "a b  c",
-    "'\"\\",
-    "--",
-    "",
-    "line\nbreak",
-    "*",
-    "--settings=x && reboot",
-]
+from tests.harness import HOSTILE_ARGS
 
 FAKE_PYTHON = """#!/usr/bin/python3
 import json, os, sys

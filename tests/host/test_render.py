@@ -16,6 +16,7 @@ import yaml
 
 from djangostack.host import render
 from djangostack.host.context import HostContext
+from djangostack.targets.hosts import host_context
 from tests.host.conftest import CONTEXTS
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -459,7 +460,7 @@ def test_letsencrypt_needs_dns_names() -> None:
         "cache": {"mode": "local"},
     }
     settings = validate(raw, set(), set())
-    ctx = HostContext.from_settings(settings)
+    ctx = host_context(settings)
     assert ctx.tls_mode == "self-signed" and ctx.server_names == ("203.0.113.5",)
 
 

@@ -615,7 +615,7 @@ def test_a_database_url_violation_never_repeats_the_password() -> None:
     ],
 )
 def test_networks_this_large_count_as_the_internet(cidr: str, is_open: bool) -> None:
-    assert guardrails._is_open_cidr(cidr) is is_open
+    assert guardrails.is_open_cidr(cidr) is is_open
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,11 @@ from djangostack.host.artifact import (
 )
 
 
-def project(root: Path, files: dict[str, str]) -> Path:
-    """A minimal Django project plus ``files`` (relative path -> content)."""
-    for relative, content in {"manage.py": "# manage\n", "requirements.txt": "Django\n", **files}.items():
+def project(root: Path, files: dict[str, str] | None = None, empty: str = "") -> Path:
+    """A minimal Django project plus ``files`` (relative path -> content) and the files ``empty``
+    names (relative paths separated by white space, created empty)."""
+    made = {"manage.py": "# manage\n", "requirements.txt": "Django\n", **dict.fromkeys(empty.split(), "")}
+    for relative, content in {**made, **(files or {})}.items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
@@ -38,12 +40,8 @@ def test_a_media_directory_inside_an_app_ships_without_any_ignore_file(tmp_path:
     # app's fixture images never reached the host.
     root = project(
         tmp_path,
-        {
-            "shop/fixtures/media/products/chair.jpg": "jpeg",
-            "shop/fixtures/catalogue.json": "[]",
-            "media/upload-from-dev.png": "png",
-            "shop/static/staticfiles/x.css": "css",
-        },
+        empty="shop/fixtures/media/products/chair.jpg shop/fixtures/catalogue.json media/upload-from-dev.png "
+        "shop/static/staticfiles/x.css",
     )
     names = shipped(root)
     assert "shop/fixtures/media/products/chair.jpg" in names
@@ -55,23 +53,11 @@ def test_a_media_directory_inside_an_app_ships_without_any_ignore_file(tmp_path:
 def test_the_default_list_leaves_out_vcs_virtualenvs_caches_node_modules_and_env_files(tmp_path: Path) -> None:
     root = project(
         tmp_path,
-        {
-            ".git/HEAD": "ref",
-            "app/__pycache__/views.cpython-311.pyc": "pyc",
-            "app/old.pyc": "pyc",
-            "app/views.py": "views",
-            ".venv/bin/python": "",
-            # a virtualenv under any name is recognised by its pyvenv.cfg
-            "env311/pyvenv.cfg": "home = /usr/bin",
-            "env311/lib/site.py": "",
-            "frontend/node_modules/left-pad/index.js": "",
-            "frontend/src/app.js": "app",
-            ".pytest_cache/v": "",
-            ".mypy_cache/x": "",
-            ".ruff_cache/x": "",
-            "project/.env": "SECRET_KEY=local",
-            ".env.example": "SECRET_KEY=",
-        },
+        # a virtualenv under any name is recognised by its pyvenv.cfg
+        {"env311/pyvenv.cfg": "home = /usr/bin", "project/.env": "SECRET_KEY=local", ".env.example": "SECRET_KEY="},
+        empty=".git/HEAD app/__pycache__/views.cpython-311.pyc app/old.pyc app/views.py .venv/bin/python "
+        "env311/lib/site.py frontend/node_modules/left-pad/index.js frontend/src/app.js .pytest_cache/v "
+        ".mypy_cache/x .ruff_cache/x",
     )
     selection = select_sources(root)
     assert set(selection.files) == {
@@ -99,18 +85,9 @@ def test_the_default_list_leaves_out_vcs_virtualenvs_caches_node_modules_and_env
 def test_djangostackignore_patterns_are_gitignore_patterns_at_any_depth_or_anchored(tmp_path: Path) -> None:
     root = project(
         tmp_path,
-        {
-            ".djangostackignore": "# runtime data of a dev machine\n/media/\n*.log\nbuild/\ndocs/**/*.md\n",
-            "media/a.png": "",
-            "shop/media/b.png": "",
-            "debug.log": "",
-            "shop/deep/trace.log": "",
-            "build/out.js": "",
-            "shop/build/out.js": "",
-            "docs/index.md": "",
-            "docs/guide/deep/page.md": "",
-            "docs/conf.py": "",
-        },
+        {".djangostackignore": "# runtime data of a dev machine\n/media/\n*.log\nbuild/\ndocs/**/*.md\n"},
+        empty="media/a.png shop/media/b.png debug.log shop/deep/trace.log build/out.js shop/build/out.js "
+        "docs/index.md docs/guide/deep/page.md docs/conf.py",
     )
     names = shipped(root)
     assert "shop/media/b.png" in names, "an anchored /media/ must leave nested media directories alone"
@@ -125,14 +102,8 @@ def test_djangostackignore_patterns_are_gitignore_patterns_at_any_depth_or_ancho
 def test_negation_takes_files_and_defaults_back_but_not_files_inside_an_excluded_directory(tmp_path: Path) -> None:
     root = project(
         tmp_path,
-        {
-            ".djangostackignore": "*.txt\n!requirements.txt\n!keep/*.txt\nvendor/\n!vendor/needed.py\n!node_modules/\n",
-            "notes.txt": "",
-            "keep/a.txt": "",
-            "other/b.txt": "",
-            "vendor/needed.py": "",
-            "node_modules/lib/index.js": "",
-        },
+        {".djangostackignore": "*.txt\n!requirements.txt\n!keep/*.txt\nvendor/\n!vendor/needed.py\n!node_modules/\n"},
+        empty="notes.txt keep/a.txt other/b.txt vendor/needed.py node_modules/lib/index.js",
     )
     selection = select_sources(root)
     assert "requirements.txt" in selection.files
@@ -149,15 +120,8 @@ def test_negation_takes_files_and_defaults_back_but_not_files_inside_an_excluded
 def test_dockerignore_is_read_with_dockers_rule_that_patterns_start_at_the_root(tmp_path: Path) -> None:
     root = project(
         tmp_path,
-        {
-            ".dockerignore": "media\n/staticfiles\n**/*.sqlite3\n!keep.sqlite3\n",
-            "media/a.png": "",
-            "shop/media/b.png": "",
-            "staticfiles/x.css": "",
-            "db.sqlite3": "",
-            "data/dev.sqlite3": "",
-            "keep.sqlite3": "",
-        },
+        {".dockerignore": "media\n/staticfiles\n**/*.sqlite3\n!keep.sqlite3\n"},
+        empty="media/a.png shop/media/b.png staticfiles/x.css db.sqlite3 data/dev.sqlite3 keep.sqlite3",
     )
     selection = select_sources(root)
     assert selection.ignore_file == ".dockerignore"

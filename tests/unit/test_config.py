@@ -21,6 +21,7 @@ from djangostack.settings.errors import SettingsError
 from djangostack.settings.fields import PROJECT
 from djangostack.settings.loading import load_from_stack_file
 from djangostack.settings.stack import SECRET_KEYS
+from djangostack.targets.hosts import host_context
 from djangostack.validation import validate
 from tests.harness import fixture_stack
 
@@ -36,6 +37,18 @@ def write_stack(tmp_path: Path, document: dict[str, Any], name: str = "test") ->
     path = tmp_path / f"Pulumi.{name}.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
+
+
+def with_setting(stack: str, key: str, value: Any) -> dict[str, Any]:
+    """Fixture stack ``stack`` with ``key`` (``section`` or ``section.name``, under ``djangostack:``)
+    set to ``value``."""
+    document = stack_document(stack)
+    section, _, name = key.partition(".")
+    if name:
+        document["config"][f"djangostack:{section}"][name] = value
+    else:
+        document["config"][f"djangostack:{section}"] = value
+    return document
 
 
 def errors_for(tmp_path: Path, document: dict[str, Any]) -> list[str]:
@@ -109,90 +122,66 @@ def test_secure_values_count_as_present_secrets(tmp_path: Path) -> None:
 
 
 def test_an_unknown_key_is_named_with_the_allowed_keys(tmp_path: Path) -> None:
-    document = stack_document("dev")
-    document["config"]["djangostack:web"]["workerz"] = 3
-    [line] = errors_for(tmp_path, document)
+    [line] = errors_for(tmp_path, with_setting("dev", "web.workerz", 3))
     assert line.startswith("djangostack:web.workerz: unknown key (got 3)")
     assert "workers" in line and "timeoutSeconds" in line
 
 
 def test_a_wrong_type_names_key_value_and_expectation(tmp_path: Path) -> None:
-    document = stack_document("dev")
-    document["config"]["djangostack:web"]["timeoutSeconds"] = "slow"
-    [line] = errors_for(tmp_path, document)
+    [line] = errors_for(tmp_path, with_setting("dev", "web.timeoutSeconds", "slow"))
     assert line.startswith("djangostack:web.timeoutSeconds:")
     assert '"slow"' in line and "integer" in line
 
 
 def test_an_out_of_range_size_says_what_is_allowed(tmp_path: Path) -> None:
-    document = stack_document("prod")
-    document["config"]["djangostack:database"]["storageGb"] = 5
-    [line] = errors_for(tmp_path, document)
+    [line] = errors_for(tmp_path, with_setting("prod", "database.storageGb", 5))
     assert line.startswith("djangostack:database.storageGb:")
     assert "greater than or equal to 10" in line and "(got 5)" in line
 
 
 def test_a_cidr_that_does_not_parse_is_rejected(tmp_path: Path) -> None:
-    document = stack_document("prod")
-    document["config"]["djangostack:network"]["cidr"] = "10.0.0.0/33"
-    [line] = errors_for(tmp_path, document)
+    [line] = errors_for(tmp_path, with_setting("prod", "network.cidr", "10.0.0.0/33"))
     assert line.startswith("djangostack:network.cidr: must be a CIDR block")
 
 
 def test_a_hostname_that_does_not_parse_is_rejected(tmp_path: Path) -> None:
-    document = stack_document("prod")
-    document["config"]["djangostack:domain"]["names"] = ["notes..example.com"]
-    [line] = errors_for(tmp_path, document)
+    [line] = errors_for(tmp_path, with_setting("prod", "domain.names", ["notes..example.com"]))
     assert line.startswith("djangostack:domain.names[0]: must be a fully qualified DNS name")
 
 
 def test_celery_without_a_broker_is_impossible(tmp_path: Path) -> None:
-    document = stack_document("dev")
-    document["config"]["djangostack:cache"] = {"mode": "none"}
-    lines = errors_for(tmp_path, document)
+    lines = errors_for(tmp_path, with_setting("dev", "cache", {"mode": "none"}))
     assert any(line.startswith("djangostack:celery.worker: Celery needs a broker") for line in lines)
 
 
 def test_more_than_one_instance_on_the_server_target_is_impossible(tmp_path: Path) -> None:
-    document = stack_document("dev")
-    document["config"]["djangostack:target"]["instances"] = 2
-    [line] = errors_for(tmp_path, document)
+    [line] = errors_for(tmp_path, with_setting("dev", "target.instances", 2))
     assert line.startswith("djangostack:target.instances: 2, but the server target is exactly one host")
 
 
 def test_a_custom_domain_without_tls_settings_is_impossible(tmp_path: Path) -> None:
-    document = stack_document("dev")
-    document["config"]["djangostack:domain"] = {"names": ["notes.example.com"]}
-    [line] = errors_for(tmp_path, document)
+    [line] = errors_for(tmp_path, with_setting("dev", "domain", {"names": ["notes.example.com"]}))
     assert line.startswith("djangostack:domain.tls: custom domains ['notes.example.com'] need TLS settings")
 
 
 def test_an_image_tagged_latest_is_rejected(tmp_path: Path) -> None:
-    document = stack_document("staging")
-    document["config"]["djangostack:app"]["image"] = "europe-docker.pkg.dev/p/r/app:latest"
-    [line] = errors_for(tmp_path, document)
+    [line] = errors_for(tmp_path, with_setting("staging", "app.image", "europe-docker.pkg.dev/p/r/app:latest"))
     assert line.startswith("djangostack:app.image:") and "latest" in line
 
 
 def test_an_aws_instance_type_outside_its_family_is_rejected(tmp_path: Path) -> None:
-    document = stack_document("prod")
-    document["config"]["djangostack:target"]["instanceType"] = "t3.mega"
-    [line] = errors_for(tmp_path, document)
+    [line] = errors_for(tmp_path, with_setting("prod", "target.instanceType", "t3.mega"))
     assert line.startswith("djangostack:target.instanceType: 't3.mega' does not exist in family t3")
 
 
 def test_a_secret_in_plaintext_is_refused(tmp_path: Path) -> None:
-    document = stack_document("dev")
-    document["config"]["djangostack:secretKey"] = "not-so-secret"
-    [line] = errors_for(tmp_path, document)
+    [line] = errors_for(tmp_path, with_setting("dev", "secretKey", "not-so-secret"))
     assert line.startswith("djangostack:secretKey: is stored in plaintext")
     assert "not-so-secret" not in line
 
 
 def test_dev_may_not_scale_out(tmp_path: Path) -> None:
-    document = stack_document("prod")
-    document["config"]["djangostack:environment"] = "dev"
-    lines = errors_for(tmp_path, document)
+    lines = errors_for(tmp_path, with_setting("prod", "environment", "dev"))
     assert any(line.startswith("djangostack:target.instances: 2 is more than dev allows (1)") for line in lines)
 
 
@@ -383,13 +372,12 @@ def test_the_readme_documents_every_output_of_the_contract() -> None:
 
 
 def test_render_writes_every_host_file_and_the_user_data(tmp_path: Path) -> None:
-    from djangostack.host.context import HostContext
     from djangostack.host.render import render_all
 
     out = tmp_path / "host"
     with contextlib.redirect_stdout(io.StringIO()):
         assert cli(["render", "--stack", str(fixture_stack("dev")), "--out", str(out)]) == 0
-    files = render_all(HostContext.from_settings(load_from_stack_file(fixture_stack("dev"))))
+    files = render_all(host_context(load_from_stack_file(fixture_stack("dev"))))
     for path, host_file in files.items():
         assert (out / path.lstrip("/")).read_text() == host_file.content
     assert (out / "cloud-init/user-data.yaml").read_text().startswith("#cloud-config")

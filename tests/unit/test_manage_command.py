@@ -24,24 +24,7 @@ from djangostack.one_off import (
     ssm_session_argv,
 )
 from djangostack.validation import validate
-
-HOSTILE = [
-    "shell",
-    "-c",
-    "import os; print(os.getuid())",
-    "$(touch /tmp/djangostack-pwned)",
-    "`id`",
-    "; rm -rf / #",
-    "a b  c",
-    "'\"\\",
-    "--",
-    "",
-    "line\nbreak",
-    "*",
-    "a,b",
-    "^;^x",
-    "--settings=x && reboot",
-]
+from tests.harness import HOSTILE_ARGS
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3QtaG9zdC1rZXktZm9yLXRoZS1maXh0dXJl"
 
@@ -56,9 +39,9 @@ def argv_printer(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("shell", ["sh", "bash"])
 def test_the_remote_command_gives_every_argument_back_whole_through_a_real_shell(tmp_path: Path, shell: str) -> None:
-    command = remote_command(str(argv_printer(tmp_path)), HOSTILE, sudo=False)
+    command = remote_command(str(argv_printer(tmp_path)), HOSTILE_ARGS, sudo=False)
     out = subprocess.run([shell, "-c", command], capture_output=True, text=True, check=True).stdout
-    assert json.loads(out) == ["manage", "--", *HOSTILE]
+    assert json.loads(out) == ["manage", "--", *HOSTILE_ARGS]
     assert not Path("/tmp/djangostack-pwned").exists()
 
 
@@ -69,7 +52,7 @@ def test_the_remote_command_on_a_server_is_sudo_of_the_release_scripts_manage_ve
 
 
 def test_ssm_run_command_carries_the_quoted_command_as_json(tmp_path: Path) -> None:
-    command = remote_command(str(argv_printer(tmp_path)), HOSTILE, sudo=False)
+    command = remote_command(str(argv_printer(tmp_path)), HOSTILE_ARGS, sudo=False)
     argv = ssm_send_command_argv("eu-west-1", "i-0123456789abcdef0", command)
     assert argv[:12] == [
         "aws", "ssm", "send-command",
@@ -83,7 +66,7 @@ def test_ssm_run_command_carries_the_quoted_command_as_json(tmp_path: Path) -> N
     assert parameters == {"commands": [command], "executionTimeout": ["3600"]}
     # AWS-RunShellScript writes the commands into a script that sh runs.
     out = subprocess.run(["sh", "-c", parameters["commands"][0]], capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout) == ["manage", "--", *HOSTILE]
+    assert json.loads(out.stdout) == ["manage", "--", *HOSTILE_ARGS]
 
 
 def test_an_interactive_aws_session_runs_the_same_command_with_sudo() -> None:
@@ -104,13 +87,13 @@ def gcloud_split(value: str) -> list[str]:
 
 
 def test_gcloud_args_keep_commas_and_every_other_character() -> None:
-    argv = gcloud_execute_argv("acme-shop", "europe-west1", "shop-staging-manage", HOSTILE)
+    argv = gcloud_execute_argv("acme-shop", "europe-west1", "shop-staging-manage", HOSTILE_ARGS)
     assert argv[:10] == [
         "gcloud", "run", "jobs", "execute", "shop-staging-manage",
         "--project", "acme-shop", "--region", "europe-west1", "--wait",
     ]  # fmt: skip
     assert argv[10].startswith("--args=")
-    assert gcloud_split(argv[10].removeprefix("--args=")) == HOSTILE
+    assert gcloud_split(argv[10].removeprefix("--args=")) == list(HOSTILE_ARGS)
 
 
 def test_gcloud_args_without_a_free_delimiter_are_refused() -> None:

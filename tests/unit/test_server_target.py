@@ -13,10 +13,10 @@ import pytest
 
 from djangostack.contract.outputs import SECRET_OUTPUTS, contract_names
 from djangostack.host.artifact import pack_source, source_files
-from djangostack.host.context import HostContext
 from djangostack.host.django_host import env_prelude, uninstall_script, upload_script
 from djangostack.host.render import render_all
 from djangostack.settings.loading import load_from_stack_file
+from djangostack.targets.hosts import host_context
 from tests.harness import Recording, dev_target, evaluate_dev_with_pulumi_command, fixture_stack
 
 REPO = Path(__file__).resolve().parents[2]
@@ -134,7 +134,7 @@ def test_outputs_follow_the_contract_and_secret_ones_are_secret(dev_with_secrets
 
 
 def test_the_upload_script_writes_every_rendered_file_byte_for_byte() -> None:
-    ctx = HostContext.from_settings(load_from_stack_file(fixture_stack("dev")))
+    ctx = host_context(load_from_stack_file(fixture_stack("dev")))
     files = render_all(ctx)
     script = upload_script(ctx, files)
     blocks = re.findall(r"base64 -d > (\S+) <<'__DJANGOSTACK_EOF__'\n(.*?)\n__DJANGOSTACK_EOF__", script, re.S)
@@ -153,7 +153,7 @@ def test_env_prelude_quotes_values_and_rejects_bad_names() -> None:
 
 
 def test_destroy_removes_the_app_but_keeps_system_packages() -> None:
-    ctx = HostContext.from_settings(load_from_stack_file(fixture_stack("dev")))
+    ctx = host_context(load_from_stack_file(fixture_stack("dev")))
     script = uninstall_script(ctx, remove_data=True)
     for path in ("/srv/notes", "/etc/notes", "/usr/local/lib/notes", "/etc/nginx/sites-enabled/notes.conf"):
         assert path in script
@@ -165,7 +165,7 @@ def test_destroy_keeps_the_data_unless_the_setting_says_remove_it() -> None:
     """Issue 11 item 5: data goes only through app.removeDataOnDestroy (default false)."""
     settings = load_from_stack_file(fixture_stack("dev"))
     assert settings.app.remove_data_on_destroy is False
-    ctx = HostContext.from_settings(settings)
+    ctx = host_context(settings)
     script = uninstall_script(ctx)
     assert "DROP DATABASE" not in script and "DROP ROLE" not in script and "userdel" not in script
     removed = script.split("rm -rf ", 1)[1].split(";", 1)[0].split()
@@ -232,7 +232,7 @@ def test_first_boot_user_data_installs_exactly_what_the_ssh_bootstrap_uploads() 
 
     from djangostack.host.render import render_cloud_init
 
-    ctx = HostContext.from_settings(load_from_stack_file(fixture_stack("dev")))
+    ctx = host_context(load_from_stack_file(fixture_stack("dev")))
     files = render_all(ctx)
     script = upload_script(ctx, files)
     uploaded = {

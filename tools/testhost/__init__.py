@@ -13,6 +13,7 @@ from .host import (
     distro,
     main,
     require_test_host,
+    run_captured,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "distro",
     "main",
     "require_test_host",
+    "run_captured",
 ]

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -770,6 +770,29 @@ def require_test_host() -> None:
     pytest.skip(f"test host unavailable: {reason}")
 
 
+def run_captured(
+    argv: Sequence[str],
+    *,
+    input: str | None = None,
+    timeout: float | None = None,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` to its end with its output captured as text; it reads ``input``, or nothing
+    (never the caller's terminal). A non-zero exit is the caller's to judge."""
+    return subprocess.run(
+        list(argv),
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 class TestHost:
     """One booted systemd container reached over SSH on 127.0.0.1:<ssh_port>.
 
@@ -854,15 +877,7 @@ class TestHost:
     ) -> subprocess.CompletedProcess[str]:
         """Run ``cmd`` (a shell string, or argv that is quoted for the remote shell)."""
         remote = cmd if isinstance(cmd, str) else shlex.join(cmd)
-        proc = subprocess.run(
-            [*self.ssh_args(), remote],
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        proc = run_captured([*self.ssh_args(), remote], input=input, timeout=timeout)
         if check and proc.returncode != 0:
             raise TestHostError(
                 f"ssh {self.user}@{self.host}:{self.port} {remote!r} exited {proc.returncode}\n"
@@ -1274,6 +1289,16 @@ class TestHost:
 
     def is_running(self) -> bool:
         return self.running_pid() is not None
+
+    @contextlib.contextmanager
+    def booted(self) -> Iterator[TestHost]:
+        """Prepared (always: keys and configuration brought up to date) and started; stopped on exit."""
+        self.prepare()
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
 
     def __enter__(self) -> TestHost:
         if not (self.root / "etc/ssh/sshd_config.d/00-testhost.conf").is_file():

@@ -14,22 +14,20 @@ skips this component entirely when ``cache.mode`` is ``none``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from .private_service import PrivateServiceArgs, private_subnet_group
 from .rules import REDIS_ENGINE_VERSION
 
 
-@dataclass(frozen=True)
-class RedisCacheArgs:
+@dataclass(frozen=True, kw_only=True)
+class RedisCacheArgs(PrivateServiceArgs):
     """Inputs of ``RedisCache``."""
 
-    subnet_ids: pulumi.Input[list[str]]
-    security_group_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     node_type: str
     """e.g. ``cache.t4g.small``."""
     replicas: int = 0
@@ -37,7 +35,6 @@ class RedisCacheArgs:
     port: int = 6379
     snapshot_retention_days: int = 1
     maintenance_window: str = "sun:04:00-sun:05:00"
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 class RedisCache(pulumi.ComponentResource):
@@ -59,13 +56,7 @@ class RedisCache(pulumi.ComponentResource):
             special=False,
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
         )
-        subnets = aws.elasticache.SubnetGroup(
-            f"{name}-subnets",
-            subnet_ids=args.subnet_ids,
-            description=f"{name}: private subnets",
-            tags=args.tags,
-            opts=child,
-        )
+        subnets = private_subnet_group(aws.elasticache.SubnetGroup, name, args, child)
         highly_available = args.replicas > 0
         self.group = aws.elasticache.ReplicationGroup(
             f"{name}-redis",

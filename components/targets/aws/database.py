@@ -21,25 +21,23 @@ final snapshot on delete (``<name>-final``), automated backups kept after deleti
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from .private_service import PrivateServiceArgs, private_subnet_group
 from .rules import RDS_CA_CERT, performance_insights_supported
 
 BACKUP_WINDOW = "01:00-01:30"
 """Daily backup window (UTC); ``database.maintenanceWindow`` defaults to Sunday 03:00-04:00."""
 
 
-@dataclass(frozen=True)
-class PostgresDatabaseArgs:
+@dataclass(frozen=True, kw_only=True)
+class PostgresDatabaseArgs(PrivateServiceArgs):
     """Inputs of ``PostgresDatabase``."""
 
-    subnet_ids: pulumi.Input[list[str]]
-    """Private subnets only: the database never sits in a subnet routed to the internet."""
-    security_group_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     instance_class: str
     """e.g. ``db.t4g.medium``; decides whether Performance Insights is available."""
     version: str
@@ -56,7 +54,6 @@ class PostgresDatabaseArgs:
     multi_az: bool = False
     deletion_protection: bool = True
     maintenance_window: str = "sun:03:00-sun:04:00"
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 class PostgresDatabase(pulumi.ComponentResource):
@@ -75,13 +72,7 @@ class PostgresDatabase(pulumi.ComponentResource):
     def __init__(self, name: str, args: PostgresDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("djangostack:aws:PostgresDatabase", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        subnets = aws.rds.SubnetGroup(
-            f"{name}-subnets",
-            subnet_ids=args.subnet_ids,
-            description=f"{name}: private subnets",
-            tags=args.tags,
-            opts=child,
-        )
+        subnets = private_subnet_group(aws.rds.SubnetGroup, name, args, child)
         parameters = aws.rds.ParameterGroup(
             f"{name}-params",
             family=f"postgres{args.version}",

@@ -73,6 +73,7 @@ that change with every release are ignored, so it never runs again.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,13 +81,17 @@ import pulumi
 import pulumi_aws as aws
 from pulumi_command import local, remote
 
-from ...settings.stack import StackSettings
+from ...host.context import HostContext
+from ...settings.app import AppSettings
+from ...settings.data import BackupSettings, DatabaseSettings
+from ...settings.domain import DomainSettings
+from ...settings.targets import AwsEc2Target
+from ...settings.web import WebSettings
 from . import fleet_steps
 from . import host_integration as hosts
 from .rules import (
     CANONICAL_OWNER_ID,
     ami_name_pattern,
-    aws_target,
     healthy_percentage_problems,
     instance_architecture,
     launch_template_name,
@@ -110,12 +115,34 @@ REFRESH_MAX_HEALTHY_PERCENTAGE = 200
 at most 100 between min and max (``djangostack.targets.aws.rules.HEALTHY_PERCENTAGE_MAX_GAP``)."""
 
 
+HostDescriber = Callable[[list[str], str], HostContext]
+"""``(public_hosts, media_bucket) -> HostContext``: the web hosts' description once the Elastic IP or
+the domains and the bucket's physical name are known (``djangostack.stack`` builds it with the
+target's ``HostEdge``)."""
+
+
 @dataclass(frozen=True)
 class DjangoOnEc2Args:
     """Inputs of ``DjangoOnEc2``."""
 
-    settings: StackSettings
-    """Validated stack settings (aws-ec2 target); decisions in Python come from here."""
+    environment: str
+    """``dev``, ``staging`` or ``prod`` (production load balancers get deletion protection)."""
+    target: AwsEc2Target
+    """Instances (type, count, key), region and the SSH path."""
+    app: AppSettings
+    """The app, with its release id set (content-derived when the stack sets none)."""
+    web: WebSettings
+    """Gunicorn's timeouts, which the load balancer's idle timeout and drain delay follow."""
+    domain: DomainSettings
+    """Hostnames, the certificate mode and the Route 53 zone for the alias and validation records."""
+    backups: BackupSettings
+    """Whether a fleet release takes an RDS snapshot first, and how many it keeps."""
+    database: DatabaseSettings
+    """The database's name, user and TLS mode as the hosts connect."""
+    admin_cidrs: tuple[str, ...]
+    """Sources allowed to SSH in: with a key, the single instance releases over SSH."""
+    describe_host: HostDescriber
+    """The host layer's description of a web host, once its public names and the bucket are known."""
     vpc_id: pulumi.Input[str]
     public_subnet_ids: pulumi.Input[list[str]]
     private_subnet_ids: pulumi.Input[list[str]]
@@ -169,8 +196,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
         super().__init__("djangostack:aws:DjangoOnEc2", name, None, opts)
         self._name = name
         self._args = args
-        self._target = aws_target(args.settings)
-        settings = args.settings
+        self._target = args.target
         self.alb_dns_name = None
         self.alb_zone_id = None
         self.certificate_validation_records = None
@@ -182,7 +208,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
             self._create_fleet()
         else:
             self._create_single()
-        release = settings.app.release
+        release = args.app.release
         # A fleet's release is live once its instance refresh succeeded.
         self.release_id = (
             self.refresh_wait.id.apply(lambda _: release)
@@ -202,9 +228,9 @@ class DjangoOnEc2(pulumi.ComponentResource):
     # ------------------------------------------------------------------------------------------
 
     def _upload_archive(self) -> hosts.UploadedArchive:
-        settings = self._args.settings
-        path, digest = hosts.build_archive(settings)
-        key = f"{RELEASES_PREFIX}{settings.app.release}.tar.gz"
+        args = self._args
+        path, digest = hosts.build_archive(args.app)
+        key = f"{RELEASES_PREFIX}{args.app.release}.tar.gz"
         obj = aws.s3.BucketObjectv2(
             f"{self._name}-archive",
             bucket=self._args.bucket_name,
@@ -212,25 +238,24 @@ class DjangoOnEc2(pulumi.ComponentResource):
             source=pulumi.FileAsset(str(path)),
             content_type="application/gzip",
             server_side_encryption="AES256",
-            tags={"release": settings.app.release},
+            tags={"release": args.app.release},
             opts=pulumi.ResourceOptions(parent=self),
         )
         return hosts.UploadedArchive(obj=obj, key=key, sha256=digest)
 
     def _create_release_document(self) -> aws.ssm.Document:
-        settings = self._args.settings
+        args = self._args
         return aws.ssm.Document(
             f"{self._name}-release",
             document_type="Command",
             document_format="JSON",
-            content=hosts.ssm_release_document(settings),
+            content=hosts.ssm_release_document(args.app.name),
             tags=self._args.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _facts(self, public_hosts: pulumi.Input[list[str]], fleet: bool) -> pulumi.Output[hosts.AwsHostFacts]:
         args = self._args
-        settings = args.settings
         return pulumi.Output.all(
             public_hosts,
             args.app_secret_arn,
@@ -247,7 +272,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
                 db_host=v[3],
                 db_port=int(v[4]),
                 bucket=v[5],
-                release_id=settings.app.release if fleet else None,
+                release_id=args.app.release if fleet else None,
                 archive_key=self._artifact.key if fleet else None,
                 archive_sha256=self._artifact.sha256 if fleet else None,
             )
@@ -261,8 +286,10 @@ class DjangoOnEc2(pulumi.ComponentResource):
         The user data is only the loader (``hosts.loader_user_data``): it names the object and its
         digest, so new host files are a new key, new user data and a new launch template version.
         """
-        settings = self._args.settings
-        bundle = facts.apply(lambda f: hosts.host_bundle(settings, f))
+        args = self._args
+        bundle = facts.apply(
+            lambda f: hosts.host_bundle(args.describe_host(list(f.public_hosts), f.bucket), args.database, f)
+        )
         obj = aws.s3.BucketObjectv2(
             f"{self._name}-host-files",
             bucket=self._args.bucket_name,
@@ -277,7 +304,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
                 retain_on_delete=True,
             ),
         )
-        user_data = pulumi.Output.all(facts, bundle).apply(lambda v: hosts.loader_user_data(settings, v[0], v[1]))
+        user_data = pulumi.Output.all(facts, bundle).apply(lambda v: hosts.loader_user_data(args.app.name, v[0], v[1]))
         return hosts.UploadedHostFiles(obj=obj, sha256=bundle.apply(lambda b: b.sha256)), user_data
 
     def _ami(self) -> pulumi.Output[aws.ec2.GetAmiResult]:
@@ -357,12 +384,11 @@ class DjangoOnEc2(pulumi.ComponentResource):
 
     def _create_single(self) -> None:
         args = self._args
-        settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
         eip = aws.ec2.Eip(f"{self._name}-ip", domain="vpc", tags={**args.tags, "Name": f"{self._name}-ip"}, opts=child)
         public_hosts = (
-            pulumi.Output.from_input(list(settings.domain.names))
-            if settings.domain.names
+            pulumi.Output.from_input(list(args.domain.names))
+            if args.domain.names
             else eip.public_ip.apply(lambda ip: [ip])
         )
         facts = self._facts(public_hosts, fleet=False)
@@ -382,13 +408,13 @@ class DjangoOnEc2(pulumi.ComponentResource):
             f"{self._name}-ip", allocation_id=eip.allocation_id, instance_id=instance.id, opts=child
         )
         triggers: list[pulumi.Input[str]] = [
-            settings.app.release,
+            args.app.release,
             host_files.sha256,
             instance.id,
             self._artifact.sha256,
         ]
         waits_for: list[pulumi.Resource] = [*args.depends_on, instance, association, self._artifact.obj]
-        if args.ssh_private_key is not None and settings.network.admin_cidrs and self._target.ssh_key_name:
+        if args.ssh_private_key is not None and args.admin_cidrs and self._target.ssh_key_name:
             self.release_step = remote.Command(
                 f"{self._name}-release",
                 connection=remote.ConnectionArgs(
@@ -398,7 +424,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
                     dial_error_limit=30,
                     per_dial_timeout=20,
                 ),
-                create=hosts.release_command(settings, "release", self._artifact.key, self._artifact.sha256),
+                create=hosts.release_command(args.app, "release", self._artifact.key, self._artifact.sha256),
                 triggers=triggers,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=waits_for),
             )
@@ -419,7 +445,6 @@ class DjangoOnEc2(pulumi.ComponentResource):
 
     def _create_fleet(self) -> None:
         args = self._args
-        settings = args.settings
         if args.alb_security_group_id is None:
             raise ValueError("DjangoOnEc2 with several instances needs alb_security_group_id")
         child = pulumi.ResourceOptions(parent=self)
@@ -430,8 +455,8 @@ class DjangoOnEc2(pulumi.ComponentResource):
             subnets=args.public_subnet_ids,
             security_groups=[args.alb_security_group_id],
             drop_invalid_header_fields=True,
-            enable_deletion_protection=settings.environment == "prod",
-            idle_timeout=settings.web.timeout_seconds + 30,
+            enable_deletion_protection=args.environment == "prod",
+            idle_timeout=args.web.timeout_seconds + 30,
             tags=args.tags,
             opts=child,
         )
@@ -441,11 +466,11 @@ class DjangoOnEc2(pulumi.ComponentResource):
             protocol="HTTP",
             target_type="instance",
             vpc_id=args.vpc_id,
-            deregistration_delay=settings.web.graceful_timeout_seconds + 5,
+            deregistration_delay=args.web.graceful_timeout_seconds + 5,
             health_check=aws.lb.TargetGroupHealthCheckArgs(
                 enabled=True,
                 # Liveness, not readiness: see the module docstring.
-                path=settings.app.liveness_path,
+                path=args.app.liveness_path,
                 protocol="HTTP",
                 port="traffic-port",
                 matcher="200",
@@ -457,7 +482,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
-        certificate_arn = self._certificate(settings)
+        certificate_arn = self._certificate()
         https = aws.lb.Listener(
             f"{self._name}-https",
             load_balancer_arn=alb.arn,
@@ -483,7 +508,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        public_hosts = pulumi.Output.from_input(list(settings.domain.names))
+        public_hosts = pulumi.Output.from_input(list(args.domain.names))
         facts = self._facts(public_hosts, fleet=True)
         host_files, user_data = self._host_files(facts)
 
@@ -491,7 +516,7 @@ class DjangoOnEc2(pulumi.ComponentResource):
         migrate = self._ssm_command(
             f"{self._name}-migrate",
             target_instance=None,
-            triggers=[settings.app.release, self._artifact.sha256],
+            triggers=[args.app.release, self._artifact.sha256],
             depends_on=[*args.depends_on, self._document, self._artifact.obj, *([snapshot] if snapshot else [])],
         )
         template = self._create_launch_template(user_data, [migrate, host_files.obj])
@@ -563,28 +588,22 @@ class DjangoOnEc2(pulumi.ComponentResource):
             depends_on=[group, migrate],
             initial=True,
         )
-        self.refresh_wait = local.Command(
+        self.refresh_wait = self._local_step(
             f"{self._name}-refresh-wait",
-            create=fleet_steps.INSTANCE_REFRESH_WAIT_SCRIPT,
-            update=fleet_steps.INSTANCE_REFRESH_WAIT_SCRIPT,
-            interpreter=["/bin/bash", "-c"],
-            environment={
-                "AWS_REGION": self._target.region,
+            fleet_steps.INSTANCE_REFRESH_WAIT_SCRIPT,
+            {
                 "GROUP_NAME": group.name,
-                "RELEASE_ID": settings.app.release,
+                "RELEASE_ID": args.app.release,
                 "TIMEOUT_SECONDS": str(fleet_steps.REFRESH_TIMEOUT_SECONDS),
             },
             # Every new launch template version starts a refresh on the group.
             triggers=[template.latest_version],
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[group],
-                custom_timeouts=pulumi.CustomTimeouts(create="50m", update="50m"),
-            ),
+            depends_on=[group],
+            timeout="50m",
         )
-        tls = settings.domain.tls
+        tls = args.domain.tls
         if tls is not None and tls.route53_zone_id is not None:
-            for index, domain in enumerate(settings.domain.names):
+            for index, domain in enumerate(args.domain.names):
                 aws.route53.Record(
                     f"{self._name}-alias-{index}",
                     zone_id=tls.route53_zone_id,
@@ -598,13 +617,13 @@ class DjangoOnEc2(pulumi.ComponentResource):
         self.release_step = migrate
         self.web = group
         self.hostnames = public_hosts
-        self.url = pulumi.Output.from_input(f"https://{settings.domain.names[0]}")
+        self.url = pulumi.Output.from_input(f"https://{args.domain.names[0]}")
         self.alb_dns_name = alb.dns_name
         self.alb_zone_id = alb.zone_id
 
-    def _certificate(self, settings: StackSettings) -> pulumi.Output[str]:
-        names = list(settings.domain.names)
-        tls = settings.domain.tls
+    def _certificate(self) -> pulumi.Output[str]:
+        names = list(self._args.domain.names)
+        tls = self._args.domain.tls
         certificate = aws.acm.Certificate(
             f"{self._name}-cert",
             domain_name=names[0],
@@ -645,33 +664,26 @@ class DjangoOnEc2(pulumi.ComponentResource):
     def _pre_release_snapshot(self) -> local.Command | None:
         """One manual RDS snapshot per release, before its migration (``fleet_steps``)."""
         args = self._args
-        settings = args.settings
-        if not settings.backups.pre_release or args.db_instance_identifier is None:
+        if not args.backups.pre_release or args.db_instance_identifier is None:
             return None
-        release = settings.app.release
+        release = args.app.release
         db_id = pulumi.Output.from_input(args.db_instance_identifier)
-        self.snapshot_step = local.Command(
+        self.snapshot_step = self._local_step(
             f"{self._name}-db-snapshot",
-            create=fleet_steps.PRE_RELEASE_SNAPSHOT_SCRIPT,
-            update=fleet_steps.PRE_RELEASE_SNAPSHOT_SCRIPT,
-            interpreter=["/bin/bash", "-c"],
-            environment={
-                "AWS_REGION": self._target.region,
+            fleet_steps.PRE_RELEASE_SNAPSHOT_SCRIPT,
+            {
                 "DB_INSTANCE_ID": db_id,
                 "SNAPSHOT_ID": db_id.apply(lambda i: pre_release_snapshot_identifier(i, release)),
                 "SNAPSHOT_PREFIX": db_id.apply(pre_release_snapshot_prefix),
-                "KEEP": str(settings.backups.keep),
+                "KEEP": str(args.backups.keep),
                 "RELEASE_ID": release,
                 "STACK_TAG": self._name,
                 "TIMEOUT_SECONDS": str(fleet_steps.SNAPSHOT_TIMEOUT_SECONDS),
             },
             # Once per release: a retry of the same release keeps the snapshot of its first try.
             triggers=[release],
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=list(args.depends_on),
-                custom_timeouts=pulumi.CustomTimeouts(create="65m", update="65m"),
-            ),
+            depends_on=list(args.depends_on),
+            timeout="65m",
         )
         return self.snapshot_step
 
@@ -688,13 +700,12 @@ class DjangoOnEc2(pulumi.ComponentResource):
         depends_on: list[pulumi.Resource],
         initial: bool = False,
     ) -> local.Command:
-        settings = self._args.settings
+        args = self._args
         environment: dict[str, pulumi.Input[str]] = {
-            "AWS_REGION": self._target.region,
             "AWS_DEFAULT_REGION": self._target.region,
             "DOCUMENT": self._document.name,
             "MODE": "release",
-            "RELEASE_ID": settings.app.release,
+            "RELEASE_ID": args.app.release,
             "ARCHIVE_KEY": self._artifact.key,
             "ARCHIVE_SHA256": self._artifact.sha256,
             "STACK_TAG": self._name,
@@ -704,21 +715,46 @@ class DjangoOnEc2(pulumi.ComponentResource):
         }
         if target_instance is not None:
             environment["INSTANCE_ID"] = target_instance
-        script = hosts.SSM_SEND_COMMAND_SCRIPT
+        return self._local_step(
+            resource_name,
+            hosts.SSM_SEND_COMMAND_SCRIPT,
+            environment,
+            triggers=triggers,
+            depends_on=depends_on,
+            timeout="40m",
+            # The initial migration runs once, when the stack is created: later releases change
+            # its environment, and must neither re-run it nor show it as a change in the preview.
+            update=INITIAL_MIGRATION_DONE if initial else None,
+            ignore_changes=["environment", "create"] if initial else None,
+        )
+
+    def _local_step(
+        self,
+        resource_name: str,
+        script: str,
+        environment: dict[str, pulumi.Input[str]],
+        *,
+        triggers: list[Any] | None,
+        depends_on: list[pulumi.Resource],
+        timeout: str,
+        update: str | None = None,
+        ignore_changes: list[str] | None = None,
+    ) -> local.Command:
+        """A bash step run where Pulumi runs, calling the AWS APIs of the target's region:
+        ``script`` on create and (unless ``update`` says otherwise) on update, ``environment``
+        plus ``AWS_REGION``, at most ``timeout`` (a Pulumi duration such as ``40m``)."""
         return local.Command(
             resource_name,
             create=script,
-            # The initial migration runs once, when the stack is created: later releases change
-            # its environment, and must neither re-run it nor show it as a change in the preview.
-            update=INITIAL_MIGRATION_DONE if initial else script,
+            update=update if update is not None else script,
             interpreter=["/bin/bash", "-c"],
-            environment=environment,
+            environment={"AWS_REGION": self._target.region, **environment},
             triggers=triggers,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=depends_on,
-                custom_timeouts=pulumi.CustomTimeouts(create="40m", update="40m"),
-                ignore_changes=["environment", "create"] if initial else None,
+                custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
+                ignore_changes=ignore_changes,
             ),
         )
 

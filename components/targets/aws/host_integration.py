@@ -43,7 +43,8 @@ import pulumi
 import pulumi_aws as aws
 
 from ...paths import ARTIFACTS, project_dir
-from ...settings.stack import StackSettings
+from ...settings.app import AppSettings
+from ...settings.data import DatabaseSettings
 from .storage import HOST_FILES_PREFIX
 
 if TYPE_CHECKING:
@@ -89,14 +90,14 @@ class UploadedArchive:
     sha256: str
 
 
-def build_archive(settings: StackSettings) -> tuple[Path, str]:
+def build_archive(app: AppSettings) -> tuple[Path, str]:
     """Pack ``app.source`` reproducibly (host layer) into ``paths.ARTIFACTS`` as ``<app>-<release id>.tar.gz``."""
     from ...host.artifact import build_artifact
 
-    source = Path(settings.app.source)
+    source = Path(app.source)
     if not source.is_absolute():
         source = project_dir() / source
-    artifact = build_artifact(source, project_dir() / ARTIFACTS, f"{settings.app.name}-{settings.app.release}")
+    artifact = build_artifact(source, project_dir() / ARTIFACTS, f"{app.name}-{app.release}")
     pulumi.log.info(artifact.selection.summary())
     return artifact.path, artifact.sha256
 
@@ -123,13 +124,12 @@ def validation_option(options: Sequence[Any], domain: str) -> Any:
 # --------------------------------------------------------------------------------------------------
 
 
-def _paths(settings: StackSettings) -> tuple[str, str, str, str]:
-    app = settings.app.name
+def _paths(app: str) -> tuple[str, str, str, str]:
     lib = f"/usr/local/lib/{app}"
     return f"/etc/{app}/aws.env", f"{lib}/aws-release", f"{lib}/bootstrap", f"{lib}/release"
 
 
-def aws_env_file(settings: StackSettings, facts: AwsHostFacts) -> str:
+def aws_env_file(database: DatabaseSettings, facts: AwsHostFacts) -> str:
     """``aws.env``: shell-sourceable, non-secret."""
     values: dict[str, str] = {
         "AWS_REGION": facts.region,
@@ -138,9 +138,9 @@ def aws_env_file(settings: StackSettings, facts: AwsHostFacts) -> str:
         "DB_SECRET_ARN": facts.db_secret_arn,
         "DB_HOST": facts.db_host,
         "DB_PORT": str(facts.db_port),
-        "DB_NAME": settings.database.name,
-        "DB_SSLMODE": settings.database.sslmode,
-        "DB_APP_USER": app_db_user(settings),
+        "DB_NAME": database.name,
+        "DB_SSLMODE": database.sslmode,
+        "DB_APP_USER": app_db_user(database),
         "MEDIA_BUCKET": facts.bucket,
         "RELEASE_ID": facts.release_id or "",
         "ARCHIVE_KEY": facts.archive_key or "",
@@ -295,25 +295,25 @@ esac
 """
 
 
-def aws_release_script(settings: StackSettings) -> str:
-    aws_env, script, bootstrap, release = _paths(settings)
+def aws_release_script(app_name: str) -> str:
+    aws_env, script, bootstrap, release = _paths(app_name)
     text = _RELEASE_SCRIPT.replace("@INSTALL_CLI@", _INSTALL_CLI)
     for placeholder, value in (
-        ("@APP@", settings.app.name),
+        ("@APP@", app_name),
         ("@SELF@", script),
         ("@AWS_ENV@", aws_env),
         ("@BOOTSTRAP@", bootstrap),
         ("@RELEASE@", release),
         ("@APP_ROLE_SQL@", APP_ROLE_SQL.strip()),
-        ("@ROLE_LOCK_KEY@", str(zlib.crc32(f"djangostack-approle-{settings.app.name}".encode()))),
+        ("@ROLE_LOCK_KEY@", str(zlib.crc32(f"djangostack-approle-{app_name}".encode()))),
     ):
         text = text.replace(placeholder, value)
     return text
 
 
-def app_db_user(settings: StackSettings) -> str:
+def app_db_user(database: DatabaseSettings) -> str:
     """The role the app connects as (PostgreSQL names: at most 63 bytes)."""
-    return f"{settings.database.user[:59]}_app"
+    return f"{database.user[:59]}_app"
 
 
 # psql script run by the master user (variables: app_user, db_name, lock_key; APP_VERIFIER in the
@@ -350,14 +350,14 @@ COMMIT;
 """
 
 
-def aws_host_files(settings: StackSettings, facts: AwsHostFacts) -> list[Any]:
+def aws_host_files(app_name: str, database: DatabaseSettings, facts: AwsHostFacts) -> list[Any]:
     """The two AWS files as host-layer ``HostFile`` objects."""
     from ...host.files import HostFile
 
-    aws_env, script, _, _ = _paths(settings)
+    aws_env, script, _, _ = _paths(app_name)
     return [
-        HostFile(path=aws_env, mode=0o644, owner="root", group="root", content=aws_env_file(settings, facts)),
-        HostFile(path=script, mode=0o755, owner="root", group="root", content=aws_release_script(settings)),
+        HostFile(path=aws_env, mode=0o644, owner="root", group="root", content=aws_env_file(database, facts)),
+        HostFile(path=script, mode=0o755, owner="root", group="root", content=aws_release_script(app_name)),
     ]
 
 
@@ -471,16 +471,15 @@ class HostBundle:
     """``host-files/<app>-<sha256>.json``: a new key for new content, so nothing is overwritten."""
 
 
-def host_bundle(settings: StackSettings, facts: AwsHostFacts) -> HostBundle:
-    """The host layer's first-boot files (staged files and bootstrap) plus the AWS files."""
+def host_bundle(ctx: HostContext, database: DatabaseSettings, facts: AwsHostFacts) -> HostBundle:
+    """The host layer's first-boot files (staged files and bootstrap) for ``ctx`` (the host as
+    ``facts`` name it) plus the AWS files."""
     from ...host import render
-    from ...host.context import HostContext
 
-    ctx = HostContext.from_settings(settings, public_hosts=list(facts.public_hosts), media_bucket=facts.bucket)
     files = render.render_all(ctx)
     writes = [
         *render.first_boot_writes(ctx, files),
-        *aws_host_files(settings, facts),
+        *aws_host_files(ctx.app_name, database, facts),
         *single_scheduler_files(ctx, files),
     ]
     document = {
@@ -492,7 +491,7 @@ def host_bundle(settings: StackSettings, facts: AwsHostFacts) -> HostBundle:
     }
     content = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
-    return HostBundle(content=content, sha256=digest, key=f"{HOST_FILES_PREFIX}{settings.app.name}-{digest}.json")
+    return HostBundle(content=content, sha256=digest, key=f"{HOST_FILES_PREFIX}{ctx.app_name}-{digest}.json")
 
 
 USER_DATA_LIMIT_BYTES = 16 * 1024
@@ -570,12 +569,12 @@ _INSTALL_CLI = r"""install_cli() {
 }"""
 
 
-def loader_user_data(settings: StackSettings, facts: AwsHostFacts, bundle: HostBundle) -> str:
+def loader_user_data(app_name: str, facts: AwsHostFacts, bundle: HostBundle) -> str:
     """The launch template's user data: a short script naming the bundle and its sha256."""
-    _, script, _, _ = _paths(settings)
+    _, script, _, _ = _paths(app_name)
     text = _LOADER.replace("@INSTALL_CLI@", _INSTALL_CLI)
     for placeholder, value in (
-        ("@APP@", settings.app.name),
+        ("@APP@", app_name),
         ("@REGION@", shlex.quote(facts.region)),
         ("@BUCKET@", shlex.quote(facts.bucket)),
         ("@KEY@", shlex.quote(bundle.key)),
@@ -589,10 +588,10 @@ def loader_user_data(settings: StackSettings, facts: AwsHostFacts, bundle: HostB
     return text
 
 
-def release_command(settings: StackSettings, mode: str, archive_key: str, archive_sha256: str) -> str:
+def release_command(app: AppSettings, mode: str, archive_key: str, archive_sha256: str) -> str:
     """The shell command the SSH release step runs on the host."""
-    _, script, _, _ = _paths(settings)
-    args = [script, mode, settings.app.release, archive_key, archive_sha256]
+    _, script, _, _ = _paths(app.name)
+    args = [script, mode, app.release, archive_key, archive_sha256]
     return "sudo " + " ".join(shlex.quote(a) for a in args)
 
 
@@ -601,12 +600,12 @@ def release_command(settings: StackSettings, mode: str, archive_key: str, archiv
 # --------------------------------------------------------------------------------------------------
 
 
-def ssm_release_document(settings: StackSettings) -> str:
+def ssm_release_document(app_name: str) -> str:
     """SSM Command document running ``aws-release`` with validated parameters."""
-    _, script, _, _ = _paths(settings)
+    _, script, _, _ = _paths(app_name)
     document = {
         "schemaVersion": "2.2",
-        "description": f"{settings.app.name}: install a release (aws-release)",
+        "description": f"{app_name}: install a release (aws-release)",
         "parameters": {
             "Mode": {"type": "String", "allowedValues": ["release"], "default": "release"},
             "ReleaseId": {"type": "String", "allowedPattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"},

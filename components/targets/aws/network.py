@@ -116,31 +116,11 @@ class Network(pulumi.ComponentResource):
         private: list[aws.ec2.Subnet] = []
         for index in range(args.az_count):
             zone = zones.names.apply(functools.partial(_zone, index=index))
-            subnet = aws.ec2.Subnet(
-                f"{name}-public-{index}",
-                vpc_id=vpc.id,
-                cidr_block=plan.public[index],
-                availability_zone=zone,
-                # Nothing gets a public address by accident: the single instance uses an Elastic IP.
-                map_public_ip_on_launch=False,
-                tags=self._tagged(f"{name}-public-{index}", tier="public"),
-                opts=child,
-            )
+            public.append(self._subnet("public", index, plan.public[index], zone, vpc.id, child))
             aws.ec2.RouteTableAssociation(
-                f"{name}-public-{index}", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child
+                f"{name}-public-{index}", subnet_id=public[-1].id, route_table_id=public_rt.id, opts=child
             )
-            public.append(subnet)
-            private.append(
-                aws.ec2.Subnet(
-                    f"{name}-private-{index}",
-                    vpc_id=vpc.id,
-                    cidr_block=plan.private[index],
-                    availability_zone=zone,
-                    map_public_ip_on_launch=False,
-                    tags=self._tagged(f"{name}-private-{index}", tier="private"),
-                    opts=child,
-                )
-            )
+            private.append(self._subnet("private", index, plan.private[index], zone, vpc.id, child))
         nat_ids = self._create_nat(args, public, igw)
         for index, subnet in enumerate(private):
             routes = []
@@ -184,6 +164,27 @@ class Network(pulumi.ComponentResource):
             )
             ids.append(nat.id)
         return ids
+
+    def _subnet(
+        self,
+        tier: str,
+        index: int,
+        cidr: str,
+        zone: pulumi.Input[str],
+        vpc_id: pulumi.Input[str],
+        opts: pulumi.ResourceOptions,
+    ) -> aws.ec2.Subnet:
+        """The ``tier`` (public or private) subnet of zone ``index``. Nothing gets a public address
+        by accident, in either tier: the single instance uses an Elastic IP."""
+        return aws.ec2.Subnet(
+            f"{self._name}-{tier}-{index}",
+            vpc_id=vpc_id,
+            cidr_block=cidr,
+            availability_zone=zone,
+            map_public_ip_on_launch=False,
+            tags=self._tagged(f"{self._name}-{tier}-{index}", tier=tier),
+            opts=opts,
+        )
 
     def _tagged(self, resource_name: str, **extra: str) -> dict[str, str]:
         return {**self._tags, "Name": resource_name, **extra}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -64,31 +65,31 @@ class SecurityGroups(pulumi.ComponentResource):
 
         if alb is not None:
             for port in (80, 443):
-                self._ingress(f"alb-{port}-v4", alb, port, cidr_ipv4=WORLD_V4)
-                self._ingress(f"alb-{port}-v6", alb, port, cidr_ipv6=WORLD_V6)
-            self._egress("alb-to-web-80", alb, 80, referenced=web)
+                self._rule("ingress", f"alb-{port}-v4", alb, port, cidr_ipv4=WORLD_V4)
+                self._rule("ingress", f"alb-{port}-v6", alb, port, cidr_ipv6=WORLD_V6)
+            self._rule("egress", "alb-to-web-80", alb, 80, referenced=web)
             for port in (80, 443):
-                self._ingress(f"web-{port}-from-alb", web, port, referenced=alb)
+                self._rule("ingress", f"web-{port}-from-alb", web, port, referenced=alb)
         else:
             for port in (80, 443):
-                self._ingress(f"web-{port}-v4", web, port, cidr_ipv4=WORLD_V4)
-                self._ingress(f"web-{port}-v6", web, port, cidr_ipv6=WORLD_V6)
+                self._rule("ingress", f"web-{port}-v4", web, port, cidr_ipv4=WORLD_V4)
+                self._rule("ingress", f"web-{port}-v6", web, port, cidr_ipv6=WORLD_V6)
         for index, cidr in enumerate(args.admin_cidrs):
             network = ipaddress.ip_network(cidr)
             if network.prefixlen == 0:
                 raise ValueError(f"SSH is never open to the world: admin CIDR {cidr} refused")
             if network.version == 4:
-                self._ingress(f"web-ssh-{index}", web, 22, cidr_ipv4=cidr)
+                self._rule("ingress", f"web-ssh-{index}", web, 22, cidr_ipv4=cidr)
             else:
-                self._ingress(f"web-ssh-{index}", web, 22, cidr_ipv6=cidr)
+                self._rule("ingress", f"web-ssh-{index}", web, 22, cidr_ipv6=cidr)
         for port in (80, 443):
-            self._egress(f"web-out-{port}-v4", web, port, cidr_ipv4=WORLD_V4)
-            self._egress(f"web-out-{port}-v6", web, port, cidr_ipv6=WORLD_V6)
-        self._egress("web-to-db", web, args.db_port, referenced=db)
-        self._ingress("db-from-web", db, args.db_port, referenced=web)
+            self._rule("egress", f"web-out-{port}-v4", web, port, cidr_ipv4=WORLD_V4)
+            self._rule("egress", f"web-out-{port}-v6", web, port, cidr_ipv6=WORLD_V6)
+        self._rule("egress", "web-to-db", web, args.db_port, referenced=db)
+        self._rule("ingress", "db-from-web", db, args.db_port, referenced=web)
         if cache is not None:
-            self._egress("web-to-cache", web, args.cache_port, referenced=cache)
-            self._ingress("cache-from-web", cache, args.cache_port, referenced=web)
+            self._rule("egress", "web-to-cache", web, args.cache_port, referenced=cache)
+            self._rule("ingress", "cache-from-web", cache, args.cache_port, referenced=web)
 
         self.web_id = web.id
         self.db_id = db.id
@@ -112,41 +113,20 @@ class SecurityGroups(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _ingress(
-        self,
-        rule: str,
-        group: aws.ec2.SecurityGroup,
-        port: int,
-        *,
-        cidr_ipv4: str | None = None,
-        cidr_ipv6: str | None = None,
-        referenced: aws.ec2.SecurityGroup | None = None,
-    ) -> None:
-        self._rule(aws.vpc.SecurityGroupIngressRule, rule, group, port, cidr_ipv4, cidr_ipv6, referenced)
-
-    def _egress(
-        self,
-        rule: str,
-        group: aws.ec2.SecurityGroup,
-        port: int,
-        *,
-        cidr_ipv4: str | None = None,
-        cidr_ipv6: str | None = None,
-        referenced: aws.ec2.SecurityGroup | None = None,
-    ) -> None:
-        self._rule(aws.vpc.SecurityGroupEgressRule, rule, group, port, cidr_ipv4, cidr_ipv6, referenced)
-
     def _rule(
         self,
-        kind: type[aws.vpc.SecurityGroupIngressRule] | type[aws.vpc.SecurityGroupEgressRule],
+        direction: Literal["ingress", "egress"],
         rule: str,
         group: aws.ec2.SecurityGroup,
         port: int,
-        cidr_ipv4: str | None,
-        cidr_ipv6: str | None,
-        referenced: aws.ec2.SecurityGroup | None,
+        *,
+        cidr_ipv4: str | None = None,
+        cidr_ipv6: str | None = None,
+        referenced: aws.ec2.SecurityGroup | None = None,
     ) -> None:
-        """One TCP port, one source or destination (a CIDR or another group), named after ``rule``."""
+        """One TCP port into or out of ``group``, one source or destination (a CIDR or another
+        group), named after ``rule``."""
+        kind = aws.vpc.SecurityGroupIngressRule if direction == "ingress" else aws.vpc.SecurityGroupEgressRule
         kind(
             f"{self._name}-{rule}",
             security_group_id=group.id,

@@ -14,6 +14,7 @@ password is in the RDS-managed secret whose ARN the hosts use. It is still expor
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -22,16 +23,20 @@ import pulumi_aws as aws
 from ...contract.outputs import StackOutputs
 from ...host.artifact import source_release_id
 from ...paths import project_dir
+from ...settings.app import AppSettings
+from ...settings.data import BackupSettings, CacheSettings, DatabaseSettings, MediaSettings
+from ...settings.domain import DomainSettings
 from ...settings.errors import SettingsError
 from ...settings.fields import PROJECT
 from ...settings.loading import StackSecrets
-from ...settings.stack import StackSettings
+from ...settings.network import NetworkSettings
+from ...settings.targets import AwsEc2Target
+from ...settings.web import WebSettings
 from .cache import RedisCache, RedisCacheArgs
 from .database import PostgresDatabase, PostgresDatabaseArgs
-from .django_on_ec2 import DjangoOnEc2, DjangoOnEc2Args
+from .django_on_ec2 import DjangoOnEc2, DjangoOnEc2Args, HostDescriber
 from .identity import InstanceIdentity, InstanceIdentityArgs
 from .network import Network, NetworkArgs, NetworkReferenceArgs
-from .rules import aws_target
 from .secrets import AppSecrets, AppSecretsArgs
 from .security import SecurityGroups, SecurityGroupsArgs
 from .storage import MediaBucket, MediaBucketArgs
@@ -40,32 +45,62 @@ SECRET_RECOVERY_DAYS = {"dev": 0, "staging": 7, "prod": 30}
 """Days a deleted Secrets Manager secret stays restorable (0: gone at once, so dev can be rebuilt)."""
 
 
-def _source_release_id(settings: StackSettings) -> str:
+@dataclass(frozen=True)
+class AwsDeployArgs:
+    """What the aws-ec2 target is built from: the sections of the settings it reads, and how the
+    host layer describes a web host (``djangostack.stack.aws_args`` makes it from the settings)."""
+
+    environment: str
+    """``dev``, ``staging`` or ``prod``: secret recovery windows, bucket and load balancer protection."""
+    target: AwsEc2Target
+    """Region, instance and node types, instance count, SSH key."""
+    app: AppSettings
+    """The app: name, source, release id, health paths."""
+    web: WebSettings
+    """Gunicorn's timeouts (the load balancer follows them)."""
+    network: NetworkSettings
+    """The VPC to create or reference, its range, NAT and admin CIDRs."""
+    database: DatabaseSettings
+    """RDS: version, sizes, backups, protection, name and user."""
+    cache: CacheSettings
+    """ElastiCache when ``mode`` is managed: replicas, port."""
+    media: MediaSettings
+    """The media bucket's name and how long old versions stay."""
+    domain: DomainSettings
+    """Hostnames and the certificate (ACM, Let's Encrypt or self-signed)."""
+    backups: BackupSettings
+    """Pre-release snapshots on a fleet."""
+    sentry: bool
+    """Whether the app secret carries the Sentry DSN."""
+    describe_host: HostDescriber
+    """The host layer's description of a web host (with the target's ``HostEdge``)."""
+
+
+def _source_release_id(app: AppSettings) -> str:
     """The release id of ``app.source``'s artifact (``app.releaseId`` unset): its content hash."""
-    source = Path(settings.app.source)
+    source = Path(app.source)
     try:
         return source_release_id(source if source.is_absolute() else project_dir() / source)
     except FileNotFoundError as exc:
         raise SettingsError([f"{PROJECT}:app.source: {exc}"]) from None
 
 
-def stack_name(settings: StackSettings) -> str:
+def stack_name(app_name: str, environment: str) -> str:
     """Prefix of every logical name: ``<app>-<environment>`` (a rename needs aliases)."""
-    return f"{settings.app.name}-{settings.environment}"
+    return f"{app_name}-{environment}"
 
 
 def deploy(
-    settings: StackSettings, secrets: StackSecrets, parent_opts: pulumi.ResourceOptions | None = None
+    args: AwsDeployArgs, secrets: StackSecrets, parent_opts: pulumi.ResourceOptions | None = None
 ) -> StackOutputs:
-    """Build the aws-ec2 target for ``settings`` (validated by ``validation.validate``, which ran the
+    """Build the aws-ec2 target from ``args`` (validated settings: ``validation.validate`` ran the
     AWS rules). ``parent_opts`` (the root component's: its parent and aliases) applies to every
     resource created here: the provider and each top-level component."""
-    if settings.app.release_id is None:
-        settings = settings.model_copy(update={"app": settings.app.with_release_id(_source_release_id(settings))})
-    target = aws_target(settings)
-    name = stack_name(settings)
-    prod = settings.environment == "prod"
-    tags = {"app": settings.app.name, "environment": settings.environment, "managed-by": "pulumi"}
+    app = args.app if args.app.release_id is not None else args.app.with_release_id(_source_release_id(args.app))
+    target, environment = args.target, args.environment
+    name = stack_name(app.name, environment)
+    prod = environment == "prod"
+    tags = {"app": app.name, "environment": environment, "managed-by": "pulumi"}
     provider = aws.Provider(
         f"{name}-aws",
         region=target.region,
@@ -74,7 +109,7 @@ def deploy(
     )
     opts = pulumi.ResourceOptions.merge(parent_opts, pulumi.ResourceOptions(providers=[provider]))
 
-    network_settings = settings.network
+    network_settings = args.network
     reference = network_settings.reference
     network = Network(
         f"{name}-net",
@@ -96,20 +131,20 @@ def deploy(
         ),
         opts,
     )
-    with_cache = settings.cache.mode == "managed"
+    with_cache = args.cache.mode == "managed"
     groups = SecurityGroups(
         f"{name}-sg",
         SecurityGroupsArgs(
             vpc_id=network.vpc_id,
             scaled=target.instances > 1,
             admin_cidrs=tuple(network_settings.admin_cidrs),
-            db_port=settings.database.port,
-            cache_port=settings.cache.port,
+            db_port=args.database.port,
+            cache_port=args.cache.port,
             with_cache=with_cache,
         ),
         opts,
     )
-    database_settings = settings.database
+    database_settings = args.database
     assert database_settings.backup_retention_days is not None  # filled by the environment defaults
     database = PostgresDatabase(
         f"{name}-db",
@@ -139,8 +174,8 @@ def deploy(
                 subnet_ids=network.private_subnet_ids,
                 security_group_ids=[groups.cache_id],
                 node_type=target.cache_node_type or "cache.t4g.micro",
-                replicas=settings.cache.replicas,
-                port=settings.cache.port,
+                replicas=args.cache.replicas,
+                port=args.cache.port,
                 snapshot_retention_days=min(database_settings.backup_retention_days, 35),
             ),
             opts,
@@ -148,8 +183,8 @@ def deploy(
     media = MediaBucket(
         f"{name}-media",
         MediaBucketArgs(
-            noncurrent_version_days=settings.media.noncurrent_version_days,
-            bucket_name=settings.media.bucket_name,
+            noncurrent_version_days=args.media.noncurrent_version_days,
+            bucket_name=args.media.bucket_name,
             protect=prod,
         ),
         opts,
@@ -159,8 +194,8 @@ def deploy(
         AppSecretsArgs(
             secret_key=secrets.get("secretKey"),
             redis_url=cache.url if cache is not None else None,
-            sentry_dsn=secrets.get("sentryDsn") if settings.observability.sentry else None,
-            recovery_window_days=SECRET_RECOVERY_DAYS[settings.environment],
+            sentry_dsn=secrets.get("sentryDsn") if args.sentry else None,
+            recovery_window_days=SECRET_RECOVERY_DAYS[environment],
             database_app_password=True,
         ),
         opts,
@@ -176,7 +211,15 @@ def deploy(
     web = DjangoOnEc2(
         f"{name}-app",
         DjangoOnEc2Args(
-            settings=settings,
+            environment=environment,
+            target=target,
+            app=app,
+            web=args.web,
+            domain=args.domain,
+            backups=args.backups,
+            database=database_settings,
+            admin_cidrs=tuple(network_settings.admin_cidrs),
+            describe_host=args.describe_host,
             vpc_id=network.vpc_id,
             public_subnet_ids=network.public_subnet_ids,
             private_subnet_ids=network.private_subnet_ids,
@@ -207,7 +250,7 @@ def deploy(
     )
     return StackOutputs(
         target=target.kind,
-        environment=settings.environment,
+        environment=environment,
         url=web.url,
         hostnames=web.hostnames,
         database_host=database.address,

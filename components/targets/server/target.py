@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,10 +21,11 @@ from ...host.artifact import build_artifact
 from ...host.context import HostContext
 from ...host.django_host import DjangoHost, DjangoHostArgs
 from ...paths import ARTIFACTS, project_dir
+from ...settings.app import AppSettings
+from ...settings.data import CacheSettings, DatabaseSettings
 from ...settings.errors import SettingsError
 from ...settings.fields import PROJECT
 from ...settings.loading import StackSecrets
-from ...settings.stack import StackSettings
 from ...settings.targets import ServerTarget
 
 """Where release artifacts are packed, relative to the project root (git-ignored)."""
@@ -59,18 +61,36 @@ def ssh_private_key(target: ServerTarget, secrets: StackSecrets) -> pulumi.Outpu
         ) from None
 
 
+@dataclass(frozen=True)
+class ServerDeployArgs:
+    """What the server target is built from: the sections of the settings it reads, and the host's
+    description (``djangostack.stack.server_args`` makes it from the validated settings)."""
+
+    environment: str
+    """``dev``, ``staging`` or ``prod``."""
+    target: ServerTarget
+    """The machine: address, SSH user, port and keys, the remote executor."""
+    host: HostContext
+    """Every fact the host layer renders from (with the server's ``HostEdge``)."""
+    app: AppSettings
+    """The app's source, name, release id and whether its data goes on destroy."""
+    database: DatabaseSettings
+    """Where PostgreSQL runs (local or external), its name, user, port and protection."""
+    cache: CacheSettings
+    """Where Redis runs (none, local or external) and its port."""
+
+
 def deploy(
-    settings: StackSettings, secrets: StackSecrets, parent_opts: pulumi.ResourceOptions | None = None
+    args: ServerDeployArgs, secrets: StackSecrets, parent_opts: pulumi.ResourceOptions | None = None
 ) -> StackOutputs:
     """Build the server target; ``parent_opts`` (the root component's: its parent and aliases)
     applies to the ``DjangoHost``."""
-    target = settings.target
-    assert isinstance(target, ServerTarget)
+    target, app, database = args.target, args.app, args.database
     stack_key = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{pulumi.get_project()}-{pulumi.get_stack()}")
-    ctx = dataclasses.replace(HostContext.from_settings(settings), stack_key=stack_key)
-    source_dir = project_dir() / settings.app.source
+    ctx = dataclasses.replace(args.host, stack_key=stack_key)
+    source_dir = project_dir() / app.source
     try:
-        artifact = build_artifact(source_dir, project_dir() / ARTIFACTS, settings.app.name)
+        artifact = build_artifact(source_dir, project_dir() / ARTIFACTS, app.name)
     except FileNotFoundError as exc:
         raise SettingsError([f"{PROJECT}:app.source: {exc}"]) from None
     pulumi.log.info(artifact.selection.summary())
@@ -90,35 +110,35 @@ def deploy(
             ssh_port=target.ssh_port,
             private_key=ssh_private_key(target, secrets),
             host_key=target.ssh_host_key,
-            release_id=settings.app.release_id or artifact.release_id,
+            release_id=app.release_id or artifact.release_id,
             source_archive=artifact.path,
             bootstrap_env=bootstrap_env,
-            protect=bool(settings.database.deletion_protection),
+            protect=bool(database.deletion_protection),
             remote_executor=target.remote_executor,
-            remove_data_on_destroy=settings.app.remove_data_on_destroy,
-            legacy_name=settings.app.name,
+            remove_data_on_destroy=app.remove_data_on_destroy,
+            legacy_name=app.name,
         ),
         parent_opts,
     )
     return StackOutputs(
         target=target.kind,
-        environment=settings.environment,
+        environment=args.environment,
         url=f"https://{ctx.primary_host}{ctx.public_origin_port_suffix}",
         hostnames=list(ctx.server_names),
-        database_host=_database_host(settings, secrets),
-        database_port=settings.database.port if settings.database.mode == "local" else _database_port(secrets),
-        database_name=settings.database.name,
-        database_url=_database_url(settings, secrets),
-        redis_url=_redis_url(settings, secrets),
+        database_host=_database_host(database, secrets),
+        database_port=database.port if database.mode == "local" else _database_port(secrets),
+        database_name=database.name,
+        database_url=_database_url(database, secrets),
+        redis_url=_redis_url(args.cache, secrets),
         media_bucket=ctx.media_dir,
         release_id=host.release_id,
         network_ids={},
     )
 
 
-def _database_host(settings: StackSettings, secrets: StackSecrets) -> pulumi.Input[str]:
+def _database_host(db: DatabaseSettings, secrets: StackSecrets) -> pulumi.Input[str]:
     url = secrets.get("databaseUrl")
-    if settings.database.mode == "external" and url is not None:
+    if db.mode == "external" and url is not None:
         return pulumi.Output.unsecret(url.apply(lambda u: urlsplit(u).hostname or ""))
     return "127.0.0.1"
 
@@ -130,10 +150,9 @@ def _database_port(secrets: StackSecrets) -> pulumi.Input[int]:
     return pulumi.Output.unsecret(url.apply(lambda u: urlsplit(u).port or 5432))
 
 
-def _database_url(settings: StackSettings, secrets: StackSecrets) -> pulumi.Input[str]:
+def _database_url(db: DatabaseSettings, secrets: StackSecrets) -> pulumi.Input[str]:
     """The full URL where Pulumi knows the password; otherwise the URL without it (the password
     was generated on the host and lives only there, in /etc/<app>/secrets)."""
-    db = settings.database
     if db.mode == "external":
         return secrets.require("databaseUrl")
     password = secrets.get("databasePassword")
@@ -143,8 +162,7 @@ def _database_url(settings: StackSettings, secrets: StackSecrets) -> pulumi.Inpu
     return pulumi.Output.format("postgres://{0}:{1}@{2}", db.user, password, base)
 
 
-def _redis_url(settings: StackSettings, secrets: StackSecrets) -> pulumi.Input[str]:
-    cache = settings.cache
+def _redis_url(cache: CacheSettings, secrets: StackSecrets) -> pulumi.Input[str]:
     if cache.mode == "external":
         return secrets.require("redisUrl")
     if cache.mode == "none":

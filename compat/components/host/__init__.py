@@ -1,0 +1,1 @@
+"""The pre-package ``components.host`` (see ``components/__init__.py`` here)."""
