@@ -162,11 +162,10 @@ def test_the_distribution_lists_every_package_and_ships_the_templates() -> None:
     import tomllib
 
     setuptools = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
-    # ``components`` is the compat package: the pre-package path old Pulumi state names.
-    assert setuptools["package-dir"] == {NAME: "components", "components": "compat/components"}
+    # Only djangostack: a generic top-level name such as ``components`` would collide with the
+    # consumers' own packages.
+    assert setuptools["package-dir"] == {NAME: "components"}
     packages = {module_name(p) for p in PACKAGE_DIR.rglob("__init__.py")}
-    compat = REPO / "compat"
-    packages |= {".".join(p.parent.relative_to(compat).parts) for p in compat.rglob("__init__.py")}
     assert set(setuptools["packages"]) == packages, "list new packages in pyproject.toml [tool.setuptools]"
     data_files = {p for p in PACKAGE_DIR.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")}
     shipped = set()

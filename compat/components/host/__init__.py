@@ -1,1 +1,0 @@
-"""The pre-package ``components.host`` (see ``components/__init__.py`` here)."""
