@@ -16,6 +16,7 @@ from djangostack.host import python_check
 from djangostack.host.context import HostContext
 from djangostack.host.distros import HOST_OSES, check_package_name, host_os
 from djangostack.host.render import host_packages, render_bootstrap_script, render_release_script
+from djangostack.targets.hosts import host_context
 from djangostack.validation import validate
 from tests.host.conftest import alb_context, dev_context
 
@@ -237,7 +238,7 @@ SERVER_RAW: dict[str, Any] = {
 
 
 def settings_context(raw: dict[str, Any], **bucket: str) -> HostContext:
-    return HostContext.from_settings(validate(copy.deepcopy(raw), set(), set()), **bucket)
+    return host_context(validate(copy.deepcopy(raw), set(), set()), **bucket)
 
 
 def test_server_settings_reach_the_bootstrap_and_the_release() -> None:
