@@ -252,7 +252,8 @@ _ADAPTER = '''\
 
 First the app's own settings module, then what the host provides, read from the environment
 at import time: the secret key, DEBUG off, the public hosts and CSRF origins, the PostgreSQL
-database, where static files are collected and uploads are kept, and HTTPS behind Nginx.
+database, where static files are collected and uploads are kept, and HTTPS behind Nginx; and the
+stack's health endpoints, which the release gate and Nginx ask.
 """
 
 import importlib as _importlib
@@ -290,6 +291,11 @@ DATABASES = {{
     }},
 }}
 
+# The app may have been written for SQLite: PostgreSQL's own field types and indexes (a search
+# backend's, say) need its contrib app.
+if "django.contrib.postgres" not in globals().get("INSTALLED_APPS", []):
+    INSTALLED_APPS = [*globals().get("INSTALLED_APPS", []), "django.contrib.postgres"]
+
 # Nginx serves /static/ from STATIC_ROOT and, with local media, /media/ from MEDIA_ROOT.
 STATIC_URL = "/static/"
 STATIC_ROOT = _env[{static_root!r}]
@@ -306,6 +312,35 @@ CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = _env.get({x_frame!r}, "DENY")
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(_env.get({data_upload!r}, "2621440"))
 FILE_UPLOAD_MAX_MEMORY_SIZE = int(_env.get({file_upload!r}, "2621440"))
+# HSTS for the stack's own names only (web.hstsSeconds), never its subdomains or the preload list.
+SILENCED_SYSTEM_CHECKS = [*globals().get("SILENCED_SYSTEM_CHECKS", []), "security.W005", "security.W021"]
+
+# The health endpoints the release gate and Nginx use, answered first (before the host check and
+# any redirect): liveness touches nothing, readiness runs one query on the database.
+MIDDLEWARE = [{module_name!r} + ".HealthMiddleware", *globals().get("MIDDLEWARE", [])]
+
+
+class HealthMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.http import JsonResponse
+
+        if request.path_info == {liveness_path!r}:
+            return JsonResponse({{"status": "ok"}})
+        if request.path_info != {health_path!r}:
+            return self.get_response(request)
+        release = _env.get({release_id!r}, "")
+        try:
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except Exception as error:  # any failure is "not ready"
+            body = {{"status": "error", "checks": {{"database": type(error).__name__}}, "release": release}}
+            return JsonResponse(body, status=503)
+        return JsonResponse({{"status": "ok", "checks": {{"database": "ok"}}, "release": release}})
 '''
 
 
@@ -338,6 +373,10 @@ def settings_adapter_source(ctx: HostContext) -> str:
         x_frame=name("X_FRAME_OPTIONS"),
         data_upload=name("DATA_UPLOAD_MAX_MEMORY_SIZE"),
         file_upload=name("FILE_UPLOAD_MAX_MEMORY_SIZE"),
+        release_id=name("RELEASE_ID"),
+        module_name=ADAPTER_MODULE,
+        health_path=ctx.health_path,
+        liveness_path=ctx.liveness_path,
     )
 
 

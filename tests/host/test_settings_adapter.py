@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DEBUG = True
 SECRET_KEY = "django-insecure-dev-only"
 ALLOWED_HOSTS = ["*"]
-INSTALLED_APPS = ["django.contrib.contenttypes", "home"]
+INSTALLED_APPS = ["django.contrib.contenttypes"]
+MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
+ROOT_URLCONF = "mysite.settings.production"
+urlpatterns = []
 DATABASES = {
     "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"},
     "legacy": {"ENGINE": "django.db.backends.sqlite3", "NAME": "legacy.sqlite3"},
@@ -46,13 +50,17 @@ def ctx() -> HostContext:
     return dataclasses.replace(base, adapt_settings=True, settings_module="mysite.settings.production")
 
 
-def run_adapter(tmp_path: Path, ctx: HostContext, env: dict[str, str]) -> dict[str, object]:
+def write_app(tmp_path: Path, ctx: HostContext) -> None:
     package = tmp_path / "mysite" / "settings"
     package.mkdir(parents=True)
     (tmp_path / "mysite" / "__init__.py").write_text("")
     (package / "__init__.py").write_text("")
     (package / "production.py").write_text(APP_SETTINGS)
     (tmp_path / f"{ADAPTER_MODULE}.py").write_text(settings_adapter_source(ctx))
+
+
+def run_adapter(tmp_path: Path, ctx: HostContext, env: dict[str, str]) -> dict[str, Any]:
+    write_app(tmp_path, ctx)
     probe = (
         f"import json, {ADAPTER_MODULE} as s\n"
         "names = [n for n in dir(s) if n.isupper()]\n"
@@ -105,7 +113,10 @@ def test_the_adapter_puts_the_host_over_the_apps_own_settings(tmp_path: Path, ct
     assert values["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
     assert values["SESSION_COOKIE_SECURE"] is True and values["CSRF_COOKIE_SECURE"] is True
     assert values["SECURE_HSTS_SECONDS"] == ctx.hsts_seconds
-    assert values["INSTALLED_APPS"] == ["django.contrib.contenttypes", "home"], "the app's own settings stay"
+    # the app's own apps stay; PostgreSQL's contrib app joins them (its field checks need it)
+    assert values["INSTALLED_APPS"] == ["django.contrib.contenttypes", "django.contrib.postgres"]
+    assert values["MIDDLEWARE"] == [f"{ADAPTER_MODULE}.HealthMiddleware", "django.middleware.common.CommonMiddleware"]
+    assert {"security.W005", "security.W021"} <= set(values["SILENCED_SYSTEM_CHECKS"])
 
 
 def test_renamed_contract_variables_are_read_under_the_apps_names(tmp_path: Path, ctx: HostContext) -> None:
@@ -114,14 +125,14 @@ def test_renamed_contract_variables_are_read_under_the_apps_names(tmp_path: Path
     env.update(DJANGO_SECRET_KEY="s" * 50, DATABASE_URL="postgres://u:p@db.internal/app", STATIC_ROOT="/x")
     values = run_adapter(tmp_path, renamed, env)
     assert values["SECRET_KEY"] == "s" * 50
-    assert values["DATABASES"]["default"]["PORT"] == ""  # type: ignore[index]
+    assert values["DATABASES"]["default"]["PORT"] == ""
 
 
 def test_media_in_a_bucket_leaves_the_apps_media_settings_alone(tmp_path: Path, ctx: HostContext) -> None:
     env = env_values(ctx)
     env.update(MEDIA_STORAGE="s3", SECRET_KEY="k", DATABASE_URL="postgres://u:p@h/d", STATIC_ROOT="/x")
     values = run_adapter(tmp_path, ctx, env)
-    assert values["MEDIA_ROOT"].endswith("/media")  # type: ignore[union-attr]
+    assert values["MEDIA_ROOT"].endswith("/media")
     assert values["MEDIA_ROOT"] != ctx.media_dir
 
 
@@ -153,3 +164,28 @@ def test_cloud_run_refuses_adapt_settings() -> None:
     adapted = settings.model_copy(update={"app": settings.app.model_copy(update={"adapt_settings": True})})
     found = [line for line in gcp_rules.combination_problems(adapted) if "adaptSettings" in line]
     assert found and found[0].startswith("djangostack:app.adaptSettings: the gcp-cloudrun target runs the image")
+
+
+HEALTH_PROBE = """\
+import json, django
+from django.test import Client
+django.setup()
+client = Client(HTTP_HOST="evil.example.com")
+for path in ({liveness!r}, {health!r}):
+    response = client.get(path)
+    print(json.dumps([response.status_code, json.loads(response.content)]))
+"""
+
+
+def test_the_adapter_answers_the_health_endpoints_before_the_host_check(tmp_path: Path, ctx: HostContext) -> None:
+    write_app(tmp_path, ctx)
+    env = env_values(ctx)
+    # Nothing listens on port 9: readiness says the database is not ready, liveness does not care.
+    env.update(SECRET_KEY="k" * 50, DATABASE_URL="postgres://u:p@127.0.0.1:9/d", STATIC_ROOT="/x", RELEASE_ID="r7")
+    env["PYTHONPATH"] = str(tmp_path)
+    probe = HEALTH_PROBE.format(liveness=ctx.liveness_path, health=ctx.health_path)
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    live, ready = (json.loads(line) for line in result.stdout.splitlines())
+    assert live == [200, {"status": "ok"}]
+    assert ready[0] == 503 and ready[1]["status"] == "error" and ready[1]["release"] == "r7", ready
