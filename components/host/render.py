@@ -316,8 +316,12 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = int(_env.get({file_upload!r}, "2621440"))
 SILENCED_SYSTEM_CHECKS = [*globals().get("SILENCED_SYSTEM_CHECKS", []), "security.W005", "security.W021"]
 
 # The health endpoints the release gate and Nginx use, answered first (before the host check and
-# any redirect): liveness touches nothing, readiness runs one query on the database.
-MIDDLEWARE = [{module_name!r} + ".HealthMiddleware", *globals().get("MIDDLEWARE", [])]
+# any redirect): liveness touches nothing, readiness runs one query on the database. Django's
+# SecurityMiddleware, which the HTTPS settings above act through, is added when the app lacks it.
+MIDDLEWARE = [*globals().get("MIDDLEWARE", [])]
+if "django.middleware.security.SecurityMiddleware" not in MIDDLEWARE:
+    MIDDLEWARE.insert(0, "django.middleware.security.SecurityMiddleware")
+MIDDLEWARE.insert(0, {module_name!r} + ".HealthMiddleware")
 
 
 class HealthMiddleware:

@@ -50,17 +50,19 @@ def ctx() -> HostContext:
     return dataclasses.replace(base, adapt_settings=True, settings_module="mysite.settings.production")
 
 
-def write_app(tmp_path: Path, ctx: HostContext) -> None:
+def write_app(tmp_path: Path, ctx: HostContext, app_settings: str = APP_SETTINGS) -> None:
     package = tmp_path / "mysite" / "settings"
     package.mkdir(parents=True)
     (tmp_path / "mysite" / "__init__.py").write_text("")
     (package / "__init__.py").write_text("")
-    (package / "production.py").write_text(APP_SETTINGS)
+    (package / "production.py").write_text(app_settings)
     (tmp_path / f"{ADAPTER_MODULE}.py").write_text(settings_adapter_source(ctx))
 
 
-def run_adapter(tmp_path: Path, ctx: HostContext, env: dict[str, str]) -> dict[str, Any]:
-    write_app(tmp_path, ctx)
+def run_adapter(
+    tmp_path: Path, ctx: HostContext, env: dict[str, str], app_settings: str = APP_SETTINGS
+) -> dict[str, Any]:
+    write_app(tmp_path, ctx, app_settings)
     probe = (
         f"import json, {ADAPTER_MODULE} as s\n"
         "names = [n for n in dir(s) if n.isupper()]\n"
@@ -115,8 +117,27 @@ def test_the_adapter_puts_the_host_over_the_apps_own_settings(tmp_path: Path, ct
     assert values["SECURE_HSTS_SECONDS"] == ctx.hsts_seconds
     # the app's own apps stay; PostgreSQL's contrib app joins them (its field checks need it)
     assert values["INSTALLED_APPS"] == ["django.contrib.contenttypes", "django.contrib.postgres"]
-    assert values["MIDDLEWARE"] == [f"{ADAPTER_MODULE}.HealthMiddleware", "django.middleware.common.CommonMiddleware"]
+    assert values["MIDDLEWARE"] == [
+        f"{ADAPTER_MODULE}.HealthMiddleware",
+        "django.middleware.security.SecurityMiddleware",  # the HTTPS settings act through it
+        "django.middleware.common.CommonMiddleware",
+    ]
     assert {"security.W005", "security.W021"} <= set(values["SILENCED_SYSTEM_CHECKS"])
+
+
+def test_an_apps_own_security_middleware_keeps_its_place(tmp_path: Path, ctx: HostContext) -> None:
+    own = APP_SETTINGS.replace(
+        'MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]',
+        'MIDDLEWARE = ["django.middleware.common.CommonMiddleware", "django.middleware.security.SecurityMiddleware"]',
+    )
+    env = env_values(ctx)
+    env.update(SECRET_KEY="k", DATABASE_URL="postgres://u:p@h/d", STATIC_ROOT="/x")
+    values = run_adapter(tmp_path, ctx, env, own)
+    assert values["MIDDLEWARE"] == [
+        f"{ADAPTER_MODULE}.HealthMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.security.SecurityMiddleware",
+    ]
 
 
 def test_renamed_contract_variables_are_read_under_the_apps_names(tmp_path: Path, ctx: HostContext) -> None:
