@@ -36,9 +36,9 @@ from benchmarks.host_bench import (  # noqa: E402
     STACK_FILE,
     BenchError,
     bootstrap,
-    check_ports_free,
     loadavg,
     log,
+    port_in_use,
     with_changed_dependency,
 )
 from djangostack.host.artifact import pack_source  # noqa: E402
@@ -48,6 +48,8 @@ from djangostack.settings.loading import load_from_stack_file  # noqa: E402
 from tools.testhost import DEFAULT_CACHE_DIR, TestHost, TestHostError, build_base_root, distro  # noqa: E402
 
 SSH_PORT: Final = 2251
+PORTS: Final = {"http_port": 7081, "https_port": 7444, "db_port": 5440, "redis_port": 6387}
+"""Ports of its own (not those of Pulumi.bench.yaml), so it can run while host_bench.py runs."""
 GOAL_SECONDS: Final = 15.0
 """Issue goal for a release whose dependencies did not change."""
 
@@ -132,12 +134,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     host: TestHost | None = None
     try:
         dist = distro(args.suite)
-        ctx = dataclasses.replace(HostContext.from_settings(load_from_stack_file(STACK_FILE)), host_os=dist.host_os)
+        settings = load_from_stack_file(STACK_FILE)
+        ctx = dataclasses.replace(HostContext.from_settings(settings), host_os=dist.host_os, **PORTS)
         load_before = loadavg()
         work = DEFAULT_CACHE_DIR / "machines" / f"release-bench-{dist.suite}-{SSH_PORT}"
         host = TestHost(work, SSH_PORT, base_root=build_base_root(DEFAULT_CACHE_DIR, suite=dist.suite))
         host.prepare()
-        check_ports_free(ctx)
+        busy = [port for port in PORTS.values() if port_in_use(port)]
+        if busy:
+            raise BenchError(f"ports already in use on 127.0.0.1: {busy}; stop what holds them (ss -ltnp)")
         host.start()
         bootstrap(host, ctx)
         seconds: dict[str, float] = {}

@@ -36,6 +36,7 @@ from ..contract.app_env import (
     build_app_env,
     csrf_origins_value,
 )
+from ..settings.app import ADAPTER_MODULE
 from . import python_check
 from .context import HostContext, is_ip_address
 from .distros import (
@@ -241,9 +242,6 @@ def app_env(ctx: HostContext) -> AppEnv[str]:
         )
     )
 
-
-ADAPTER_MODULE = "djangostack_settings"
-"""``app.adaptSettings``: the module each release gets at its root (DJANGO_SETTINGS_MODULE)."""
 
 _PYTHON_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 

@@ -37,6 +37,10 @@ CheckId = Annotated[
 """A Django system check id: security.W005, fields.E304."""
 
 
+ADAPTER_MODULE = "djangostack_settings"
+"""``app.adaptSettings``: the settings module each release gets at its root (DJANGO_SETTINGS_MODULE)."""
+
+
 class DeployCheckSettings(SettingsModel):
     """``manage.py check --deploy``, run before every release on the host targets."""
 

@@ -19,8 +19,10 @@ import pytest
 
 from djangostack.host.context import HostContext
 from djangostack.host.render import ADAPTER_MODULE, env_values, render_release_script, settings_adapter_source
-from djangostack.settings.loading import load_from_stack_file
+from djangostack.settings.errors import SettingsError
+from djangostack.settings.loading import load_from_stack_file, read_stack_file
 from djangostack.targets.gcp import rules as gcp_rules
+from djangostack.validation import validate
 from tests.harness import fixture_stack
 
 APP_SETTINGS = """\
@@ -177,6 +179,20 @@ def test_the_release_writes_the_adapter_and_adds_a_postgresql_driver(ctx: HostCo
 def test_a_settings_module_the_adapter_cannot_import_is_refused(ctx: HostContext, module: str) -> None:
     with pytest.raises(ValueError, match=r"app\.settingsModule"):
         settings_adapter_source(dataclasses.replace(ctx, settings_module=module))
+
+
+@pytest.mark.parametrize("module", ["djangostack_settings", "djangostack_settings.production"])
+def test_check_refuses_the_adapters_own_module_as_the_apps_settings(module: str) -> None:
+    raw, secrets, plaintext = read_stack_file(fixture_stack("dev"))
+    raw = {**raw, "app": {**raw["app"], "adaptSettings": True, "settingsModule": module}}
+    with pytest.raises(SettingsError) as error:
+        validate(raw, secrets, plaintext, "dev")
+    assert error.value.lines == [
+        "djangostack:app.settingsModule: with app.adaptSettings it names the app's own settings, "
+        f"which djangostack_settings imports (got {module!r})"
+    ]
+    raw["app"]["adaptSettings"] = False  # without the adapter the name is the app's business
+    validate(raw, secrets, plaintext, "dev")
 
 
 def test_cloud_run_refuses_adapt_settings() -> None:
