@@ -85,7 +85,8 @@ def timed_release(
 
 def step_name(text: str) -> str:
     """A step's line without what changes between releases (ids, paths, hashes)."""
-    for prefix in ("deploying ", "copying source into ", "checking sha256", "switched current", "backup: "):
+    prefixes = ("deploying ", "copying source into ", "checking sha256", "switched current", "backup: ")
+    for prefix in (*prefixes, "dependencies unchanged", "removed old release", "removed unused venv"):
         if text.startswith(prefix):
             return prefix.strip()
     return text.split(" (")[0][:60]
