@@ -26,6 +26,7 @@ import argparse
 import base64
 import contextlib
 import datetime as dt
+import hashlib
 import http.client
 import json
 import os
@@ -205,11 +206,13 @@ def bootstrap(host: TestHost, ctx: HostContext) -> None:
 def release(host: TestHost, ctx: HostContext, release_id: str, source: Path = APP) -> float:
     """Upload the app and run the release script; return the release's wall seconds."""
     archive = f"/var/tmp/{ctx.app_name}-artifacts/source.tar.gz"
-    encoded = base64.b64encode(pack_source(source)).decode()
+    payload = pack_source(source)
+    encoded = base64.b64encode(payload).decode()
     host.ssh(f"mkdir -p {shlex.quote(str(Path(archive).parent))} && base64 -d > {shlex.quote(archive)}", input=encoded)
     log(f"release {release_id}")
     started = time.monotonic()
-    result = host.ssh(release_command(ctx, release_id, archive), timeout=1800, check=False)
+    command = release_command(ctx, release_id, archive, hashlib.sha256(payload).hexdigest())
+    result = host.ssh(command, timeout=1800, check=False)
     seconds = time.monotonic() - started
     if result.returncode != 0:
         raise BenchError(f"release {release_id} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")

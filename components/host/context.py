@@ -262,6 +262,10 @@ class HostContext:
     """``app.mediaRoot``: a folder in the release where the app's code fixes MEDIA_ROOT. The release
     makes it a link to ``media_dir`` (the read-only release never receives uploads); files the
     source ships there are copied into ``media_dir`` once (existing uploads are never replaced)."""
+    adapt_settings: bool = False
+    """``app.adaptSettings``: DJANGO_SETTINGS_MODULE is the settings adapter each release gets
+    (``render.settings_adapter_source``), which imports ``settings_module`` and sets what the host
+    provides; the venv gets a PostgreSQL driver when the app brings none."""
     deploy_check_fail_level: str = "WARNING"
     """``app.deployCheck.failLevel``: the release stops on ``check --deploy`` messages of this level or above."""
     deploy_check_silence: tuple[str, ...] = ()
@@ -511,6 +515,7 @@ class HostContext:
             env_names=tuple(sorted(settings.app.env_names.items())),
             static_subdir=settings.app.static_root,
             media_subdir=settings.app.media_root,
+            adapt_settings=settings.app.adapt_settings,
             deploy_check_fail_level=settings.app.deploy_check.fail_level,
             deploy_check_silence=tuple(settings.app.deploy_check.silence),
             database_snapshots=edge.database_snapshots,

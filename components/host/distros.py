@@ -56,6 +56,10 @@ the bootstrap). Measured against pip in benchmarks/host_bench.py (``--builds``).
 GUNICORN_VERSION: Final = "27.0.1"
 """Installed into the venv when the app's own requirements do not bring Gunicorn."""
 
+PSYCOPG_VERSION: Final = "3.3.9"
+"""``app.adaptSettings``: psycopg (with its binary build) installed into the venv when the app's
+own requirements bring no PostgreSQL driver (psycopg or psycopg2)."""
+
 
 def host_os(name: str) -> HostOs:
     try:

@@ -36,9 +36,17 @@ from ..contract.app_env import (
     build_app_env,
     csrf_origins_value,
 )
+from ..settings.app import ADAPTER_MODULE
 from . import python_check
 from .context import HostContext, is_ip_address
-from .distros import GUNICORN_VERSION, POETRY_EXPORT, UV_VERSION, check_package_name, python_hint
+from .distros import (
+    GUNICORN_VERSION,
+    POETRY_EXPORT,
+    PSYCOPG_VERSION,
+    UV_VERSION,
+    check_package_name,
+    python_hint,
+)
 from .files import HostFile
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -212,7 +220,7 @@ def app_env(ctx: HostContext) -> AppEnv[str]:
         secrets.append("SENTRY_DSN")
     return build_app_env(
         AppEnvInputs[str](
-            settings_module=ctx.settings_module,
+            settings_module=ADAPTER_MODULE if ctx.adapt_settings else ctx.settings_module,
             environment=ctx.environment,
             allowed_hosts=allowed_hosts_value(ctx.server_names),
             csrf_trusted_origins=csrf_origins_value(ctx.server_names, ctx.https_port),
@@ -232,6 +240,145 @@ def app_env(ctx: HostContext) -> AppEnv[str]:
             env_names=dict(ctx.env_names),
             extra_env=dict(ctx.extra_env),
         )
+    )
+
+
+_PYTHON_MODULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+_ADAPTER = '''\
+"""Written by djangostack into this release (app.adaptSettings); not part of the app's source.
+
+First the app's own settings module, then what the host provides, read from the environment
+at import time: the secret key, DEBUG off, the public hosts and CSRF origins, the PostgreSQL
+database, where static files are collected and uploads are kept, and HTTPS behind Nginx; and the
+stack's health endpoints, which the release gate and Nginx ask.
+"""
+
+import importlib as _importlib
+import os as _os
+from urllib.parse import parse_qs as _parse_qs, unquote as _unquote, urlsplit as _urlsplit
+
+_app = _importlib.import_module({module!r})
+globals().update({{_name: _value for _name, _value in vars(_app).items() if _name.isupper()}})
+_env = _os.environ
+
+
+def _list(name):
+    return [item.strip() for item in _env.get(name, "").split(",") if item.strip()]
+
+
+SECRET_KEY = _env[{secret_key!r}]
+DEBUG = False
+ALLOWED_HOSTS = _list({allowed_hosts!r})
+CSRF_TRUSTED_ORIGINS = _list({csrf_origins!r})
+
+_url = _urlsplit(_env[{database_url!r}])
+_query = _parse_qs(_url.query)
+DATABASES = {{
+    **globals().get("DATABASES", {{}}),
+    "default": {{
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": _unquote(_url.path.lstrip("/")),
+        "USER": _unquote(_url.username or ""),
+        "PASSWORD": _unquote(_url.password or ""),
+        "HOST": _url.hostname or "",
+        "PORT": str(_url.port or ""),
+        "CONN_MAX_AGE": int(_env.get({conn_max_age!r}, "0")),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {{"sslmode": _query["sslmode"][-1]}} if "sslmode" in _query else {{}},
+    }},
+}}
+
+# The app may have been written for SQLite: PostgreSQL's own field types and indexes (a search
+# backend's, say) need its contrib app.
+if "django.contrib.postgres" not in globals().get("INSTALLED_APPS", []):
+    INSTALLED_APPS = [*globals().get("INSTALLED_APPS", []), "django.contrib.postgres"]
+
+# Nginx serves /static/ from STATIC_ROOT and, with local media, /media/ from MEDIA_ROOT.
+STATIC_URL = "/static/"
+STATIC_ROOT = _env[{static_root!r}]
+if _env.get({media_storage!r}, "local") == "local":
+    MEDIA_URL = "/media/"
+    MEDIA_ROOT = _env[{media_root!r}]
+
+# Nginx terminates TLS and says so in X-Forwarded-Proto.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = _env.get({ssl_redirect!r}, "true") == "true"
+SECURE_HSTS_SECONDS = int(_env.get({hsts!r}, "0"))
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+X_FRAME_OPTIONS = _env.get({x_frame!r}, "DENY")
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(_env.get({data_upload!r}, "2621440"))
+FILE_UPLOAD_MAX_MEMORY_SIZE = int(_env.get({file_upload!r}, "2621440"))
+# HSTS for the stack's own names only (web.hstsSeconds), never its subdomains or the preload list.
+SILENCED_SYSTEM_CHECKS = [*globals().get("SILENCED_SYSTEM_CHECKS", []), "security.W005", "security.W021"]
+
+# The health endpoints the release gate and Nginx use, answered first (before the host check and
+# any redirect): liveness touches nothing, readiness runs one query on the database. Django's
+# SecurityMiddleware, which the HTTPS settings above act through, is added when the app lacks it.
+MIDDLEWARE = [*globals().get("MIDDLEWARE", [])]
+if "django.middleware.security.SecurityMiddleware" not in MIDDLEWARE:
+    MIDDLEWARE.insert(0, "django.middleware.security.SecurityMiddleware")
+MIDDLEWARE.insert(0, {module_name!r} + ".HealthMiddleware")
+
+
+class HealthMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.http import JsonResponse
+
+        if request.path_info == {liveness_path!r}:
+            return JsonResponse({{"status": "ok"}})
+        if request.path_info != {health_path!r}:
+            return self.get_response(request)
+        release = _env.get({release_id!r}, "")
+        try:
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except Exception as error:  # any failure is "not ready"
+            body = {{"status": "error", "checks": {{"database": type(error).__name__}}, "release": release}}
+            return JsonResponse(body, status=503)
+        return JsonResponse({{"status": "ok", "checks": {{"database": "ok"}}, "release": release}})
+'''
+
+
+def settings_adapter_source(ctx: HostContext) -> str:
+    """The settings module a release gets with ``app.adaptSettings`` (``ADAPTER_MODULE``.py).
+
+    Values are read from the app's environment when Django imports it (secrets stay in the env
+    file); the names are the ones the app environment uses (``app.envNames`` applies).
+    """
+    if not _PYTHON_MODULE.match(ctx.settings_module):
+        raise ValueError(f"app.settingsModule: {ctx.settings_module!r} is not a dotted Python module name")
+    if ctx.settings_module == ADAPTER_MODULE or ctx.settings_module.startswith(ADAPTER_MODULE + "."):
+        raise ValueError(f"app.settingsModule: {ADAPTER_MODULE} is the adapter's own module; name the app's")
+
+    def name(contract: str) -> str:
+        return env_name(ctx, contract)
+
+    return _ADAPTER.format(
+        module=ctx.settings_module,
+        secret_key=name("SECRET_KEY"),
+        allowed_hosts=name("ALLOWED_HOSTS"),
+        csrf_origins=name("CSRF_TRUSTED_ORIGINS"),
+        database_url=name("DATABASE_URL"),
+        conn_max_age=name("DATABASE_CONN_MAX_AGE"),
+        static_root=name("STATIC_ROOT"),
+        media_storage=name("MEDIA_STORAGE"),
+        media_root=name("MEDIA_ROOT"),
+        ssl_redirect=name("SECURE_SSL_REDIRECT"),
+        hsts=name("SECURE_HSTS_SECONDS"),
+        x_frame=name("X_FRAME_OPTIONS"),
+        data_upload=name("DATA_UPLOAD_MAX_MEMORY_SIZE"),
+        file_upload=name("FILE_UPLOAD_MAX_MEMORY_SIZE"),
+        release_id=name("RELEASE_ID"),
+        module_name=ADAPTER_MODULE,
+        health_path=ctx.health_path,
+        liveness_path=ctx.liveness_path,
     )
 
 
@@ -384,6 +531,9 @@ def render_release_script(ctx: HostContext) -> str:
         python_hint=python_hint(ctx.os_info, ctx.python),
         gunicorn_version=GUNICORN_VERSION,
         poetry_export=POETRY_EXPORT,
+        adapter_module=ADAPTER_MODULE,
+        adapter_source=settings_adapter_source(ctx) if ctx.adapt_settings else "",
+        psycopg_requirement=f"psycopg[binary]=={PSYCOPG_VERSION}",
     )
 
 

@@ -79,6 +79,10 @@ class BuildSettings(SettingsModel):
     """The image's name inside the stack's Artifact Registry repository."""
 
 
+ADAPTER_MODULE = "djangostack_settings"
+"""``app.adaptSettings``: the settings module each release gets at its root (DJANGO_SETTINGS_MODULE)."""
+
+
 class DeployCheckSettings(SettingsModel):
     """``manage.py check --deploy``, run before every release on the host targets."""
 
@@ -133,6 +137,13 @@ class AppSettings(SettingsModel):
     media_root: ReleaseFolder | None = None
     """Host targets, local media: the project folder where the app's code fixes MEDIA_ROOT; each
     release links it to the shared media folder."""
+    adapt_settings: bool = False
+    """Host targets, for a project whose settings read nothing from the environment (a starter's
+    output, a packaged app): each release gets a settings module of djangostack's that imports
+    ``settingsModule`` and then sets what the stack provides (SECRET_KEY, DEBUG off, the hosts and
+    CSRF origins, the PostgreSQL database, static and media paths, HTTPS behind Nginx) and answers
+    ``healthPath`` and ``livenessPath``; the venv gets a PostgreSQL driver when the app's
+    requirements bring none. The app's files are not changed."""
     deploy_check: DeployCheckSettings = DeployCheckSettings()
     """Host targets: fail level and silenced ids of ``check --deploy`` before each release."""
     python: PythonChoice = "system"

@@ -28,6 +28,7 @@ import re
 from typing import TYPE_CHECKING
 
 from ..contract.app_env import app_contract_problems
+from .app import ADAPTER_MODULE
 from .defaults import ENVIRONMENT_DEFAULTS
 from .targets import ServerTarget
 
@@ -182,6 +183,12 @@ def combination_problems(settings: StackSettings) -> list[str]:
         found.append(
             "djangostack:celery.worker: Celery needs a broker but cache.mode is 'none' (got worker: true); "
             "set cache.mode to local, external or managed"
+        )
+    module = settings.app.settings_module
+    if settings.app.adapt_settings and (module == ADAPTER_MODULE or module.startswith(ADAPTER_MODULE + ".")):
+        found.append(
+            f"djangostack:app.settingsModule: with app.adaptSettings it names the app's own settings, "
+            f"which {ADAPTER_MODULE} imports (got {module!r})"
         )
     instances = getattr(settings.target, "instances", 1)
     if instances > env.max_instances:

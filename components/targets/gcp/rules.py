@@ -70,6 +70,11 @@ def combination_problems(settings: StackSettings) -> list[str]:
             "djangostack:app.image: the gcp-cloudrun target deploys a container image; set app.image, or "
             "app.build to build one from source"
         )
+    if settings.app.adapt_settings:
+        found.append(
+            "djangostack:app.adaptSettings: the gcp-cloudrun target runs the image as it was built; "
+            "settings adaptation is for host targets (configure the image's settings from the environment)"
+        )
     if settings.media.storage != "gcs":
         found.append(
             "djangostack:media.storage: the gcp-cloudrun target stores media "
