@@ -45,6 +45,7 @@ from djangostack.host.artifact import pack_source  # noqa: E402
 from djangostack.host.context import HostContext  # noqa: E402
 from djangostack.host.django_host import release_command  # noqa: E402
 from djangostack.settings.loading import load_from_stack_file  # noqa: E402
+from djangostack.targets.hosts import host_context  # noqa: E402
 from tools.testhost import DEFAULT_CACHE_DIR, TestHost, TestHostError, build_base_root, distro  # noqa: E402
 
 SSH_PORT: Final = 2251
@@ -136,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         dist = distro(args.suite)
         settings = load_from_stack_file(STACK_FILE)
-        ctx = dataclasses.replace(HostContext.from_settings(settings), host_os=dist.host_os, **PORTS)
+        ctx = dataclasses.replace(host_context(settings), host_os=dist.host_os, **PORTS)
         load_before = loadavg()
         work = DEFAULT_CACHE_DIR / "machines" / f"release-bench-{dist.suite}-{SSH_PORT}"
         host = TestHost(work, SSH_PORT, base_root=build_base_root(DEFAULT_CACHE_DIR, suite=dist.suite))

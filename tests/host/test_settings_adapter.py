@@ -22,6 +22,7 @@ from djangostack.host.render import ADAPTER_MODULE, env_values, render_release_s
 from djangostack.settings.errors import SettingsError
 from djangostack.settings.loading import load_from_stack_file, read_stack_file
 from djangostack.targets.gcp import rules as gcp_rules
+from djangostack.targets.hosts import host_context
 from djangostack.validation import validate
 from tests.harness import fixture_stack
 
@@ -48,7 +49,7 @@ _private = "not a setting"
 
 @pytest.fixture
 def ctx() -> HostContext:
-    base = HostContext.from_settings(load_from_stack_file(fixture_stack("dev")))
+    base = host_context(load_from_stack_file(fixture_stack("dev")))
     return dataclasses.replace(base, adapt_settings=True, settings_module="mysite.settings.production")
 
 
