@@ -15,6 +15,7 @@ import re
 import subprocess
 import tarfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from djangostack.settings.loading import read_stack_file
 from djangostack.settings.stack import StackSettings
 from djangostack.targets.hosts import host_context
 from djangostack.validation import validate
+from tests.e2e.test_host_release import bootstrap, release
 from tests.e2e.web import Browser
 from tools.testhost import DEFAULT_CACHE_DIR, TestHost, build_base_root, distro, require_test_host
 
@@ -89,17 +91,55 @@ def generate(host: TestHost, uv: str, packages: list[str], command: list[str], i
     return into
 
 
+@dataclass
+class Site:
+    """A real project made by its starter and released once on its own test host."""
+
+    host: TestHost
+    ctx: HostContext
+    request: Request
+    source: Path
+    first_release: str
+
+
+def deploy_site(
+    host: TestHost,
+    suite: str,
+    name: str,
+    into: Path,
+    *,
+    packages: list[str],
+    starter: list[str],
+    project: str,
+    release_id: str,
+    added: dict[str, str] | None = None,
+) -> Site:
+    """Bootstrap the host from ``real_stacks/<name>.yaml``, run the ``starter`` command (from
+    ``packages``) there, write the ``added`` files into its ``project`` and release it."""
+    settings = settings_for(name, host)
+    ctx = context(settings, suite)
+    bootstrap(host, ctx)
+    source = generate(host, ctx.uv_bin, packages, starter, into) / project
+    for relative, text in (added or {}).items():
+        (source / relative).write_text(text, encoding="utf-8")
+    result = release(host, ctx, release_id, source)
+    return Site(host, ctx, manage_request(settings, name, host), source, result.stdout)
+
+
 def manage_request(settings: StackSettings, name: str, host: TestHost) -> Request:
     return Request(settings=settings, stack=name, args=(), tty=False, project_dir=host.work_dir)
 
 
-def run_manage(request: Request, *args: str, env: tuple[tuple[str, str], ...] = ()) -> tuple[int, str, str]:
-    """``djangostack manage`` (the CLI's own code) with the final ssh's output captured."""
+def run_manage(
+    request: Request, *args: str, stdin: str = "", env: tuple[tuple[str, str], ...] = ()
+) -> tuple[int, str, str]:
+    """``djangostack manage`` (the CLI's own code) with the final ssh's output captured (the CLI
+    lets it inherit the terminal)."""
     results: list[subprocess.CompletedProcess[str]] = []
 
     def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         if "capture_output" not in kwargs:
-            kwargs = {**kwargs, "capture_output": True, "text": True, "input": "", "timeout": 300}
+            kwargs = {**kwargs, "capture_output": True, "text": True, "input": stdin, "timeout": 300}
         result = subprocess.run(argv, **kwargs)
         results.append(result)
         return result

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from djangostack.one_off import Request, manage
+from djangostack.one_off import Request
 from djangostack.settings.loading import read_stack_file
 from djangostack.settings.stack import StackSettings
 from djangostack.targets.hosts import host_context
 from djangostack.validation import validate
+from tests.e2e.realapps import run_manage
 from tests.e2e.test_host_release import bootstrap, release
 from tests.harness import fixture_stack
 from tools.testhost import TestHost
@@ -79,22 +78,6 @@ def live(test_host: TestHost, tmp_path_factory: pytest.TempPathFactory) -> Reque
     bootstrap(test_host, ctx)
     release(test_host, ctx, "m1", app_with_fixtures(tmp_path_factory.mktemp("manage")))
     return Request(settings=settings, stack="dev", args=(), tty=False, project_dir=test_host.work_dir)
-
-
-def run_manage(request: Request, *args: str, stdin: str = "", env: tuple[tuple[str, str], ...] = ()) -> Any:
-    """``manage()`` with the final ssh's output captured (it is inherited in the CLI)."""
-    results: list[subprocess.CompletedProcess[str]] = []
-
-    def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        if "capture_output" not in kwargs:
-            kwargs = {**kwargs, "capture_output": True, "text": True, "input": stdin, "timeout": 300}
-        result = subprocess.run(argv, **kwargs)
-        results.append(result)
-        return result
-
-    code = manage(Request(**{**request.__dict__, "args": args, "env": env}), run)
-    final = results[-1]
-    return code, final.stdout, final.stderr
 
 
 def test_createsuperuser_noinput_with_the_password_from_env(live: Request) -> None:

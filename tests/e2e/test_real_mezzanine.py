@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from djangostack.host.context import HostContext
-from djangostack.one_off import Request
 from tests.e2e import realapps
-from tests.e2e.realapps import last_line
-from tests.e2e.test_host_release import Load, bootstrap, release
+from tests.e2e.realapps import Site, last_line
+from tests.e2e.test_host_release import Load, release
 from tools.testhost import TestHost
 
 pytestmark = pytest.mark.e2e
@@ -31,15 +27,6 @@ PORT = 2272
 MEZZANINE = "Mezzanine==6.1.1"
 
 
-@dataclass
-class Site:
-    host: TestHost
-    ctx: HostContext
-    request: Request
-    source: Path
-    first_release: str
-
-
 @pytest.fixture(scope="module")
 def host() -> Iterator[TestHost]:
     yield from realapps.boot(SUITE, PORT)
@@ -47,16 +34,18 @@ def host() -> Iterator[TestHost]:
 
 @pytest.fixture(scope="module")
 def site(host: TestHost, tmp_path_factory: pytest.TempPathFactory) -> Site:
-    settings = realapps.settings_for("mezzanine", host)
-    ctx = realapps.context(settings, SUITE)
-    bootstrap(host, ctx)
-    out = realapps.generate(
-        host, ctx.uv_bin, [MEZZANINE], ["mezzanine-project", "mzsite"], tmp_path_factory.mktemp("mezzanine")
+    into = tmp_path_factory.mktemp("mezzanine")
+    return realapps.deploy_site(
+        host,
+        SUITE,
+        "mezzanine",
+        into,
+        packages=[MEZZANINE],
+        starter=["mezzanine-project", "mzsite"],
+        project="mzsite",
+        release_id="m1",
+        added={"requirements.txt": MEZZANINE + "\n"},
     )
-    source = out / "mzsite"
-    (source / "requirements.txt").write_text(MEZZANINE + "\n")
-    result = release(host, ctx, "m1", source)
-    return Site(host, ctx, realapps.manage_request(settings, "mezzanine", host), source, result.stdout)
 
 
 def test_the_starters_project_is_live_as_it_was_generated(site: Site) -> None:

@@ -11,16 +11,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from djangostack.host.context import HostContext
-from djangostack.one_off import Request
 from tests.e2e import realapps
-from tests.e2e.realapps import last_line
-from tests.e2e.test_host_release import Load, bootstrap, release
+from tests.e2e.realapps import Site, last_line
+from tests.e2e.test_host_release import Load, release
 from tools.testhost import TestHost
 
 pytestmark = pytest.mark.e2e
@@ -30,15 +26,6 @@ PORT = 2271
 WAGTAIL = "wagtail==8.0.1"
 
 
-@dataclass
-class Site:
-    host: TestHost
-    ctx: HostContext
-    request: Request
-    source: Path
-    first_release: str
-
-
 @pytest.fixture(scope="module")
 def host() -> Iterator[TestHost]:
     yield from realapps.boot(SUITE, PORT)
@@ -46,15 +33,17 @@ def host() -> Iterator[TestHost]:
 
 @pytest.fixture(scope="module")
 def site(host: TestHost, tmp_path_factory: pytest.TempPathFactory) -> Site:
-    settings = realapps.settings_for("wagtail", host)
-    ctx = realapps.context(settings, SUITE)
-    bootstrap(host, ctx)
-    source = realapps.generate(
-        host, ctx.uv_bin, [WAGTAIL], ["wagtail", "start", "mysite"], tmp_path_factory.mktemp("wagtail")
+    into = tmp_path_factory.mktemp("wagtail")
+    return realapps.deploy_site(
+        host,
+        SUITE,
+        "wagtail",
+        into,
+        packages=[WAGTAIL],
+        starter=["wagtail", "start", "mysite"],
+        project="mysite",
+        release_id="w1",
     )
-    source = source / "mysite"
-    result = release(host, ctx, "w1", source)
-    return Site(host, ctx, realapps.manage_request(settings, "wagtail", host), source, result.stdout)
 
 
 def test_the_starters_project_is_live_as_it_was_generated(site: Site) -> None:
