@@ -154,7 +154,8 @@ def last_line(out: str) -> str:
     return lines[-1] if lines else ""
 
 
-def create_superuser(request: Request) -> None:
+def create_superuser(request: Request, password: str = PASSWORD) -> None:
+    """``createsuperuser --noinput`` as ``admin``, the password from DJANGO_SUPERUSER_PASSWORD."""
     code, _, err = run_manage(
         request,
         "createsuperuser",
@@ -163,7 +164,7 @@ def create_superuser(request: Request) -> None:
         "admin",
         "--email",
         "admin@example.com",
-        env=(("DJANGO_SUPERUSER_PASSWORD", PASSWORD),),
+        env=(("DJANGO_SUPERUSER_PASSWORD", password),),
     )
     assert code == 0, err
 

@@ -19,7 +19,7 @@ from djangostack.settings.loading import read_stack_file
 from djangostack.settings.stack import StackSettings
 from djangostack.targets.hosts import host_context
 from djangostack.validation import validate
-from tests.e2e.realapps import run_manage
+from tests.e2e.realapps import create_superuser, run_manage
 from tests.e2e.test_host_release import bootstrap, release
 from tests.harness import fixture_stack
 from tools.testhost import TestHost
@@ -81,17 +81,7 @@ def live(test_host: TestHost, tmp_path_factory: pytest.TempPathFactory) -> Reque
 
 
 def test_createsuperuser_noinput_with_the_password_from_env(live: Request) -> None:
-    code, out, err = run_manage(
-        live,
-        "createsuperuser",
-        "--noinput",
-        "--username",
-        "admin",
-        "--email",
-        "admin@example.com",
-        env=(("DJANGO_SUPERUSER_PASSWORD", PASSWORD),),
-    )
-    assert code == 0, err
+    create_superuser(live, PASSWORD)
     check = (
         "from django.contrib.auth import get_user_model; "
         "u = get_user_model().objects.get(username='admin'); "

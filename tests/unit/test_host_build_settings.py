@@ -17,25 +17,13 @@ from djangostack.settings.fields import MANAGED_PYTHONS
 from djangostack.settings.stack import StackSettings
 from djangostack.targets.aws.rules import AWS_HOST_OSES, ami_name_pattern, launch_template_name
 from djangostack.validation import validate
+from tests.unit.test_hostile_input import GCP, SERVER
 
-SERVER: dict[str, Any] = {
-    "environment": "dev",
-    "target": {"kind": "server", "host": "203.0.113.10", "sshKeyFile": "id_ed25519"},
-    "app": {"name": "shop", "releaseId": "v1"},
-    "database": {"mode": "local"},
-    "cache": {"mode": "local"},
-}
 AWS: dict[str, Any] = {
     "environment": "staging",
     "target": {"kind": "aws-ec2"},
     "app": {"name": "api", "releaseId": "r1"},
     "media": {"storage": "s3"},
-}
-GCP: dict[str, Any] = {
-    "environment": "staging",
-    "target": {"kind": "gcp-cloudrun", "project": "acme-notes-staging"},
-    "app": {"name": "notes", "releaseId": "r1", "image": "europe-west1-docker.pkg.dev/p/notes/app:1.0"},
-    "media": {"storage": "gcs"},
 }
 
 
