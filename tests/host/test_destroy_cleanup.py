@@ -147,6 +147,9 @@ def test_every_write_of_the_bootstrap_is_known(ctx: HostContext) -> None:
         '"$pg_legacy.moving"': "the old layout's drop-in in main, set aside while moving",
         '"${old_conf%/*}/50-$APP.conf"': "a renamed old-layout app's drop-in in main, moved below",
         '"$redis_conf"': ctx.redis_conf_file,
+        # The host's main cluster, kept from starting on the app's port: the host's, deliberately left.
+        '"/etc/postgresql/$version/main/start.conf"': "main's start.conf (manual: the app's port)",
+        '"/etc/postgresql/$pg_legacy_version/main/start.conf"': "main's start.conf (the moved app's port)",
         '"$stack_marker"': f"/var/lib/djangostack/stacks/{STACK_KEY}",
         '"$file.tmp"': "a secret",
         '"$file"': "a secret",

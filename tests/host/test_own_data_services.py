@@ -79,7 +79,16 @@ def _block(script: str, start: str, end: str) -> str:
     return script[first : script.index(end, first)]
 
 
-STUBS = ("systemctl", "runuser", "pg_createcluster", "pg_dropcluster", "pg_restore", "pg_isready", "install")
+STUBS = (
+    "systemctl",
+    "runuser",
+    "pg_createcluster",
+    "pg_dropcluster",
+    "pg_lsclusters",
+    "pg_restore",
+    "pg_isready",
+    "install",
+)
 
 
 def _stubbed(tmp_path: Path, outputs: dict[str, str] | None = None) -> tuple[Path, Path]:
@@ -219,3 +228,71 @@ def test_a_rename_carries_the_cluster_and_the_redis_data(ctx: HostContext) -> No
     assert f'pg_renamecluster "$old_version" "$previous_cluster" {ctx.pg_cluster}' in block
     assert f'mv "/var/lib/redis/$previous_app" {ctx.redis_data_dir}' in block
     assert 'systemctl disable --now --quiet "redis-server@$previous_app.service"' in block
+
+
+@pytest.mark.parametrize(
+    ("databases", "start", "expected"),
+    [(3, "auto", "parked"), (4, "auto", "refused"), (4, "manual", "ignored")],
+    ids=["default-main-without-databases", "main-with-databases", "stopped-cluster"],
+)
+def test_another_cluster_on_the_apps_port(
+    dev: HostContext, tmp_path: Path, databases: int, start: str, expected: str
+) -> None:
+    """The distribution's unused main cluster on the app's port (5432 is the default
+    database.port) is stopped and kept from starting; a cluster with databases is an error."""
+    script = render.render_bootstrap_script(dev)
+    block = _block(script, "pg_port_is_free() {", "\n}\n") + "\n}\npg_port_is_free\necho FREE\n"
+    root = tmp_path / "root"
+    data = root / "var/lib/postgresql/15/main"
+    for oid in range(databases):
+        (data / "base" / str(oid + 1)).mkdir(parents=True)
+    etc = root / "etc/postgresql/15/main"
+    etc.mkdir(parents=True)
+    (etc / "start.conf").write_text(f"{start}\n")
+    row = f"15  main    {dev.db_port} online postgres {data} /var/log/postgresql/postgresql-15-main.log"
+    bin_dir, log = _stubbed(tmp_path, {"pg_lsclusters": f"echo '{row}'"})
+    sandboxed = block.replace("/etc/postgresql", f"{root}/etc/postgresql")
+    result = subprocess.run(
+        [
+            "bash",
+            "-c",
+            'set -euo pipefail\nPG_CLUSTER=notes\nlog() { echo "LOG $*"; }\ndie() { echo "DIE $*"; exit 1; }\n'
+            + sandboxed,
+        ],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    calls = log.read_text()
+    if expected == "parked":
+        assert "FREE" in result.stdout and (etc / "start.conf").read_text() == "manual\n", result.stdout
+        assert "systemctl stop postgresql@15-main" in calls
+    elif expected == "refused":
+        assert result.returncode == 1 and f"DIE database.port {dev.db_port} is the port of" in result.stdout
+        assert (etc / "start.conf").read_text() == "auto\n" and "systemctl stop" not in calls
+    else:
+        assert "FREE" in result.stdout and "systemctl" not in calls
+
+
+@pytest.mark.parametrize("port", [6379, 6380])
+def test_the_hosts_default_redis_on_the_apps_port_is_stopped(tmp_path: Path, port: int) -> None:
+    ctx = dataclasses.replace(dev_context(), redis_port=6379)
+    script = render.render_bootstrap_script(ctx)
+    block = _block(script, "redis_default_port=", "install -d -o redis")
+    conf = tmp_path / "redis.conf"
+    conf.write_text(f"bind 127.0.0.1 -::1\n# include /etc/redis/local.conf\nport {port}\n")
+    bin_dir, log = _stubbed(tmp_path)
+    result = subprocess.run(
+        [
+            "bash",
+            "-c",
+            'set -euo pipefail\nlog() { echo "LOG $*"; }\n' + block.replace("/etc/redis/redis.conf", str(conf)),
+        ],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stopped = log.exists() and "systemctl disable --now --quiet redis-server" in log.read_text()
+    assert stopped == (port == 6379), result.stdout

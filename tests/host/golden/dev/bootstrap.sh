@@ -275,6 +275,25 @@ pg_settings() { # install the app's settings into its cluster; prints "changed" 
     fi
 }
 
+# The app's port must not be another cluster's. A cluster that starts by itself (start.conf auto)
+# on it: the distribution's default main cluster without databases of its own (created by the
+# package on 5432, the default database.port) is stopped and set to start.conf manual, its files
+# unchanged; any other is an error, before anything is created.
+pg_port_is_free() { # [a cluster not to look at]
+    local version cluster port data
+    while read -r version cluster port _ _ data _; do
+        [[ "$port" == 5433 && "$cluster" != "$PG_CLUSTER" && "$cluster" != "${1:-}" ]] || continue
+        [[ "$(cat "/etc/postgresql/$version/$cluster/start.conf" 2>/dev/null || true)" == auto ]] || continue
+        if [[ "$cluster" == main && "$(find "$data/base" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)" -le 3 ]]; then
+            systemctl stop "postgresql@$version-main" || true
+            printf 'manual\n' > "/etc/postgresql/$version/main/start.conf"
+            log "the host's PostgreSQL cluster $version/main (no databases of its own) was set to port 5433, this app's: stopped, start.conf manual, its files unchanged"
+        else
+            die "database.port 5433 is the port of the host's PostgreSQL cluster $version/$cluster, which holds databases: choose another database.port (nothing was changed)"
+        fi
+    done < <(pg_lsclusters --no-header 2>/dev/null || true)
+}
+
 # The old layout kept the app's database in the host's main cluster, with a drop-in there that set
 # the port (the last app's drop-in won the port for every app): move the database into the app's
 # own cluster. The app's services stop, the database is dumped (root-only, into the app's backups),
@@ -292,6 +311,7 @@ if [[ -n "$pg_legacy_version" ]]; then
     pg_legacy="/etc/postgresql/$pg_legacy_version/main/conf.d/50-$APP.conf"
     pg_main=(runuser -u postgres -- psql --cluster "$pg_legacy_version/main")
     pg_move_created=""
+    pg_move_parked=""
     pg_move_dump=""
     pg_move_stopped=()
     pg_move_failed() { # message: the old layout back, the app's services running again, exit 1
@@ -300,6 +320,9 @@ if [[ -n "$pg_legacy_version" ]]; then
             pg_dropcluster --stop "$pg_version" "$PG_CLUSTER" || log "WARNING: could not drop the half-made cluster $pg_version/$PG_CLUSTER"
         fi
         [[ ! -f "$pg_legacy.moving" ]] || mv -f "$pg_legacy.moving" "$pg_legacy"
+        if [[ -n "$pg_move_parked" ]]; then
+            printf 'auto\n' > "/etc/postgresql/$pg_legacy_version/main/start.conf"
+        fi
         systemctl restart "postgresql@$pg_legacy_version-main" || true
         if [[ -n "${pg_move_stopped[*]:-}" ]]; then
             systemctl start "${pg_move_stopped[@]}" || true
@@ -317,6 +340,7 @@ if [[ -n "$pg_legacy_version" ]]; then
     elif [[ -f "$pg_etc/postgresql.conf" ]]; then
         die "the database of $APP is in PostgreSQL $pg_legacy_version/main ($pg_legacy) while its own cluster $pg_version/$PG_CLUSTER exists too; move one of them aside (nothing was changed)"
     fi
+    pg_port_is_free main # main is the one the move frees the port of
     log "moving the database app from PostgreSQL $pg_legacy_version/main into its own cluster $pg_version/$PG_CLUSTER"
     for unit in gunicorn-notes.socket gunicorn-notes.service celery-notes.service celerybeat-notes.service; do
         if systemctl is-active --quiet "$unit"; then
@@ -345,8 +369,16 @@ if [[ -n "$pg_legacy_version" ]]; then
         log "no database app in $pg_legacy_version/main: nothing to move"
     fi
     mv -f "$pg_legacy" "$pg_legacy.moving"
-    systemctl restart "postgresql@$pg_legacy_version-main" \
-        || log "WARNING: PostgreSQL $pg_legacy_version/main did not restart on its own port (its data is unchanged)"
+    if [[ "$(pg_lsclusters --no-header "$pg_legacy_version" main 2>/dev/null | awk '{print $3}')" == 5433 ]]; then
+        # main's own port is the app's: it cannot keep it. It stays stopped (start.conf manual).
+        systemctl stop "postgresql@$pg_legacy_version-main" || true
+        printf 'manual\n' > "/etc/postgresql/$pg_legacy_version/main/start.conf"
+        pg_move_parked=1
+        log "PostgreSQL $pg_legacy_version/main is set to port 5433 itself: it stays stopped (start.conf manual), its data unchanged; give it another port to start it again"
+    else
+        systemctl restart "postgresql@$pg_legacy_version-main" \
+            || log "WARNING: PostgreSQL $pg_legacy_version/main did not restart on its own port (its data is unchanged)"
+    fi
     pg_create_cluster "${pg_locale% *}" "${pg_locale#* }" || pg_move_failed "pg_createcluster $pg_version $PG_CLUSTER failed"
     pg_move_created=1
     pg_settings >/dev/null
@@ -371,6 +403,7 @@ if [[ -n "$pg_legacy_version" ]]; then
     fi
 fi
 
+pg_port_is_free
 if [[ ! -f "$pg_etc/postgresql.conf" ]]; then
     pg_create_cluster C.UTF-8 C.UTF-8 || die "pg_createcluster $pg_version $PG_CLUSTER failed"
 fi
@@ -401,6 +434,15 @@ if [[ -f /etc/redis/redis.conf ]] && grep -qxF "include $redis_conf" /etc/redis/
     systemctl try-restart redis-server || log "WARNING: the host's redis-server did not restart"
     log "Redis of $APP moved from the host's redis-server into redis-server@notes.service (the old server's keys stay in it)"
 fi
+# The host's default redis-server set to this app's port (the package's 6379 is the default
+# cache.port), with no other app's include: it cannot keep the port. Stopped and disabled; its data
+# in /var/lib/redis stays.
+redis_default_port="$(sed -n 's/^port[[:space:]]\{1,\}\([0-9]\{1,\}\).*/\1/p' /etc/redis/redis.conf 2>/dev/null | tail -n 1)"
+if [[ "$redis_default_port" == 6380 ]] && ! grep -q '^include ' /etc/redis/redis.conf \
+    && { systemctl is-enabled --quiet redis-server 2>/dev/null || systemctl is-active --quiet redis-server; }; then
+    systemctl disable --now --quiet redis-server
+    log "the host's redis-server was set to port 6380, this app's: stopped and disabled (its data in /var/lib/redis stays)"
+fi
 install -d -o redis -g redis -m 0750 /var/lib/redis/notes
 redis_new="$(mktemp)"
 { cat /etc/notes/redis.conf; printf 'requirepass %s\n' "$redis_password"; } > "$redis_new"
@@ -411,10 +453,12 @@ fi
 rm -f "$redis_new"
 systemctl enable --quiet redis-server@notes.service
 if [[ -n "${redis_restart:-}" ]]; then
-    systemctl restart redis-server@notes.service || die "redis-server@notes.service does not start on port 6380 (see journalctl -u redis-server@notes.service)"
+    systemctl restart redis-server@notes.service \
+        || die "redis-server@notes.service does not start on port 6380 (is the port taken? see journalctl -u redis-server@notes.service)"
     log "Redis configured on 127.0.0.1:6380 (redis-server@notes.service)"
 else
-    systemctl start redis-server@notes.service || die "redis-server@notes.service does not start on port 6380 (see journalctl -u redis-server@notes.service)"
+    systemctl start redis-server@notes.service \
+        || die "redis-server@notes.service does not start on port 6380 (is the port taken? see journalctl -u redis-server@notes.service)"
 fi
 
 # ---- the app's environment file -------------------------------------------------------------------

@@ -219,6 +219,15 @@ if [[ -f /etc/redis/redis.conf ]] && grep -qxF "include $redis_conf" /etc/redis/
     systemctl try-restart redis-server || log "WARNING: the host's redis-server did not restart"
     log "Redis of $APP moved from the host's redis-server into redis-server@shop.service (the old server's keys stay in it)"
 fi
+# The host's default redis-server set to this app's port (the package's 6379 is the default
+# cache.port), with no other app's include: it cannot keep the port. Stopped and disabled; its data
+# in /var/lib/redis stays.
+redis_default_port="$(sed -n 's/^port[[:space:]]\{1,\}\([0-9]\{1,\}\).*/\1/p' /etc/redis/redis.conf 2>/dev/null | tail -n 1)"
+if [[ "$redis_default_port" == 6379 ]] && ! grep -q '^include ' /etc/redis/redis.conf \
+    && { systemctl is-enabled --quiet redis-server 2>/dev/null || systemctl is-active --quiet redis-server; }; then
+    systemctl disable --now --quiet redis-server
+    log "the host's redis-server was set to port 6379, this app's: stopped and disabled (its data in /var/lib/redis stays)"
+fi
 install -d -o redis -g redis -m 0750 /var/lib/redis/shop
 redis_new="$(mktemp)"
 { cat /etc/shop/redis.conf; printf 'requirepass %s\n' "$redis_password"; } > "$redis_new"
@@ -229,10 +238,12 @@ fi
 rm -f "$redis_new"
 systemctl enable --quiet redis-server@shop.service
 if [[ -n "${redis_restart:-}" ]]; then
-    systemctl restart redis-server@shop.service || die "redis-server@shop.service does not start on port 6379 (see journalctl -u redis-server@shop.service)"
+    systemctl restart redis-server@shop.service \
+        || die "redis-server@shop.service does not start on port 6379 (is the port taken? see journalctl -u redis-server@shop.service)"
     log "Redis configured on 127.0.0.1:6379 (redis-server@shop.service)"
 else
-    systemctl start redis-server@shop.service || die "redis-server@shop.service does not start on port 6379 (see journalctl -u redis-server@shop.service)"
+    systemctl start redis-server@shop.service \
+        || die "redis-server@shop.service does not start on port 6379 (is the port taken? see journalctl -u redis-server@shop.service)"
 fi
 
 # ---- the app's environment file -------------------------------------------------------------------
