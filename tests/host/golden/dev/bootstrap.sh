@@ -398,9 +398,7 @@ if [[ -n "$pg_legacy_version" ]]; then
         log "moved the database app ($(printf '%s\n' "$pg_counts_new" | grep -c . || true) tables, row counts checked) into its own cluster $pg_version/$PG_CLUSTER on port 5433; the dump is $pg_move_dump"
         log "the old copy of app in PostgreSQL $pg_legacy_version/main is left untouched: drop it there by hand once the app is checked"
     fi
-    if [[ -n "${pg_move_stopped[*]:-}" ]]; then
-        systemctl start "${pg_move_stopped[@]}"
-    fi
+    # The app's services start again below, once its Redis and units are in place.
 fi
 
 pg_port_is_free
