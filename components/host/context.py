@@ -352,6 +352,47 @@ class HostContext:
         return "" if self.https_port == 443 else f":{self.https_port}"
 
     @property
+    def pg_cluster(self) -> str:
+        """The app's own PostgreSQL cluster (``pg_createcluster <version> <name>``): ``app.name``
+        with ``_`` for ``-``. postgresql-common's unit template ``postgresql@<version>-<name>``
+        reads the instance as ``<version>/<name>`` with every dash a slash, so a dash in a cluster
+        name breaks the unit; app names have no underscore, so no two apps share a cluster."""
+        return self.app_name.replace("-", "_")
+
+    @property
+    def pg_conf_name(self) -> str:
+        """The app's settings file in its cluster's ``conf.d`` (a fixed name: it survives a
+        ``pg_renamecluster``)."""
+        return "50-djangostack.conf"
+
+    @property
+    def redis_unit(self) -> str:
+        """The app's own Redis: the distribution's template unit ``redis-server@.service``
+        instantiated with ``app.name`` (it reads ``/etc/redis/redis-<app>.conf``)."""
+        return f"redis-server@{self.app_name}.service"
+
+    @property
+    def redis_conf_file(self) -> str:
+        """The Redis instance's complete configuration (the template unit's path for the instance)."""
+        return f"/etc/redis/redis-{self.app_name}.conf"
+
+    @property
+    def redis_data_dir(self) -> str:
+        """The Redis instance's ``dir`` (AOF and RDB); the unit may write under /var/lib/redis only."""
+        return f"/var/lib/redis/{self.app_name}"
+
+    @property
+    def redis_log_file(self) -> str:
+        """The instance's log (the unit may write under /var/log/redis; the package's logrotate
+        file covers ``redis-server*.log``)."""
+        return f"/var/log/redis/redis-server-{self.app_name}.log"
+
+    @property
+    def redis_pid_file(self) -> str:
+        """In the unit's ``RuntimeDirectory=redis-<app>`` (its ``PIDFile=``)."""
+        return f"/run/redis-{self.app_name}/redis-server.pid"
+
+    @property
     def needs_secret_database_url(self) -> bool:
         """DATABASE_URL must be supplied to bootstrap (external or managed database)."""
         return not self.local_postgres

@@ -314,13 +314,16 @@ def uninstall_script(
     """What ``pulumi destroy`` runs: remove the app from the host, keep the system packages.
 
     Everything bootstrap wrote goes: each rendered file (Nginx site, units and their drop-ins,
-    logrotate, the fail2ban jail, the unattended-upgrades file), the app's Redis configuration and
-    its include line (which sets the port), the SSH hardening drop-in, the firewall's web ports,
-    the code, caches and configuration. The data stays unless ``remove_data``: the database and
-    role with the PostgreSQL settings that serve them, media, backups, logs, the app's secrets
-    (the database password among them), its Let's Encrypt certificate, its user and group, and
-    the stack's marker (which lets a renamed app take over that data). ``files``: ``render_all(ctx)``
-    when the caller has it already."""
+    logrotate, the fail2ban jail, the unattended-upgrades file), the SSH hardening drop-in, the
+    firewall's web ports, the code, caches and configuration, and the certbot deploy hook (from the
+    certificate's renewal settings too: a kept certificate's renewal must not run a removed file).
+    Nothing of the app keeps running: its PostgreSQL cluster and Redis instance stop. The data stays
+    unless ``remove_data``: the app's PostgreSQL cluster (stopped, ``start.conf`` manual, so its port
+    is free until a later deploy starts it again), its Redis instance's data directory (the instance
+    disabled), media, backups, logs, the app's secrets (the database password among them), its Let's
+    Encrypt certificate, its user and group, and the stack's marker (which lets a renamed app take
+    over that data). With ``remove_data`` the cluster is dropped (``pg_dropcluster --stop``) and the
+    Redis instance's data removed. ``files``: ``render_all(ctx)`` when the caller has it already."""
     rendered = sorted(files if files is not None else render_all(ctx))
     own = (ctx.config_dir + "/", ctx.lib_dir + "/")
     outside = [p for p in rendered if not p.startswith(own)]
@@ -376,38 +379,50 @@ def uninstall_script(
         # The web ports only: the SSH rule stays, or the next connection would be locked out.
         web_ports = [ctx.http_port] + ([ctx.https_port] if ctx.nginx_terminates_tls else [])
         lines += [f"ufw delete allow {port}/tcp >/dev/null 2>&1 || true" for port in web_ports]
+    if ctx.uses_letsencrypt:
+        # certbot runs the deploy hook it was given at every renewal; the hook was in lib_dir.
+        lines.append(
+            f"sed -i {shlex.quote(certbot_hook_sed(ctx))} {shlex.quote(certbot_renewal_conf(ctx))} 2>/dev/null || true"
+        )
     if ctx.local_redis:
-        # The app's Redis settings are configuration, not data: a later app on this host (or this one
-        # again) must not inherit its requirepass, which would win over its own.
-        conf = f"/etc/redis/redis-{ctx.app_name}.conf"
-        drop_include = "\\#^include " + conf + "$#d"
-        drop_comment = f"/^# {ctx.app_name} (added by its bootstrap; later directives win)$/d"
+        redis_unit = shlex.quote(ctx.redis_unit)
         lines += [
-            f"sed -i -e {shlex.quote(drop_include)} -e {shlex.quote(drop_comment)} /etc/redis/redis.conf "
-            "2>/dev/null || true",
-            f"rm -f {shlex.quote(conf)}",
-            "systemctl try-restart redis-server 2>/dev/null || true",
+            f"systemctl disable --now {redis_unit} 2>/dev/null || true",
+            f"systemctl reset-failed {redis_unit} 2>/dev/null || true",
+            # Its configuration (with the password) goes; the data directory is data.
+            f"rm -f {shlex.quote(ctx.redis_conf_file)}",
         ]
+        if remove_data:
+            lines.append(f"rm -rf {shlex.quote(ctx.redis_data_dir)} {shlex.quote(ctx.redis_log_file)}*")
+    if ctx.local_postgres:
+        cluster = shlex.quote(ctx.pg_cluster)
+        each_cluster = f"for conf in {postgres_cluster_glob(ctx)}; do [[ -f $conf ]] || continue; "
+        version = "version=${conf#/etc/postgresql/}; version=${version%%/*}; "
+        if remove_data:
+            lines.append(each_cluster + version + f'pg_dropcluster --stop "$version" {cluster} || true; done')
+        else:
+            # Stopped, and not started at boot (start.conf manual): its port is free, its data stays.
+            lines.append(
+                each_cluster
+                + version
+                + "printf 'manual\\n' > \"${conf%/*}/start.conf\"; "
+                + f'systemctl stop "postgresql@$version-"{cluster}.service || true; done'
+            )
     if not remove_data:
         kept = f"{ctx.shared_dir} (media, backups, logs), {ctx.secrets_dir}, the user {ctx.user}"
         if ctx.local_postgres:
-            kept += f", the database {ctx.db_name} and role {ctx.db_user} (and {postgres_conf_glob(ctx)})"
+            kept += (
+                f", the PostgreSQL cluster {ctx.pg_cluster} with the database {ctx.db_name} and role {ctx.db_user}"
+                f" (data in /var/lib/postgresql/<version>/{ctx.pg_cluster}, stopped, start.conf manual,"
+                " a later deploy starts it again)"
+            )
+        if ctx.local_redis:
+            kept += f", the Redis data in {ctx.redis_data_dir} ({ctx.redis_unit} stopped and disabled)"
         if ctx.uses_letsencrypt:
-            kept += f", the certificate {ctx.app_name} in /etc/letsencrypt"
+            kept += f", the certificate {ctx.app_name} in /etc/letsencrypt (without the app's deploy hook)"
         lines.append(f"echo {shlex.quote(f'kept the data of {ctx.app_name}: {kept} (app.removeDataOnDestroy: false)')}")
         lines.append(f"echo 'removed {ctx.app_name} from this host'")
         return "; ".join(lines)
-    if ctx.local_postgres:
-        db, user = ctx.db_name, ctx.db_user
-        lines.append(
-            f"runuser -u postgres -- psql -p {ctx.db_port} -v ON_ERROR_STOP=1 "
-            f'-c "DROP DATABASE IF EXISTS {db} WITH (FORCE)" -c "DROP ROLE IF EXISTS {user}" || true'
-        )
-        # Its settings (the port among them) go after the database: the cluster restarts on its own.
-        lines.append(
-            f'for conf in {postgres_conf_glob(ctx)}; do [[ -e $conf ]] || continue; rm -f "$conf"; '
-            'version=${conf#/etc/postgresql/}; systemctl try-restart "postgresql@${version%%/*}-main" || true; done'
-        )
     if ctx.uses_letsencrypt:
         lines.append(
             f"command -v certbot >/dev/null && certbot delete --non-interactive --cert-name {ctx.app_name} "
@@ -425,6 +440,16 @@ def sshd_hardening_path(ctx: HostContext) -> str:
     return f"/etc/ssh/sshd_config.d/50-{ctx.app_name}-hardening.conf"
 
 
-def postgres_conf_glob(ctx: HostContext) -> str:
-    """The app's settings in the host's PostgreSQL cluster (bootstrap picks the newest version)."""
-    return f"/etc/postgresql/*/main/conf.d/50-{ctx.app_name}.conf"
+def postgres_cluster_glob(ctx: HostContext) -> str:
+    """The app's own PostgreSQL cluster, whatever its version (bootstrap creates it with the newest)."""
+    return f"/etc/postgresql/*/{ctx.pg_cluster}/postgresql.conf"
+
+
+def certbot_renewal_conf(ctx: HostContext) -> str:
+    """certbot's renewal settings of the app's certificate (it stores the deploy hook there)."""
+    return f"/etc/letsencrypt/renewal/{ctx.app_name}.conf"
+
+
+def certbot_hook_sed(ctx: HostContext) -> str:
+    """A sed script deleting the app's deploy hook (``renew_hook = <hook>``) from the renewal settings."""
+    return "\\#^renew_hook = " + ctx.certbot_hook + "$#d"

@@ -23,7 +23,7 @@ class DatabaseSettings(SettingsModel):
     user: Annotated[str, Field(max_length=100, pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = "app"
     """The app's database role."""
     port: Port = 5432
-    """PostgreSQL port."""
+    """PostgreSQL port; local: the port of the app's own cluster on the host."""
     version: Literal["14", "15", "16", "17"] = "16"
     """PostgreSQL major version."""
     storage_gb: Annotated[int, Field(ge=10, le=16384)] = 20
@@ -62,7 +62,7 @@ class CacheSettings(SettingsModel):
     mode: Literal["none", "local", "external", "managed"] = "managed"
     """none: no Redis; local: Redis on the host; external: the secret redisUrl; managed: the cloud target's Redis."""
     port: Port = 6379
-    """Redis port."""
+    """Redis port; local: the port of the app's own Redis instance on the host."""
     replicas: Annotated[int, Field(ge=0, le=5)] = 0
     """Managed Redis read replicas (AWS; more than 0 enables failover)."""
     memory_gb: Annotated[int, Field(ge=1, le=300)] = 1

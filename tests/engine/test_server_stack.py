@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from djangostack.contract.outputs import SECRET_OUTPUTS, contract_names
 from tests.engine.conftest import Cli, copy_project, output_of
@@ -152,7 +153,12 @@ def deployment(engine_host: TestHost, tmp_path_factory: pytest.TempPathFactory) 
     cli.init_stack(STACK, stack_config(engine_host, "r1"), secret_values)
     deployment = Deployment(cli, project, workdir, engine_host, secret_values)
     yield deployment
-    # Leave the host as we found it even when a test failed half-way.
+    # Leave the host as we found it even when a test failed half-way, the data too: the upgrade
+    # test deploys this app name on the same port with the old layout, whose database in main
+    # would meet this stack's kept cluster (the bootstrap refuses to choose between the two).
+    app = yaml.safe_load(cli.stack_file(STACK).read_text())["config"]["djangostack:app"]
+    cli.set_config(STACK, "djangostack:app", {**app, "removeDataOnDestroy": True})
+    cli("up", "--yes", "--non-interactive", "--skip-preview", check=False)
     cli("destroy", "--yes", "--non-interactive", check=False)
 
 
@@ -345,9 +351,20 @@ def test_destroy_removes_the_app_from_the_host(deployment: Deployment) -> None:
         # This stack's own marker: other engine modules' stacks share the host (the policy pack's
         # dev stack keeps its data by design).
         "stack marker": f"sudo -n test ! -e /var/lib/djangostack/stacks/djangostack-{STACK}",
-        "postgresql settings": f"sudo -n sh -c '! ls /etc/postgresql/*/main/conf.d/50-{APP}.conf 2>/dev/null'",
-        "redis settings": (
-            f"sudo -n sh -c '! grep -q {APP} /etc/redis/redis.conf && ! ls /etc/redis/redis-{APP}.conf 2>/dev/null'"
+        # The app's own PostgreSQL cluster and Redis instance, with their data (removeDataOnDestroy).
+        "postgresql cluster": (
+            f"sudo -n sh -c '! ls -d /etc/postgresql/*/{APP} /var/lib/postgresql/*/{APP} 2>/dev/null"
+            f" && ! ls /etc/postgresql/*/main/conf.d/50-{APP}.conf 2>/dev/null'"
+        ),
+        "redis instance": (
+            f"sudo -n sh -c '! grep -q {APP} /etc/redis/redis.conf && ! ls /etc/redis/redis-{APP}.conf 2>/dev/null"
+            f" && test ! -e /var/lib/redis/{APP}' && ! systemctl is-active --quiet redis-server@{APP}.service"
+        ),
+        # Nothing of this stack listens any more. Other modules' stacks share the engine host on
+        # other ports; before each app had its own cluster and Redis, the database and Redis ports
+        # stayed open here, served by the host's shared PostgreSQL and Redis for another app.
+        "ports": (
+            f"! sudo -n ss -ltnH | awk '{{print $4}}' | grep -Eq ':({HTTP_PORT}|{HTTPS_PORT}|{DB_PORT}|{REDIS_PORT})$'"
         ),
     }
     left = {what: deployment.ssh(cmd) for what, cmd in checks.items()}
@@ -364,6 +381,12 @@ def test_the_host_is_reusable_after_destroy(deployment: Deployment) -> None:
     health = deployment.readyz()
     assert health["release"] == "r4"
     assert health["checks"] == {"database": "ok", "cache": "ok"}
+    marker = f"row kept by a destroy {secrets.token_hex(4)}"
+    inserted = deployment.ssh(
+        f"sudo -n runuser -u postgres -- psql -p {DB_PORT} -d app -c "
+        f"\"insert into notes_note (text, created_at) values ('{marker}', now())\""
+    )
+    assert inserted.returncode == 0, inserted
     deployment.cli("destroy", "--yes", "--non-interactive")
     # Default (app.removeDataOnDestroy false): the code goes, the data stays.
     # As root: the deploy user may not traverse the app's directories (a plain `test ! -e` would pass).
@@ -374,4 +397,17 @@ def test_the_host_is_reusable_after_destroy(deployment: Deployment) -> None:
     assert (
         deployment.ssh(f"sudo -n test -d /srv/{APP}/shared/media && sudo -n test -d /etc/{APP}/secrets").returncode == 0
     )
-    assert note_rows(deployment) is not None
+    # The data stays on disk, but nothing of the app runs: its cluster and Redis are stopped.
+    kept = deployment.ssh(f"sudo -n sh -c 'ls -d /var/lib/postgresql/*/{APP}/base && test -d /var/lib/redis/{APP}'")
+    assert kept.returncode == 0, kept
+    cluster = deployment.ssh(f"pg_lsclusters --no-header | awk '$2 == \"{APP}\" {{print $4}}'")
+    assert cluster.stdout.strip() == "down", cluster
+    assert deployment.ssh(f"systemctl is-enabled redis-server@{APP}.service").stdout.strip() != "enabled"
+    ports = deployment.ssh(
+        f"! sudo -n ss -ltnH | awk '{{print $4}}' | grep -E ':({HTTP_PORT}|{HTTPS_PORT}|{DB_PORT}|{REDIS_PORT})$'"
+    )
+    assert ports.returncode == 0, f"ports still open after destroy: {ports.stdout}"
+    # A later deploy of the same app starts them again, with the rows.
+    up(deployment)
+    assert deployment.readyz()["checks"] == {"database": "ok", "cache": "ok"}
+    assert marker in note_rows(deployment)

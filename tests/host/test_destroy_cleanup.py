@@ -20,11 +20,20 @@ import pytest
 
 from djangostack.host import render
 from djangostack.host.context import HostContext
-from djangostack.host.django_host import postgres_conf_glob, sshd_hardening_path, uninstall_script
+from djangostack.host.django_host import certbot_renewal_conf, sshd_hardening_path, uninstall_script
 from tests.host.conftest import dev_context
 
 STACK_KEY = "djangostack-dev"
-REDIS_CONF = "/etc/redis/redis.conf"
+PG_VERSION = "15"
+
+
+def pg_etc(ctx: HostContext) -> str:
+    """The app's own cluster's configuration (pg_createcluster, in the bootstrap)."""
+    return f"/etc/postgresql/{PG_VERSION}/{ctx.pg_cluster}"
+
+
+def pg_data(ctx: HostContext) -> str:
+    return f"/var/lib/postgresql/{PG_VERSION}/{ctx.pg_cluster}"
 
 
 @pytest.fixture
@@ -55,9 +64,17 @@ def bootstrap_writes(ctx: HostContext) -> dict[str, str]:
         f"{ctx.secrets_dir}/SECRET_KEY": "file",
         f"{ctx.secrets_dir}/DB_PASSWORD": "file",
         f"{ctx.secrets_dir}/REDIS_PASSWORD": "file",
-        postgres_conf_glob(ctx).replace("*", "15"): "file",
-        f"/etc/redis/redis-{ctx.app_name}.conf": "file",
-        REDIS_CONF: "line",
+        # The app's own PostgreSQL cluster (pg_createcluster) with its settings and start.conf.
+        f"{pg_etc(ctx)}/postgresql.conf": "file",
+        f"{pg_etc(ctx)}/start.conf": "file",
+        f"{pg_etc(ctx)}/conf.d/{ctx.pg_conf_name}": "file",
+        pg_data(ctx): "dir",
+        # The app's own Redis instance: its configuration, data directory and log.
+        ctx.redis_conf_file: "file",
+        ctx.redis_data_dir: "dir",
+        ctx.redis_log_file: "file",
+        # Let's Encrypt's renewal settings of the certificate (certbot writes them, with the hook).
+        certbot_renewal_conf(ctx): "file",
         sshd_hardening_path(ctx): "file",
         f"/var/lib/djangostack/stacks/{STACK_KEY}": "file",
         # The release script's own: the live link, the releases' history, the lock, the inbox.
@@ -83,7 +100,13 @@ def kept_data(ctx: HostContext) -> set[str]:
         f"{ctx.secrets_dir}/SECRET_KEY",
         f"{ctx.secrets_dir}/DB_PASSWORD",
         f"{ctx.secrets_dir}/REDIS_PASSWORD",
-        postgres_conf_glob(ctx).replace("*", "15"),
+        f"{pg_etc(ctx)}/postgresql.conf",
+        f"{pg_etc(ctx)}/start.conf",
+        f"{pg_etc(ctx)}/conf.d/{ctx.pg_conf_name}",
+        pg_data(ctx),
+        ctx.redis_data_dir,
+        ctx.redis_log_file,
+        certbot_renewal_conf(ctx),
         f"/var/lib/djangostack/stacks/{STACK_KEY}",
     }
 
@@ -97,6 +120,8 @@ _WRITE_TARGETS = [
     re.compile(r"^\s*ensure_dir (\S+)", re.M),
     re.compile(r"^\s*install -o \S+ -g \S+ -m \S+ \S+ (\S+)$", re.M),
     re.compile(r"^\s*install -d -m \S+ (.+)$", re.M),
+    re.compile(r"^\s*install -d -o \S+ -g \S+ -m \S+ (\S+)$", re.M),
+    re.compile(r"\b(pg_createcluster|pg_renamecluster)\b"),
     re.compile(r"\bln -sfn \S+ (\S+)"),
     re.compile(r"\bmv -f (?!\S*\.tmp\b)\S+ (\S+)"),
     re.compile(r"(?<![0-9&])>>? ?(\"?[/$][^\s;)]+)"),
@@ -112,8 +137,19 @@ def test_every_write_of_the_bootstrap_is_known(ctx: HostContext) -> None:
     # The bootstrap's variables and function arguments, by what they stand for.
     aliases = {
         '"$dest"': "installed staged files (render_all)",
-        '"$pg_conf"': postgres_conf_glob(ctx),
-        '"$redis_conf"': f"/etc/redis/redis-{ctx.app_name}.conf",
+        '"$pg_etc/conf.d"': f"{pg_etc(ctx)}/conf.d",
+        f'"$pg_etc/conf.d/{ctx.pg_conf_name}"': f"{pg_etc(ctx)}/conf.d/{ctx.pg_conf_name}",
+        '"$pg_etc/start.conf"': f"{pg_etc(ctx)}/start.conf",
+        "pg_createcluster": f"the app's cluster {pg_etc(ctx)} and {pg_data(ctx)}",
+        "pg_renamecluster": "a renamed app's cluster becomes this app's",
+        '"$pg_move_dump"': f"a dump in {ctx.backups_dir} (moving an old-layout database)",
+        '"$pg_legacy"': "the old layout's drop-in in main, put back after a failed move",
+        '"$pg_legacy.moving"': "the old layout's drop-in in main, set aside while moving",
+        '"${old_conf%/*}/50-$APP.conf"': "a renamed old-layout app's drop-in in main, moved below",
+        '"$redis_conf"': ctx.redis_conf_file,
+        # The host's main cluster, kept from starting on the app's port: the host's, deliberately left.
+        '"/etc/postgresql/$version/main/start.conf"': "main's start.conf (manual: the app's port)",
+        '"/etc/postgresql/$pg_legacy_version/main/start.conf"': "main's start.conf (the moved app's port)",
         '"$stack_marker"': f"/var/lib/djangostack/stacks/{STACK_KEY}",
         '"$file.tmp"': "a secret",
         '"$file"': "a secret",
@@ -145,10 +181,12 @@ def test_every_write_of_the_bootstrap_is_known(ctx: HostContext) -> None:
                     unknown.append(f"{target}  (in: {match.group(0).strip()})")
     assert not unknown, "the bootstrap writes something the destroy test does not know:\n" + "\n".join(unknown)
     assert sshd_hardening_path(ctx).replace(ctx.app_name, "$APP") in rendered
-    assert postgres_conf_glob(ctx).replace("*", "$pg_version").replace(ctx.app_name, "$APP") in rendered
+    assert f"PG_CLUSTER={ctx.pg_cluster}\n" in rendered
+    assert 'pg_etc="/etc/postgresql/$pg_version/$PG_CLUSTER"' in rendered
 
 
 STUBS = ("systemctl", "nginx", "sshd", "ufw", "runuser", "userdel", "groupdel", "id", "getent", "certbot")
+RENEWAL = "[renewalparams]\nauthenticator = webroot\nrenew_hook = {hook}\nserver = https://acme-v02.api.letsencrypt.org/directory\n"
 
 
 def run_uninstall(ctx: HostContext, tmp_path: Path, *, remove_data: bool) -> tuple[Path, str]:
@@ -163,10 +201,9 @@ def run_uninstall(ctx: HostContext, tmp_path: Path, *, remove_data: bool) -> tup
             if kind == "file":
                 target.write_text("written by bootstrap\n")
     (root / "var/www/certbot").mkdir(parents=True, exist_ok=True)
-    conf = f"/etc/redis/redis-{ctx.app_name}.conf"
-    (root / REDIS_CONF.lstrip("/")).write_text(
-        f"bind 127.0.0.1\n# {ctx.app_name} (added by its bootstrap; later directives win)\ninclude {root}{conf}\n"
-    )
+    # The hook's path as the sandboxed script names it (its absolute paths point into the root).
+    (root / certbot_renewal_conf(ctx).lstrip("/")).write_text(RENEWAL.format(hook=f"{root}{ctx.certbot_hook}"))
+    (root / f"{pg_etc(ctx)}/start.conf".lstrip("/")).write_text("auto\n")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "calls.log"
@@ -174,6 +211,18 @@ def run_uninstall(ctx: HostContext, tmp_path: Path, *, remove_data: bool) -> tup
         stub = bin_dir / name
         stub.write_text(f'#!/bin/sh\necho "{name} $*" >> {log}\nexit 0\n')
         stub.chmod(0o755)
+    # pg_dropcluster [--stop] <version> <cluster>: removes the cluster's configuration and data.
+    (bin_dir / "pg_dropcluster").write_text(
+        f'#!/bin/bash\necho "pg_dropcluster $*" >> {log}\n'
+        f'rm -rf "{root}/etc/postgresql/${{@: -2:1}}/${{@: -1}}" "{root}/var/lib/postgresql/${{@: -2:1}}/${{@: -1}}"\n'
+    )
+    (bin_dir / "pg_dropcluster").chmod(0o755)
+    # certbot delete --cert-name <name>: removes the lineage and its renewal settings.
+    (bin_dir / "certbot").write_text(
+        f'#!/bin/bash\necho "certbot $*" >> {log}\n'
+        f'[[ $1 != delete ]] || rm -f "{root}/etc/letsencrypt/renewal/${{@: -1}}.conf"\n'
+    )
+    (bin_dir / "certbot").chmod(0o755)
     script = uninstall_script(ctx, remove_data=remove_data)
     # Every absolute path of the host (after a space, a quote or a sed address) into the sandbox.
     sandboxed = re.sub(r"(?<=[\s'\"#=])/(?=(etc|srv|usr|var|run)/)", f"{root}/", script)
@@ -196,19 +245,16 @@ def left_behind(ctx: HostContext, root: Path) -> list[str]:
 def test_destroy_with_remove_data_leaves_nothing_the_bootstrap_added(ctx: HostContext, tmp_path: Path) -> None:
     root, calls = run_uninstall(ctx, tmp_path, remove_data=True)
     assert left_behind(ctx, root) == []
-    redis = (root / REDIS_CONF.lstrip("/")).read_text()
-    assert ctx.app_name not in redis and redis == "bind 127.0.0.1\n", redis
     assert not (root / "var/www/certbot").exists(), "the ACME webroot is left although no app uses it"
     for call in (
         f"ufw delete allow {ctx.http_port}/tcp",
         f"ufw delete allow {ctx.https_port}/tcp",
-        "systemctl try-restart redis-server",
+        f"systemctl disable --now {ctx.redis_unit}",
         "systemctl try-reload-or-restart fail2ban",
-        "systemctl try-restart postgresql@15-main",
+        f"pg_dropcluster --stop {PG_VERSION} {ctx.pg_cluster}",
         f"certbot delete --non-interactive --cert-name {ctx.app_name}",
         f"userdel {ctx.user}",
         f"groupdel {ctx.group}",
-        "DROP DATABASE IF EXISTS",
     ):
         assert call in calls, f"{call!r} not run:\n{calls}"
     assert f"ufw delete allow {ctx.ssh_port}/tcp" not in calls, "the SSH port must stay open"
@@ -220,6 +266,15 @@ def test_destroy_with_remove_data_leaves_nothing_the_bootstrap_added(ctx: HostCo
 def test_destroy_keeps_exactly_the_data(ctx: HostContext, tmp_path: Path) -> None:
     root, calls = run_uninstall(ctx, tmp_path, remove_data=False)
     assert set(left_behind(ctx, root)) == kept_data(ctx)
-    assert ctx.app_name not in (root / REDIS_CONF.lstrip("/")).read_text()
-    assert "userdel" not in calls and "DROP DATABASE" not in calls and "certbot delete" not in calls
+    assert "userdel" not in calls and "pg_dropcluster" not in calls and "certbot delete" not in calls
+    # Nothing of the app keeps running: the cluster stops and stays stopped at boot (its port is
+    # free), the Redis instance is disabled; a later deploy starts both again.
+    assert (root / f"{pg_etc(ctx)}/start.conf".lstrip("/")).read_text() == "manual\n"
+    assert f"systemctl stop postgresql@{PG_VERSION}-{ctx.pg_cluster}.service" in calls, calls
+    assert f"systemctl disable --now {ctx.redis_unit}" in calls, calls
+    # The kept certificate renews without the removed deploy hook; its other settings stay.
+    kept = uninstall_script(ctx)
+    assert f"the PostgreSQL cluster {ctx.pg_cluster}" in kept and f"the Redis data in {ctx.redis_data_dir}" in kept
+    renewal = (root / certbot_renewal_conf(ctx).lstrip("/")).read_text()
+    assert "renew_hook" not in renewal and renewal == RENEWAL.replace("renew_hook = {hook}\n", ""), renewal
     assert f"ufw delete allow {ctx.http_port}/tcp" in calls

@@ -282,7 +282,11 @@ def test_celery_worker_consumes_every_queue_and_stops_gracefully(alb: HostContex
 
 def test_celery_units_wait_for_local_services(dev: HostContext) -> None:
     unit = render.render_celery_worker_service(dev)
-    assert "After=postgresql.service" in unit and "After=redis-server.service" in unit
+    assert "After=postgresql.service" in unit and "After=redis-server@notes.service" in unit
+    for rendered in (unit, render.render_gunicorn_service(dev), render.render_celery_beat_service(dev)):
+        # The app's own Redis instance, never the host's default redis-server (which stays as it is).
+        assert "Wants=redis-server@notes.service" in rendered
+        assert "redis-server.service" not in rendered
 
 
 def test_celery_beat_keeps_its_schedule_in_a_writable_state_directory(dev: HostContext) -> None:

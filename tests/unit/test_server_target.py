@@ -158,7 +158,9 @@ def test_destroy_removes_the_app_but_keeps_system_packages() -> None:
     for path in ("/srv/notes", "/etc/notes", "/usr/local/lib/notes", "/etc/nginx/sites-enabled/notes.conf"):
         assert path in script
     assert "apt-get" not in script
-    assert "DROP DATABASE IF EXISTS app" in script
+    # The database goes with the app's own cluster (never a cluster other apps may use).
+    assert 'pg_dropcluster --stop "$version" notes' in script
+    assert "rm -rf /var/lib/redis/notes" in script
 
 
 def test_destroy_keeps_the_data_unless_the_setting_says_remove_it() -> None:
@@ -167,7 +169,8 @@ def test_destroy_keeps_the_data_unless_the_setting_says_remove_it() -> None:
     assert settings.app.remove_data_on_destroy is False
     ctx = host_context(settings)
     script = uninstall_script(ctx)
-    assert "DROP DATABASE" not in script and "DROP ROLE" not in script and "userdel" not in script
+    assert "pg_dropcluster" not in script and "/var/lib/redis/notes" not in script.split("echo", 1)[0]
+    assert "userdel" not in script
     removed = script.split("rm -rf ", 1)[1].split(";", 1)[0].split()
     for kept in ("/srv/notes", "/srv/notes/shared", ctx.media_dir, ctx.backups_dir, "/etc/notes", ctx.secrets_dir):
         assert kept not in removed, kept

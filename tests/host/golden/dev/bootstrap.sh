@@ -154,16 +154,16 @@ install_file() { # staged-relative dest owner group mode sha256 tag
 }
 install_file /etc/nginx/sites-available/notes.conf root root 0644 6759bc36cd3e0b38f85dd58158103f4467a04e8760a345166bf6f5494deb82cc nginx
 install_file /etc/systemd/system/gunicorn-notes.socket root root 0644 ee97e7e133f07847fea8d89c36cb474ee80e0692eac98ad19397c796001f99d8 socket
-install_file /etc/systemd/system/gunicorn-notes.service root root 0644 f9aeebcaa91e09f84d9afee1869a066db6dbbf6973e8ba58e42233da4aa94484 gunicorn-unit
+install_file /etc/systemd/system/gunicorn-notes.service root root 0644 28e4e40e43b6bdc70b17a1a2e8d5e385721b9aefc986fa8820d36e6159d3f9b3 gunicorn-unit
 install_file /etc/notes/gunicorn.conf.py root notes 0640 9f1c3200eabe6789c88dd029f216c9f4dfe9b4aa0fb2284d2abcb29d6a1c575e gunicorn
 install_file /etc/notes/app.env.base root root 0600 e03599214fa8b3078d3d0289348a57f3d693d662715e8a7e5bb71dc120a25b2b other
 install_file /etc/logrotate.d/notes root root 0644 691a658d5e0308d6a23826c630c3ba32b90d64f5af94321ac953ebcde4abe694 other
 install_file /etc/apt/apt.conf.d/21notes-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
 install_file /usr/local/lib/notes/release root root 0755 b1070a185c9a33ccdf3d13359af87ed51f730e3233a80fb7db01c9103e5e416b other
-install_file /etc/systemd/system/celery-notes.service root root 0644 5539f424d2454d622ad4ebea57632bad0710bd9cb680e2c1c85db530ee73e77f units
-install_file /etc/systemd/system/celerybeat-notes.service root root 0644 31580ee8617a8145537411ea41dd0a61a12226105949a06a5ef06e6042e61b43 units
-install_file /etc/notes/postgresql.conf root root 0644 1bb3535a1e1e01a3b837392f01be5b2ab2d28ab9a884eaf1dbddd02b7b9542ed other
-install_file /etc/notes/redis.conf root root 0644 f4f02881599ed43eb49c590967c15d1157de259dc223205481fd87bc77de4597 other
+install_file /etc/systemd/system/celery-notes.service root root 0644 3863018b23d954f40ad4c59c2b92455a79081a0bcf093f7dc5fc914387eea342 units
+install_file /etc/systemd/system/celerybeat-notes.service root root 0644 5163dd105e9645f4058d3886dc810955be87c84a5ca005cfb6f23964634ad830 units
+install_file /etc/notes/postgresql.conf root root 0644 f66d106ee8740a25ef36ca4cc81d928ac2e9c066c540fec9a5cb3657114ba437 other
+install_file /etc/notes/redis.conf root root 0644 b593ccf78f3a35708d987231b40f179bfda798dc08f199865529116c5a0cfa8d other
 was_changed() { [[ "$changed" == *" $1 "* ]]; }
 
 # ---- secrets --------------------------------------------------------------------------------------
@@ -200,25 +200,49 @@ url_safe REDIS_PASSWORD "$redis_password"
 redis_url="redis://:${redis_password}@127.0.0.1:6380/0"
 
 # ---- local PostgreSQL -----------------------------------------------------------------------------
-pg_version="$(find /etc/postgresql -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort -V | tail -n 1)"
-[[ -n "$pg_version" ]] || die "no PostgreSQL cluster found under /etc/postgresql"
-pg_conf="/etc/postgresql/$pg_version/main/conf.d/50-$APP.conf"
-mkdir -p "$(dirname "$pg_conf")"
-if [[ ! -f "$pg_conf" ]] || ! cmp -s /etc/notes/postgresql.conf "$pg_conf"; then
-    install -o postgres -g postgres -m 0644 /etc/notes/postgresql.conf "$pg_conf"
-    systemctl enable --quiet postgresql
-    systemctl restart "postgresql@$pg_version-main"
-    log "PostgreSQL $pg_version configured on port 5433"
-fi
-systemctl enable --quiet postgresql
-systemctl start "postgresql@$pg_version-main"
-for _ in $(seq 1 30); do
-    pg_isready -q -h 127.0.0.1 -p 5433 && break
-    sleep 1
+# The app has a cluster of its own, notes (unit postgresql@<version>-notes), on port
+# 5433: no other app's settings can move its port. The host's other clusters (main among them)
+# are left as they are. The newest installed PostgreSQL creates it; an existing one keeps its version.
+PG_CLUSTER=notes
+pg_version=""
+for pg_conf_file in /etc/postgresql/*/"$PG_CLUSTER"/postgresql.conf; do
+    [[ -f "$pg_conf_file" ]] || continue
+    pg_conf_file="${pg_conf_file#/etc/postgresql/}"
+    pg_version="${pg_conf_file%%/*}"
 done
-pg_isready -q -h 127.0.0.1 -p 5433 || die "PostgreSQL does not answer on port 5433"
-# The password travels on stdin, never on a command line.
-runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p 5433 -d postgres <<SQL
+if [[ -z "$pg_version" ]]; then
+    pg_version="$(find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/initdb' -printf '%P\n' 2>/dev/null \
+        | cut -d/ -f1 | sort -V | tail -n 1)"
+    [[ -n "$pg_version" ]] || die "no PostgreSQL server is installed (no initdb under /usr/lib/postgresql)"
+fi
+pg_unit="postgresql@$pg_version-$PG_CLUSTER.service"
+pg_etc="/etc/postgresql/$pg_version/$PG_CLUSTER"
+pg_app() { runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p 5433 "$@"; }
+pg_ready() { # port: wait up to 30 s for the server on 127.0.0.1:<port>
+    for _ in $(seq 1 30); do
+        pg_isready -q -h 127.0.0.1 -p "$1" && return 0
+        sleep 1
+    done
+    pg_isready -q -h 127.0.0.1 -p "$1"
+}
+# pg_table_counts <psql command...>: "<schema>.<table> <rows>" for every table of app, sorted.
+pg_table_counts() {
+    "$@" -X -At -v ON_ERROR_STOP=1 -d app <<'SQL'
+SELECT format('SELECT %L || '' '' || count(*) FROM %I.%I', n.nspname || '.' || c.relname, n.nspname, c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+    AND n.nspname NOT LIKE 'pg\_toast%'
+ORDER BY 1 \gexec
+SQL
+}
+pg_create_cluster() { # lc_collate lc_ctype: a new cluster on the app's port (not started)
+    pg_createcluster --port 5433 --encoding UTF8 --lc-collate "$1" --lc-ctype "$2" --start-conf auto \
+        "$pg_version" "$PG_CLUSTER" -- --auth-host=scram-sha-256 --auth-local=peer >/dev/null || return 1
+    log "created the PostgreSQL cluster $pg_version/$PG_CLUSTER on port 5433 (collation $1)"
+}
+# The app's role and database (the password travels on stdin, never on a command line).
+pg_role_and_database() {
+    pg_app -d postgres <<SQL || return 1
 DO \$\$
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'app') THEN
@@ -231,20 +255,193 @@ ALTER ROLE app SET client_encoding TO 'utf8';
 ALTER ROLE app SET default_transaction_isolation TO 'read committed';
 ALTER ROLE app SET timezone TO 'UTC';
 SQL
-if [[ "$(runuser -u postgres -- psql -X -tA -p 5433 -d postgres \
-        -c "SELECT 1 FROM pg_database WHERE datname = 'app'")" != 1 ]]; then
-    runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p 5433 -d postgres \
-        -c "CREATE DATABASE app OWNER app ENCODING 'UTF8' TEMPLATE template0"
-    log "created database app"
-fi
-runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p 5433 -d postgres <<'SQL'
+    if [[ "$(runuser -u postgres -- psql -X -tA -p 5433 -d postgres \
+            -c "SELECT 1 FROM pg_database WHERE datname = 'app'")" != 1 ]]; then
+        pg_app -d postgres -c "CREATE DATABASE app OWNER app ENCODING 'UTF8' TEMPLATE template0" \
+            || return 1
+        log "created database app"
+    fi
+    pg_app -d postgres <<'SQL' || return 1
 ALTER DATABASE app OWNER TO app;
 REVOKE CONNECT ON DATABASE app FROM PUBLIC;
 GRANT CONNECT ON DATABASE app TO app;
 SQL
+}
+pg_settings() { # install the app's settings into its cluster; prints "changed" when they changed
+    if [[ ! -f "$pg_etc/conf.d/50-djangostack.conf" ]] || ! cmp -s /etc/notes/postgresql.conf "$pg_etc/conf.d/50-djangostack.conf"; then
+        install -d -o postgres -g postgres -m 0755 "$pg_etc/conf.d"
+        install -o postgres -g postgres -m 0644 /etc/notes/postgresql.conf "$pg_etc/conf.d/50-djangostack.conf"
+        echo changed
+    fi
+}
+
+# The app's port must not be another cluster's. A cluster that starts by itself (start.conf auto)
+# on it: the distribution's default main cluster without databases of its own (created by the
+# package on 5432, the default database.port) is stopped and set to start.conf manual, its files
+# unchanged; any other is an error, before anything is created.
+pg_port_is_free() { # [a cluster not to look at]
+    local version cluster port data
+    while read -r version cluster port _ _ data _; do
+        [[ "$port" == 5433 && "$cluster" != "$PG_CLUSTER" && "$cluster" != "${1:-}" ]] || continue
+        [[ "$(cat "/etc/postgresql/$version/$cluster/start.conf" 2>/dev/null || true)" == auto ]] || continue
+        if [[ "$cluster" == main && "$(find "$data/base" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)" -le 3 ]]; then
+            systemctl stop "postgresql@$version-main" || true
+            printf 'manual\n' > "/etc/postgresql/$version/main/start.conf"
+            log "the host's PostgreSQL cluster $version/main (no databases of its own) was set to port 5433, this app's: stopped, start.conf manual, its files unchanged"
+        else
+            die "database.port 5433 is the port of the host's PostgreSQL cluster $version/$cluster, which holds databases: choose another database.port (nothing was changed)"
+        fi
+    done < <(pg_lsclusters --no-header 2>/dev/null || true)
+}
+
+# The old layout kept the app's database in the host's main cluster, with a drop-in there that set
+# the port (the last app's drop-in won the port for every app): move the database into the app's
+# own cluster. The app's services stop, the database is dumped (root-only, into the app's backups),
+# the drop-in goes and main restarts on its own port, which frees the app's port; then the app's
+# cluster is created on it, the dump restored and every table's row count compared with main's.
+# The copy in main is never changed. A failure puts the old layout back (the app serves from main
+# again); a move cut short is started again by the next run (the drop-in waits as *.moving).
+pg_legacy_version=""
+for pg_conf_file in /etc/postgresql/*/main/conf.d/50-"$APP".conf /etc/postgresql/*/main/conf.d/50-"$APP".conf.moving; do
+    [[ -f "$pg_conf_file" ]] || continue
+    pg_conf_file="${pg_conf_file#/etc/postgresql/}"
+    pg_legacy_version="${pg_conf_file%%/*}"
+done
+if [[ -n "$pg_legacy_version" ]]; then
+    pg_legacy="/etc/postgresql/$pg_legacy_version/main/conf.d/50-$APP.conf"
+    pg_main=(runuser -u postgres -- psql --cluster "$pg_legacy_version/main")
+    pg_move_created=""
+    pg_move_parked=""
+    pg_move_dump=""
+    pg_move_stopped=()
+    pg_move_failed() { # message: the old layout back, the app's services running again, exit 1
+        log "moving the database failed: $1; putting the old layout back (the database stays in $pg_legacy_version/main)"
+        if [[ -n "$pg_move_created" ]]; then
+            pg_dropcluster --stop "$pg_version" "$PG_CLUSTER" || log "WARNING: could not drop the half-made cluster $pg_version/$PG_CLUSTER"
+        fi
+        [[ ! -f "$pg_legacy.moving" ]] || mv -f "$pg_legacy.moving" "$pg_legacy"
+        if [[ -n "$pg_move_parked" ]]; then
+            printf 'auto\n' > "/etc/postgresql/$pg_legacy_version/main/start.conf"
+        fi
+        systemctl restart "postgresql@$pg_legacy_version-main" || true
+        if [[ -n "${pg_move_stopped[*]:-}" ]]; then
+            systemctl start "${pg_move_stopped[@]}" || true
+        fi
+        die "$1${pg_move_dump:+ (the dump: $pg_move_dump)}"
+    }
+    if [[ -f "$pg_legacy.moving" ]]; then
+        # A run that stopped half-way: its cluster may be incomplete; main still holds the original.
+        log "a move of the database into its own cluster was cut short: starting it again from $pg_legacy_version/main"
+        if [[ -f "$pg_etc/postgresql.conf" ]]; then
+            pg_dropcluster --stop "$pg_version" "$PG_CLUSTER" || die "could not drop the incomplete cluster $pg_version/$PG_CLUSTER"
+        fi
+        mv -f "$pg_legacy.moving" "$pg_legacy"
+        systemctl restart "postgresql@$pg_legacy_version-main" || true
+    elif [[ -f "$pg_etc/postgresql.conf" ]]; then
+        die "the database of $APP is in PostgreSQL $pg_legacy_version/main ($pg_legacy) while its own cluster $pg_version/$PG_CLUSTER exists too; move one of them aside (nothing was changed)"
+    fi
+    pg_port_is_free main # main is the one the move frees the port of
+    log "moving the database app from PostgreSQL $pg_legacy_version/main into its own cluster $pg_version/$PG_CLUSTER"
+    for unit in gunicorn-notes.socket gunicorn-notes.service celery-notes.service celerybeat-notes.service; do
+        if systemctl is-active --quiet "$unit"; then
+            pg_move_stopped+=("$unit")
+        fi
+    done
+    if [[ -n "${pg_move_stopped[*]:-}" ]]; then
+        systemctl stop "${pg_move_stopped[@]}"
+    fi
+    systemctl start "postgresql@$pg_legacy_version-main" || pg_move_failed "PostgreSQL $pg_legacy_version/main does not start"
+    for _ in $(seq 1 30); do
+        "${pg_main[@]}" -X -Atc 'SELECT 1' -d postgres >/dev/null 2>&1 && break
+        sleep 1
+    done
+    # The database keeps its collation (the order of its text indexes).
+    pg_locale="$("${pg_main[@]}" -X -At -F ' ' -d postgres \
+        -c "SELECT datcollate, datctype FROM pg_database WHERE datname = 'app'")" \
+        || pg_move_failed "PostgreSQL $pg_legacy_version/main does not answer"
+    if [[ -n "$pg_locale" ]]; then
+        pg_move_dump="/srv/notes/shared/backups/move-from-main-$(date -u +%Y%m%dT%H%M%SZ).dump"
+        (umask 077 && runuser -u postgres -- pg_dump --cluster "$pg_legacy_version/main" -Fc -d app > "$pg_move_dump") \
+            || pg_move_failed "pg_dump of app in $pg_legacy_version/main failed"
+        pg_counts_main="$(pg_table_counts "${pg_main[@]}")" || pg_move_failed "could not count the rows in $pg_legacy_version/main"
+    else
+        pg_locale="C.UTF-8 C.UTF-8"
+        log "no database app in $pg_legacy_version/main: nothing to move"
+    fi
+    mv -f "$pg_legacy" "$pg_legacy.moving"
+    if [[ "$(pg_lsclusters --no-header "$pg_legacy_version" main 2>/dev/null | awk '{print $3}')" == 5433 ]]; then
+        # main's own port is the app's: it cannot keep it. It stays stopped (start.conf manual).
+        systemctl stop "postgresql@$pg_legacy_version-main" || true
+        printf 'manual\n' > "/etc/postgresql/$pg_legacy_version/main/start.conf"
+        pg_move_parked=1
+        log "PostgreSQL $pg_legacy_version/main is set to port 5433 itself: it stays stopped (start.conf manual), its data unchanged; give it another port to start it again"
+    else
+        systemctl restart "postgresql@$pg_legacy_version-main" \
+            || log "WARNING: PostgreSQL $pg_legacy_version/main did not restart on its own port (its data is unchanged)"
+    fi
+    pg_create_cluster "${pg_locale% *}" "${pg_locale#* }" || pg_move_failed "pg_createcluster $pg_version $PG_CLUSTER failed"
+    pg_move_created=1
+    pg_settings >/dev/null
+    systemctl restart "$pg_unit" || pg_move_failed "$pg_unit does not start"
+    pg_ready 5433 || pg_move_failed "the new cluster does not answer on port 5433 (is the port free?)"
+    pg_role_and_database || pg_move_failed "could not create the role and database in $pg_version/$PG_CLUSTER"
+    if [[ -n "$pg_move_dump" ]]; then
+        runuser -u postgres -- pg_restore --cluster "$pg_version/$PG_CLUSTER" --exit-on-error --single-transaction \
+            -d app < "$pg_move_dump" || pg_move_failed "pg_restore into $pg_version/$PG_CLUSTER failed"
+        pg_counts_new="$(pg_table_counts runuser -u postgres -- psql -p 5433)" \
+            || pg_move_failed "could not count the rows in $pg_version/$PG_CLUSTER"
+        [[ "$pg_counts_new" == "$pg_counts_main" ]] \
+            || pg_move_failed "the restored tables or row counts differ from $pg_legacy_version/main"
+    fi
+    rm -f "$pg_legacy.moving"
+    if [[ -n "$pg_move_dump" ]]; then
+        log "moved the database app ($(printf '%s\n' "$pg_counts_new" | grep -c . || true) tables, row counts checked) into its own cluster $pg_version/$PG_CLUSTER on port 5433; the dump is $pg_move_dump"
+        log "the old copy of app in PostgreSQL $pg_legacy_version/main is left untouched: drop it there by hand once the app is checked"
+    fi
+    # The app's services start again below, once its Redis and units are in place.
+fi
+
+pg_port_is_free
+if [[ ! -f "$pg_etc/postgresql.conf" ]]; then
+    pg_create_cluster C.UTF-8 C.UTF-8 || die "pg_createcluster $pg_version $PG_CLUSTER failed"
+fi
+# start.conf auto: started at boot with the others (a destroy that kept the data set it to manual).
+if [[ "$(cat "$pg_etc/start.conf" 2>/dev/null || true)" != auto ]]; then
+    printf 'auto\n' > "$pg_etc/start.conf"
+fi
+systemctl enable --quiet postgresql
+if [[ -n "$(pg_settings)" ]]; then
+    systemctl restart "$pg_unit"
+    log "PostgreSQL $pg_version/$PG_CLUSTER configured on port 5433"
+else
+    systemctl start "$pg_unit"
+fi
+pg_ready 5433 || die "PostgreSQL $pg_version/$PG_CLUSTER does not answer on port 5433 (see journalctl -u $pg_unit)"
+pg_role_and_database || die "could not create the role app and database app"
 
 # ---- local Redis ----------------------------------------------------------------------------------
-redis_conf=/etc/redis/redis-$APP.conf
+# The app's own Redis instance, redis-server@notes.service: its complete configuration is /etc/redis/redis-notes.conf,
+# its data /var/lib/redis/notes. The host's default redis-server is left as it is.
+redis_conf=/etc/redis/redis-notes.conf
+if [[ -f /etc/redis/redis.conf ]] && grep -qxF "include $redis_conf" /etc/redis/redis.conf; then
+    # The old layout: these settings were included into the host's redis-server (the last include
+    # won the port and password for every app). Take them out; that server returns to its own port.
+    sed -i -e "\\#^include $redis_conf\$#d" -e "/^# $APP (added by its bootstrap; later directives win)\$/d" \
+        /etc/redis/redis.conf
+    rm -f "$redis_conf"
+    systemctl try-restart redis-server || log "WARNING: the host's redis-server did not restart"
+    log "Redis of $APP moved from the host's redis-server into redis-server@notes.service (the old server's keys stay in it)"
+fi
+# The host's default redis-server set to this app's port (the package's 6379 is the default
+# cache.port), with no other app's include: it cannot keep the port. Stopped and disabled; its data
+# in /var/lib/redis stays.
+redis_default_port="$(sed -n 's/^port[[:space:]]\{1,\}\([0-9]\{1,\}\).*/\1/p' /etc/redis/redis.conf 2>/dev/null | tail -n 1)"
+if [[ "$redis_default_port" == 6380 ]] && ! grep -q '^include ' /etc/redis/redis.conf \
+    && { systemctl is-enabled --quiet redis-server 2>/dev/null || systemctl is-active --quiet redis-server; }; then
+    systemctl disable --now --quiet redis-server
+    log "the host's redis-server was set to port 6380, this app's: stopped and disabled (its data in /var/lib/redis stays)"
+fi
+install -d -o redis -g redis -m 0750 /var/lib/redis/notes
 redis_new="$(mktemp)"
 { cat /etc/notes/redis.conf; printf 'requirepass %s\n' "$redis_password"; } > "$redis_new"
 if [[ ! -f "$redis_conf" ]] || ! cmp -s "$redis_new" "$redis_conf"; then
@@ -252,17 +449,14 @@ if [[ ! -f "$redis_conf" ]] || ! cmp -s "$redis_new" "$redis_conf"; then
     redis_restart=1
 fi
 rm -f "$redis_new"
-if ! grep -qxF "include $redis_conf" /etc/redis/redis.conf; then
-    printf '\n# %s (added by its bootstrap; later directives win)\ninclude %s\n' "$APP" "$redis_conf" \
-        >> /etc/redis/redis.conf
-    redis_restart=1
-fi
-systemctl enable --quiet redis-server
+systemctl enable --quiet redis-server@notes.service
 if [[ -n "${redis_restart:-}" ]]; then
-    systemctl restart redis-server
-    log "Redis configured on 127.0.0.1:6380"
+    systemctl restart redis-server@notes.service \
+        || die "redis-server@notes.service does not start on port 6380 (is the port taken? see journalctl -u redis-server@notes.service)"
+    log "Redis configured on 127.0.0.1:6380 (redis-server@notes.service)"
 else
-    systemctl start redis-server
+    systemctl start redis-server@notes.service \
+        || die "redis-server@notes.service does not start on port 6380 (is the port taken? see journalctl -u redis-server@notes.service)"
 fi
 
 # ---- the app's environment file -------------------------------------------------------------------

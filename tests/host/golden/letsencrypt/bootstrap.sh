@@ -155,13 +155,13 @@ install_file() { # staged-relative dest owner group mode sha256 tag
 }
 install_file /etc/nginx/sites-available/shop.conf root root 0644 2c438a24d7630a147bf2092dc7ac4a9c1ed097130f3ec9bfa744d90f6740cd3c nginx
 install_file /etc/systemd/system/gunicorn-shop.socket root root 0644 240acd7fb68f405f0dfbc9bdbdc858b1481fc2a8c04a8e4f6dd057c4c03c7922 socket
-install_file /etc/systemd/system/gunicorn-shop.service root root 0644 0dd3db880d30d9041e9704601fdb317418170d1ab41ea09c9936425852c8e31f gunicorn-unit
+install_file /etc/systemd/system/gunicorn-shop.service root root 0644 89035641f3080795ac147c6cf80d63c269acea4c33e5a41a3f5d2c1e7752c605 gunicorn-unit
 install_file /etc/shop/gunicorn.conf.py root shop 0640 59dd8692cf57b9dbb02f9c5c723a3a703746eaaefa2cbead79b3e8de8ba803b9 gunicorn
 install_file /etc/shop/app.env.base root root 0600 feb4b27957400690867fb614fa6253a303346ca30db7cfcb849e70589d8fc8fc other
 install_file /etc/logrotate.d/shop root root 0644 2ef2a694d7114c1c2510b384e10fb102ef22d22374c9f0d939d2106a2022f44f other
 install_file /etc/apt/apt.conf.d/21shop-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
 install_file /usr/local/lib/shop/release root root 0755 a5f147ff36dba0bd03c161e0dce4eacecfa6ca969837f9dc741751fa30347f68 other
-install_file /etc/shop/redis.conf root root 0644 c8b5d2ccc0322bd0df311db810c77b772abf752e83996866896522187b8a1829 other
+install_file /etc/shop/redis.conf root root 0644 7f8da0f5cb40b8701e5a2100ed7f1d09e2053f5ff1d0fac12f7f521946a210b5 other
 install_file /etc/shop/sshd-hardening.conf root root 0644 7caa24b6ffd48dd8ca1051f8d4ec552db78c33a12d0cf4d1923b39daabe813ae other
 install_file /etc/fail2ban/jail.d/shop.local root root 0644 8dd079ed93ba00e6ef5a1b653df79113f83924693e5a796dae5b6635bacb2913 other
 install_file /usr/local/lib/shop/certbot-deploy-hook root root 0755 a544adc54be76bbdc4556d5d1923d4e99d9e4eb3f0b720c2972e75135cf9edda other
@@ -207,7 +207,28 @@ sentry_dsn="$(secret SENTRY_DSN "")" || die "SENTRY_DSN is required (observabili
 log "database: external (URL from the environment)"
 
 # ---- local Redis ----------------------------------------------------------------------------------
-redis_conf=/etc/redis/redis-$APP.conf
+# The app's own Redis instance, redis-server@shop.service: its complete configuration is /etc/redis/redis-shop.conf,
+# its data /var/lib/redis/shop. The host's default redis-server is left as it is.
+redis_conf=/etc/redis/redis-shop.conf
+if [[ -f /etc/redis/redis.conf ]] && grep -qxF "include $redis_conf" /etc/redis/redis.conf; then
+    # The old layout: these settings were included into the host's redis-server (the last include
+    # won the port and password for every app). Take them out; that server returns to its own port.
+    sed -i -e "\\#^include $redis_conf\$#d" -e "/^# $APP (added by its bootstrap; later directives win)\$/d" \
+        /etc/redis/redis.conf
+    rm -f "$redis_conf"
+    systemctl try-restart redis-server || log "WARNING: the host's redis-server did not restart"
+    log "Redis of $APP moved from the host's redis-server into redis-server@shop.service (the old server's keys stay in it)"
+fi
+# The host's default redis-server set to this app's port (the package's 6379 is the default
+# cache.port), with no other app's include: it cannot keep the port. Stopped and disabled; its data
+# in /var/lib/redis stays.
+redis_default_port="$(sed -n 's/^port[[:space:]]\{1,\}\([0-9]\{1,\}\).*/\1/p' /etc/redis/redis.conf 2>/dev/null | tail -n 1)"
+if [[ "$redis_default_port" == 6379 ]] && ! grep -q '^include ' /etc/redis/redis.conf \
+    && { systemctl is-enabled --quiet redis-server 2>/dev/null || systemctl is-active --quiet redis-server; }; then
+    systemctl disable --now --quiet redis-server
+    log "the host's redis-server was set to port 6379, this app's: stopped and disabled (its data in /var/lib/redis stays)"
+fi
+install -d -o redis -g redis -m 0750 /var/lib/redis/shop
 redis_new="$(mktemp)"
 { cat /etc/shop/redis.conf; printf 'requirepass %s\n' "$redis_password"; } > "$redis_new"
 if [[ ! -f "$redis_conf" ]] || ! cmp -s "$redis_new" "$redis_conf"; then
@@ -215,17 +236,14 @@ if [[ ! -f "$redis_conf" ]] || ! cmp -s "$redis_new" "$redis_conf"; then
     redis_restart=1
 fi
 rm -f "$redis_new"
-if ! grep -qxF "include $redis_conf" /etc/redis/redis.conf; then
-    printf '\n# %s (added by its bootstrap; later directives win)\ninclude %s\n' "$APP" "$redis_conf" \
-        >> /etc/redis/redis.conf
-    redis_restart=1
-fi
-systemctl enable --quiet redis-server
+systemctl enable --quiet redis-server@shop.service
 if [[ -n "${redis_restart:-}" ]]; then
-    systemctl restart redis-server
-    log "Redis configured on 127.0.0.1:6379"
+    systemctl restart redis-server@shop.service \
+        || die "redis-server@shop.service does not start on port 6379 (is the port taken? see journalctl -u redis-server@shop.service)"
+    log "Redis configured on 127.0.0.1:6379 (redis-server@shop.service)"
 else
-    systemctl start redis-server
+    systemctl start redis-server@shop.service \
+        || die "redis-server@shop.service does not start on port 6379 (is the port taken? see journalctl -u redis-server@shop.service)"
 fi
 
 # ---- the app's environment file -------------------------------------------------------------------
