@@ -25,6 +25,7 @@ from djangostack.host.context import HostContext
 from djangostack.host.django_host import env_prelude, release_command, uninstall_script, upload_script
 from djangostack.host.render import render_all
 from djangostack.settings.loading import read_stack_file
+from djangostack.targets.hosts import host_context
 from djangostack.validation import validate
 from tests.e2e.web import Browser
 from tests.harness import fixture_stack
@@ -63,7 +64,7 @@ def make_app(name: str, http: int, https: int, db: int, redis: int, celery: bool
         "celery": {"worker": celery, "beat": celery},
     }
     settings = validate(raw, stack_secrets, plaintext, "dev")
-    ctx = dataclasses.replace(HostContext.from_settings(settings), host_os=distro().host_os)
+    ctx = dataclasses.replace(host_context(settings), host_os=distro().host_os)
     return App(ctx, f"{name}-db-{secrets.token_hex(12)}", f"{name}-redis-{secrets.token_hex(12)}")
 
 
