@@ -27,6 +27,7 @@ from .validation import validate
 
 if TYPE_CHECKING:
     from .targets.aws.target import AwsDeployArgs
+    from .targets.gcp.target import GcpDeployArgs
     from .targets.server.target import ServerDeployArgs
 
 TYPE = f"{PROJECT}:index:DjangoStack"
@@ -209,7 +210,7 @@ def build_target(
     """Create the target's resources (with ``parent_opts``) and return its outputs.
 
     Each target module is imported only when used, so a server stack never loads the cloud SDKs.
-    The server and aws-ec2 targets take only what they read (``server_args``, ``aws_args``).
+    Each target takes only what it reads (``server_args``, ``aws_args``, ``gcp_args``).
     """
     kind = settings.target.kind
     if kind == "server":
@@ -224,7 +225,7 @@ def build_target(
         return aws_outputs
     from .targets.gcp.target import deploy as deploy_gcp
 
-    gcp_outputs: StackOutputs = deploy_gcp(settings, secrets, parent_opts)
+    gcp_outputs: StackOutputs = deploy_gcp(gcp_args(settings), secrets, parent_opts)
     return gcp_outputs
 
 
@@ -277,6 +278,29 @@ def aws_args(settings: StackSettings) -> "AwsDeployArgs":
         backups=settings.backups,
         sentry=settings.observability.sentry,
         describe_host=describe_host,
+    )
+
+
+def gcp_args(settings: StackSettings) -> "GcpDeployArgs":
+    """The gcp-cloudrun target's args: the sections of ``settings`` it reads."""
+    from .settings.targets import GcpCloudRunTarget
+    from .targets.gcp.target import GcpDeployArgs
+
+    target = settings.target
+    if not isinstance(target, GcpCloudRunTarget):
+        raise ValueError(f"target kind {target.kind!r} is not gcp-cloudrun")
+    return GcpDeployArgs(
+        environment=settings.environment,
+        target=target,
+        app=settings.app,
+        web=settings.web,
+        network=settings.network,
+        database=settings.database,
+        cache=settings.cache,
+        media=settings.media,
+        domain=settings.domain,
+        celery=settings.celery,
+        observability=settings.observability,
     )
 
 

@@ -17,16 +17,24 @@ stack settings (``target.project`` / ``target.region``), never from ambient gclo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_gcp as gcp
 
 from ...contract.app_env import AppEnvInputs
 from ...contract.outputs import StackOutputs
 from ...paths import project_dir
+from ...settings.app import AppSettings
+from ...settings.celery import CelerySettings
+from ...settings.data import CacheSettings, DatabaseSettings, MediaSettings
 from ...settings.defaults import ENVIRONMENT_DEFAULTS
+from ...settings.domain import DomainSettings
 from ...settings.loading import StackSecrets
-from ...settings.stack import StackSettings
+from ...settings.network import NetworkSettings
+from ...settings.observability import ObservabilitySettings
 from ...settings.targets import GcpCloudRunTarget
+from ...settings.web import WebSettings
 from .cache import MemorystoreRedis, MemorystoreRedisArgs
 from .database import CloudSqlPostgres, CloudSqlPostgresArgs
 from .django_on_cloudrun import CeleryArgs, DjangoOnCloudRun, DjangoOnCloudRunArgs
@@ -49,21 +57,50 @@ GUNICORN_WORKER_CLASSES = {
 }
 
 
+@dataclass(frozen=True)
+class GcpDeployArgs:
+    """What the gcp-cloudrun target is built from: the sections of the settings it reads
+    (``djangostack.stack.gcp_args`` makes it from the validated settings)."""
+
+    environment: str
+    """``dev``, ``staging`` or ``prod``: deletion protection and backup defaults."""
+    target: GcpCloudRunTarget
+    """Project, region, scaling, tiers, ingress and the migration attempt."""
+    app: AppSettings
+    """Name, release id, image or build, health paths, settings module, env names and extra env."""
+    web: WebSettings
+    """Gunicorn's workers, threads and timeouts, upload size, HSTS and frame options."""
+    network: NetworkSettings
+    """The private network's range, or the stack output naming an existing VPC."""
+    database: DatabaseSettings
+    """Cloud SQL's version, storage, backups, protection, window, names and connection age."""
+    cache: CacheSettings
+    """Memorystore (managed) or none, and its size."""
+    media: MediaSettings
+    """The media bucket's name and how long noncurrent versions stay."""
+    domain: DomainSettings
+    """Custom domains mapped to the Service."""
+    celery: CelerySettings
+    """Worker and beat pools, their app, concurrency and queues."""
+    observability: ObservabilitySettings
+    """Log level, Sentry and its traces sample rate."""
+
+
 def deploy(
-    settings: StackSettings, secrets: StackSecrets, parent_opts: pulumi.ResourceOptions | None = None
+    args: GcpDeployArgs, secrets: StackSecrets, parent_opts: pulumi.ResourceOptions | None = None
 ) -> StackOutputs:
     """Create the whole gcp-cloudrun stack and return its outputs (contract in components/contract/outputs.py).
 
     ``parent_opts`` (the root component's: its parent and aliases) applies to every resource
     created here: the provider and each top-level component."""
-    target = settings.target
+    target = args.target
     if not isinstance(target, GcpCloudRunTarget):
         raise TypeError(f"targets.gcp.target deploys gcp-cloudrun stacks, not {target.kind}")
     if target.db_tier is None or target.min_instances is None:
         raise ValueError("target.dbTier / target.minInstances unset: environment defaults were not applied")
-    prefix = resource_prefix(settings.app.name, pulumi.get_stack())
-    protect = ENVIRONMENT_DEFAULTS[settings.environment].deletion_protection
-    bucket_name = settings.media.bucket_name or f"{target.project}-{prefix}-media"
+    prefix = resource_prefix(args.app.name, pulumi.get_stack())
+    protect = ENVIRONMENT_DEFAULTS[args.environment].deletion_protection
+    bucket_name = args.media.bucket_name or f"{target.project}-{prefix}-media"
     # Name limits, range overlap and extraEnv clashes are settings rules (targets.gcp.rules), run
     # once by validation.validate before this runs.
 
@@ -80,23 +117,23 @@ def deploy(
         ),
         opts,
     )
-    image_key, image = _image(settings, target, prefix, apis, opts)
+    image_key, image = _image(args, target, prefix, apis, opts)
     # On Cloud Run the release is the image: unset, the release id is derived from it (a built
     # image's content tag, a given image's digest or tag).
-    release_id = settings.app.release_id or image_release_id(image_key)
+    release_id = args.app.release_id or image_release_id(image_key)
     network = PrivateNetwork(
         f"{prefix}-net",
         PrivateNetworkArgs(
             project=target.project,
             region=target.region,
             egress_subnet_cidr=target.egress_subnet_cidr,
-            services_cidr=settings.network.cidr,
+            services_cidr=args.network.cidr,
             reference=(
                 NetworkReferenceArgs(
-                    stack=settings.network.reference.stack,
-                    network_output=settings.network.reference.vpc_id_output,
+                    stack=args.network.reference.stack,
+                    network_output=args.network.reference.vpc_id_output,
                 )
-                if settings.network.mode == "reference" and settings.network.reference is not None
+                if args.network.mode == "reference" and args.network.reference is not None
                 else None
             ),
             requires=apis.needs("compute", "servicenetworking"),
@@ -105,31 +142,31 @@ def deploy(
     )
     private_services = [network.private_services] if network.private_services is not None else []
 
-    day, hour = maintenance_window(settings.database.maintenance_window)
+    day, hour = maintenance_window(args.database.maintenance_window)
     database = CloudSqlPostgres(
         f"{prefix}-db",
         CloudSqlPostgresArgs(
             project=target.project,
             region=target.region,
             network_id=network.network_id,
-            version=settings.database.version,
+            version=args.database.version,
             tier=target.db_tier,
-            disk_size_gb=settings.database.storage_gb,
-            disk_autoresize_limit_gb=settings.database.max_storage_gb,
-            high_availability=bool(settings.database.multi_az),
-            retained_backups=settings.database.backup_retention_days
-            or ENVIRONMENT_DEFAULTS[settings.environment].backup_retention_days,
-            deletion_protection=bool(settings.database.deletion_protection),
+            disk_size_gb=args.database.storage_gb,
+            disk_autoresize_limit_gb=args.database.max_storage_gb,
+            high_availability=bool(args.database.multi_az),
+            retained_backups=args.database.backup_retention_days
+            or ENVIRONMENT_DEFAULTS[args.environment].backup_retention_days,
+            deletion_protection=bool(args.database.deletion_protection),
             maintenance_day=day,
             maintenance_hour=hour,
-            database_name=settings.database.name,
-            user_name=settings.database.user,
+            database_name=args.database.name,
+            user_name=args.database.user,
             requires=[*apis.needs("sqladmin"), *private_services],
         ),
         opts,
     )
     cache = None
-    if settings.cache.mode == "managed":
+    if args.cache.mode == "managed":
         cache = MemorystoreRedis(
             f"{prefix}-cache",
             MemorystoreRedisArgs(
@@ -137,7 +174,7 @@ def deploy(
                 region=target.region,
                 network_id=network.network_id,
                 tier=target.cache_tier,
-                memory_gb=settings.cache.memory_gb,
+                memory_gb=args.cache.memory_gb,
                 protect=protect,
                 requires=[*apis.needs("redis"), *private_services],
             ),
@@ -149,7 +186,7 @@ def deploy(
             project=target.project,
             region=target.region,
             bucket_name=bucket_name,
-            noncurrent_version_days=settings.media.noncurrent_version_days,
+            noncurrent_version_days=args.media.noncurrent_version_days,
             protect=protect,
         ),
         opts,
@@ -173,7 +210,7 @@ def deploy(
             secret_key=secrets.get("secretKey"),
             redis_url=cache.url if cache else None,
             redis_ca_pem=cache.ca_pem if cache else None,
-            sentry_dsn=secrets.get("sentryDsn") if settings.observability.sentry else None,
+            sentry_dsn=secrets.get("sentryDsn") if args.observability.sentry else None,
             requires=apis.needs("secretmanager"),
         ),
         opts,
@@ -203,29 +240,29 @@ def deploy(
             subnetwork_id=network.subnetwork_id,
             secret_env=app_secrets.env,
             redis_ca=app_secrets.redis_ca,
-            env=_env_inputs(settings, media.name, tuple(app_secrets.env)),
-            liveness_path=settings.app.liveness_path,
-            readiness_path=settings.app.health_path,
+            env=_env_inputs(args, media.name, tuple(app_secrets.env)),
+            liveness_path=args.app.liveness_path,
+            readiness_path=args.app.health_path,
             cpu=target.cpu,
             memory=target.memory,
             min_instances=target.min_instances,
             max_instances=target.max_instances,
-            concurrency=_request_concurrency(settings, target),
+            concurrency=_request_concurrency(args, target),
             request_timeout_seconds=target.request_timeout_seconds,
             ingress=target.ingress,
             public=target.public,
             migration_attempt=target.migration_attempt,
-            custom_domains=tuple(settings.domain.names),
+            custom_domains=tuple(args.domain.names),
             celery=(
                 CeleryArgs(
-                    app=settings.celery.app,
-                    worker=settings.celery.worker,
-                    beat=settings.celery.beat,
-                    concurrency=settings.celery.concurrency,
-                    queues=tuple(settings.celery.queues),
-                    log_level=settings.observability.log_level,
+                    app=args.celery.app,
+                    worker=args.celery.worker,
+                    beat=args.celery.beat,
+                    concurrency=args.celery.concurrency,
+                    queues=tuple(args.celery.queues),
+                    log_level=args.observability.log_level,
                 )
-                if settings.celery.worker or settings.celery.beat
+                if args.celery.worker or args.celery.beat
                 else None
             ),
             # Every API the workloads touch at start (run, sqladmin, secretmanager, compute, ...) and
@@ -236,7 +273,7 @@ def deploy(
     )
     return StackOutputs(
         target="gcp-cloudrun",
-        environment=settings.environment,
+        environment=args.environment,
         url=app.url,
         hostnames=app.hostnames,
         database_host=pulumi.Output.concat("/cloudsql/", database.connection_name),
@@ -256,7 +293,7 @@ def deploy(
 
 
 def _image(
-    settings: StackSettings,
+    args: GcpDeployArgs,
     target: GcpCloudRunTarget,
     prefix: str,
     apis: ProjectServices,
@@ -267,11 +304,11 @@ def _image(
     ``app.build`` set: the image built from source and pushed to the stack's repository (the
     content-tagged reference, and the digest-pinned one, an output of the build that every workload
     waits for). Unset: ``app.image`` as given, both times."""
-    build = settings.app.build
+    build = args.app.build
     if build is None:
-        if settings.app.image is None:
+        if args.app.image is None:
             raise ValueError("djangostack:app.image: the gcp-cloudrun target deploys a container image; set it")
-        return settings.app.image, settings.app.image
+        return args.app.image, args.app.image
     root = project_dir()
     _, reference, pinned = build_image(
         prefix,
@@ -286,16 +323,16 @@ def _image(
     return reference, pinned
 
 
-def _request_concurrency(settings: StackSettings, target: GcpCloudRunTarget) -> int:
+def _request_concurrency(args: GcpDeployArgs, target: GcpCloudRunTarget) -> int:
     """Cloud Run's per-instance concurrency, reconciled with what Gunicorn can actually serve.
 
     Sync and gthread workers serve ``workers x threads`` requests at once; sending more only queues
     them in Gunicorn's backlog, where Cloud Run's autoscaler cannot see the load. So the setting is
     capped there (with a warning). Async (uvicorn) workers take the setting as is.
     """
-    if settings.web.worker_class == "uvicorn":
+    if args.web.worker_class == "uvicorn":
         return target.concurrency
-    capacity = (settings.web.workers or CLOUD_RUN_DEFAULT_WORKERS) * settings.web.threads
+    capacity = (args.web.workers or CLOUD_RUN_DEFAULT_WORKERS) * args.web.threads
     if target.concurrency > capacity:
         pulumi.log.warn(
             f"djangostack:target.concurrency {target.concurrency} exceeds Gunicorn's capacity "
@@ -306,14 +343,14 @@ def _request_concurrency(settings: StackSettings, target: GcpCloudRunTarget) -> 
 
 
 def _env_inputs(
-    settings: StackSettings, media_bucket: pulumi.Input[str], secrets: tuple[str, ...]
+    args: GcpDeployArgs, media_bucket: pulumi.Input[str], secrets: tuple[str, ...]
 ) -> AppEnvInputs[pulumi.Input[str]]:
     """The facts of the app environment (``contract.app_env``, the builder every target uses).
 
     The hosts and origins are placeholders here: the component fills them in with the run.app host
     it computes and the release id. Secrets stay Secret Manager references (``secrets`` names which
     the stack provides); the component puts them under the names the app reads (``app.envNames``)."""
-    web = settings.web
+    web = args.web
     workers = web.workers or CLOUD_RUN_DEFAULT_WORKERS
     gunicorn = (
         f"--worker-class {GUNICORN_WORKER_CLASSES[web.worker_class]} --threads {web.threads} "
@@ -322,22 +359,22 @@ def _env_inputs(
         f"--max-requests-jitter {web.max_requests_jitter}"
     )
     return AppEnvInputs[pulumi.Input[str]](
-        settings_module=settings.app.settings_module,
-        environment=settings.environment,
+        settings_module=args.app.settings_module,
+        environment=args.environment,
         allowed_hosts="",
         csrf_trusted_origins="",
-        log_level=settings.observability.log_level,
-        traces_sample_rate=settings.observability.traces_sample_rate,
+        log_level=args.observability.log_level,
+        traces_sample_rate=args.observability.traces_sample_rate,
         hsts_seconds=web.hsts_seconds if web.hsts_seconds is not None else 0,
         x_frame_options=web.x_frame_options,
         max_upload_mb=web.max_upload_mb,
-        db_conn_max_age_seconds=settings.database.conn_max_age_seconds,
+        db_conn_max_age_seconds=args.database.conn_max_age_seconds,
         media_storage="gcs",
         secrets=secrets,
         media_bucket=media_bucket,
-        celery_default_queue=settings.celery.queues[0] if settings.celery.queues else None,
-        env_names=dict(settings.app.env_names),
-        extra_env=dict(settings.app.extra_env),
+        celery_default_queue=args.celery.queues[0] if args.celery.queues else None,
+        env_names=dict(args.app.env_names),
+        extra_env=dict(args.app.extra_env),
         target_env={
             "WEB_CONCURRENCY": str(workers),
             # Gunicorn reads this natively, over the image's gunicorn.conf.py; its CMD has no flags that
