@@ -80,7 +80,8 @@ def test_hup_applies_a_changed_environment_without_a_failed_request(tmp_path: Pa
     conf.write_text(render.render_gunicorn_conf(ctx))
     log = (tmp_path / "gunicorn.log").open("wb")
     master = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", str(conf)],
+        # The unit passes its color's socket the same way (the conf names none: two colors share it).
+        [sys.executable, "-m", "gunicorn", "--config", str(conf), "--bind", f"unix:{ctx.socket_path}"],
         cwd=app_dir,
         env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
         # A file, not a pipe: nobody reads a pipe until the end, and a full one blocks every
@@ -133,17 +134,27 @@ def test_hup_applies_a_changed_environment_without_a_failed_request(tmp_path: Pa
     assert len(seen) > 50
 
 
-def test_bootstrap_reloads_gunicorn_on_an_environment_change_and_keeps_the_socket() -> None:
-    """Changing extraEnv used to restart gunicorn-<app>.socket: its queued connections got 502."""
+def test_bootstrap_applies_an_environment_change_through_the_overlap() -> None:
+    """A changed environment, gunicorn.conf.py or Gunicorn unit starts the idle color with it next to
+    the live one (``release restart``), health-checked before the switch: no restart or reload of
+    the live Gunicorn, whose socket stays open (a restarted socket unit reset its queued connections)."""
     ctx = dev_context()
     script = render.render_bootstrap_script(ctx)
-    branch = script[script.index("elif was_changed env || was_changed gunicorn; then") :]
+    branch = script[script.index("if [[ -x " + ctx.current_link + "/.venv/bin/gunicorn ]]; then") :]
     branch = branch[: branch.index("\n    else\n")]
-    assert f"systemctl reload-or-restart {ctx.gunicorn_unit}.service" in branch
-    assert "restart" not in branch.replace("reload-or-restart", "")
-    # Only a changed socket unit restarts the socket.
-    socket = f"{ctx.gunicorn_unit}.socket"
-    socket_restarts = [line for line in script.splitlines() if "restart" in line and socket in line]
-    assert len(socket_restarts) == 2, socket_restarts  # the command and its log line
-    assert socket_restarts[0].strip().startswith("systemctl restart")
-    assert script.index("if was_changed socket; then") < script.index(socket_restarts[0])
+    for change in ("env", "gunicorn", "gunicorn-unit", "socket"):
+        assert f"was_changed {change}" in branch, change
+    assert f"{ctx.release_script} restart" in branch
+    lines = [line.strip() for line in script.splitlines() if not line.strip().startswith("#")]
+    gunicorn = [line for line in lines if "systemctl" in line and ctx.gunicorn_unit in line]
+    assert not [line for line in gunicorn if "restart" in line or "reload" in line], gunicorn
+
+
+def test_the_restart_is_the_release_scripts_overlap() -> None:
+    release = render.render_release_script(dev_context())
+    body = release[release.index("restart_live() {") :]
+    body = body[: body.index("\n}\n")]
+    steps = ['start_idle "$live"', 'go_live "$live"', "celery_step", "drain_old"]
+    positions = [body.index(step) for step in steps]
+    assert positions == sorted(positions), dict(zip(steps, positions, strict=True))
+    assert "restart) restart_live ;;" in release

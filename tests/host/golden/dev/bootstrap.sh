@@ -50,6 +50,7 @@ packages=(
     certbot
     curl
     git
+    iproute2
     libpq-dev
     logrotate
     nginx
@@ -122,6 +123,7 @@ ensure_dir() { # path owner group mode
 }
 ensure_dir /srv/notes root root 0755
 ensure_dir /srv/notes/releases root root 0755
+ensure_dir /srv/notes/colors root root 0755
 ensure_dir /srv/notes/shared root root 0755
 ensure_dir /srv/notes/shared/logs notes notes 2750
 ensure_dir /srv/notes/shared/backups root root 0700
@@ -152,14 +154,14 @@ install_file() { # staged-relative dest owner group mode sha256 tag
         chmod "$4" "$dest"
     fi
 }
-install_file /etc/nginx/sites-available/notes.conf root root 0644 6759bc36cd3e0b38f85dd58158103f4467a04e8760a345166bf6f5494deb82cc nginx
-install_file /etc/systemd/system/gunicorn-notes.socket root root 0644 ee97e7e133f07847fea8d89c36cb474ee80e0692eac98ad19397c796001f99d8 socket
-install_file /etc/systemd/system/gunicorn-notes.service root root 0644 f9aeebcaa91e09f84d9afee1869a066db6dbbf6973e8ba58e42233da4aa94484 gunicorn-unit
-install_file /etc/notes/gunicorn.conf.py root notes 0640 9f1c3200eabe6789c88dd029f216c9f4dfe9b4aa0fb2284d2abcb29d6a1c575e gunicorn
+install_file /etc/nginx/sites-available/notes.conf root root 0644 65a0ea1aebcf41122351d340755a7f8c33afd8f02f906dcc823a2edf98c4545b nginx
+install_file /etc/systemd/system/gunicorn-notes@.socket root root 0644 58a6350188db8bc3b0f1644ba403d5bcbcf5b602c35b0f64e4f86da63170ddd5 socket
+install_file /etc/systemd/system/gunicorn-notes@.service root root 0644 20b8e53ecf333e1beb86c735a33f03bae679a44d6fa805453a3608e27b504c9d gunicorn-unit
+install_file /etc/notes/gunicorn.conf.py root notes 0640 90b1312ec5af25ea6a5afb28d7a5ef92c9d271cb938a4d3cdfe3ae32c7f08983 gunicorn
 install_file /etc/notes/app.env.base root root 0600 e03599214fa8b3078d3d0289348a57f3d693d662715e8a7e5bb71dc120a25b2b other
-install_file /etc/logrotate.d/notes root root 0644 691a658d5e0308d6a23826c630c3ba32b90d64f5af94321ac953ebcde4abe694 other
+install_file /etc/logrotate.d/notes root root 0644 75be558e75bcbe5f87bef0f927bd996f4924e1ef4724212811add58d8488c955 other
 install_file /etc/apt/apt.conf.d/21notes-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/notes/release root root 0755 a2baace8af4d258551cec187f904ff506ac4ced504cecdc37f8cc52cd69d2785 other
+install_file /usr/local/lib/notes/release root root 0755 16a00f77b224f106153cc801402aa1051b4b630025d9e34e383774532839273c other
 install_file /etc/systemd/system/celery-notes.service root root 0644 5539f424d2454d622ad4ebea57632bad0710bd9cb680e2c1c85db530ee73e77f units
 install_file /etc/systemd/system/celerybeat-notes.service root root 0644 31580ee8617a8145537411ea41dd0a61a12226105949a06a5ef06e6042e61b43 units
 install_file /etc/notes/postgresql.conf root root 0644 1bb3535a1e1e01a3b837392f01be5b2ab2d28ab9a884eaf1dbddd02b7b9542ed other
@@ -311,6 +313,12 @@ if [[ ! -s /etc/notes/tls/fullchain.pem || ! -s /etc/notes/tls/privkey.pem ]]; t
 fi
 
 # ---- Nginx ----------------------------------------------------------------------------------------
+# Nginx connects to /srv/notes/colors/live.sock, a link the release script points at the live Gunicorn's
+# socket. A host set up before the two Gunicorn colors serves from /run/gunicorn-notes/gunicorn.sock: the link
+# points there until the restart below replaces that Gunicorn, side by side.
+if [[ ! -L /srv/notes/colors/live.sock && -S /run/gunicorn-notes/gunicorn.sock ]]; then
+    ln -sfn /run/gunicorn-notes/gunicorn.sock /srv/notes/colors/live.sock
+fi
 rm -f /etc/nginx/sites-enabled/default
 ln -sfn /etc/nginx/sites-available/notes.conf /etc/nginx/sites-enabled/notes.conf
 nginx -t -q || die "nginx -t rejected the configuration"
@@ -322,27 +330,30 @@ log "host firewall off (firewall: false, or security groups)"
 
 # ---- systemd units --------------------------------------------------------------------------------
 systemctl daemon-reload
-systemctl enable --quiet gunicorn-notes.socket gunicorn-notes.service celery-notes.service celerybeat-notes.service
+systemctl enable --quiet celery-notes.service celerybeat-notes.service
+# Gunicorn runs as gunicorn-notes@blue or @green; the release script enables the live one.
+legacy_units=()
+for unit in gunicorn-notes.socket gunicorn-notes.service; do
+    if [[ -f /etc/systemd/system/$unit ]]; then legacy_units+=("$unit"); fi
+done
+live_color="$(readlink /srv/notes/colors/live.sock || true)"
+live_color="${live_color##*/}"
+live_color="${live_color%.sock}"
 if [[ -x /srv/notes/current/.venv/bin/gunicorn ]]; then
-    # A release is live: apply what changed with the least disruption, otherwise make sure it runs.
-    if was_changed socket; then
-        # Only a changed socket unit closes the listening socket.
-        systemctl restart gunicorn-notes.socket gunicorn-notes.service
-        log "restarted gunicorn-notes.socket and .service (the socket unit changed)"
-    elif was_changed gunicorn-unit; then
-        # The socket stays open: requests wait in its backlog while Gunicorn restarts.
-        systemctl start gunicorn-notes.socket
-        systemctl restart gunicorn-notes.service
-        log "restarted gunicorn-notes.service (its unit changed)"
-    elif was_changed env || was_changed gunicorn; then
-        # HUP: gunicorn.conf.py re-reads the environment, new workers replace the old gracefully.
-        systemctl start gunicorn-notes.socket
-        systemctl reload-or-restart gunicorn-notes.service
-        log "reloaded gunicorn-notes.service (environment or gunicorn.conf.py changed)"
+    # A release is live. Whatever changes what Gunicorn runs with (its units, gunicorn.conf.py, the
+    # environment) goes through the overlap: the idle color starts with it next to the live one and
+    # is switched to only once healthy, so a bad value never reaches the live site.
+    if [[ -n "${legacy_units[*]:-}" ]] || was_changed socket || was_changed gunicorn-unit \
+        || was_changed env || was_changed gunicorn || [[ "$live_color" != blue && "$live_color" != green ]]; then
+        /usr/local/lib/notes/release restart \
+            || die "Gunicorn did not start healthy with the new settings; the live one keeps serving (the output above says why)"
+        restarted=1
     else
-        systemctl start gunicorn-notes.socket gunicorn-notes.service
+        systemctl start "gunicorn-notes@$live_color.socket" "gunicorn-notes@$live_color.service"
     fi
-    if was_changed units || was_changed env; then
+    if [[ -n "${restarted:-}" ]]; then
+        : # the restart above restarted Celery too
+    elif was_changed units || was_changed env; then
         systemctl restart celery-notes.service celerybeat-notes.service
         log "restarted celery-notes.service celerybeat-notes.service"
     else
@@ -350,6 +361,13 @@ if [[ -x /srv/notes/current/.venv/bin/gunicorn ]]; then
     fi
 else
     log "no release yet: Gunicorn starts with the first release"
+fi
+if [[ -n "${legacy_units[*]:-}" ]]; then
+    # The single Gunicorn of before the colors: stopped by the overlap above (or never started).
+    systemctl disable --now --quiet "${legacy_units[@]}" 2>/dev/null || true
+    for unit in "${legacy_units[@]}"; do rm -f "/etc/systemd/system/$unit"; done
+    systemctl daemon-reload
+    log "replaced ${legacy_units[*]} by gunicorn-notes@blue/@green"
 fi
 
 # ---- Let's Encrypt --------------------------------------------------------------------------------
