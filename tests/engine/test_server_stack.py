@@ -296,8 +296,10 @@ def test_renaming_the_app_keeps_the_database_rows(deployment: Deployment) -> Non
         assert result.returncode == 0, output_of(result)[-4000:]
         assert marker in note_rows(deployment)
         assert deployment.readyz()["release"] == "r2"
-        old_units = deployment.ssh(f"systemctl is-active gunicorn-{APP}.socket")
-        assert old_units.stdout.strip() != "active", "the old app's socket still runs"
+        old_units = deployment.ssh(
+            f"systemctl list-units --state=active --plain --no-legend 'gunicorn-{APP}@*' 'gunicorn-{APP}.*'"
+        )
+        assert old_units.stdout.strip() == "", f"the old app's Gunicorn still runs: {old_units.stdout}"
     finally:
         deployment.set_release("r2")
     result = up(deployment, check=False)

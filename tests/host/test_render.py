@@ -423,7 +423,7 @@ def test_release_script_locks_switches_atomically_and_gates_on_health(any_ctx: H
     assert deploy.index("migrating") < deploy.index('start_idle "$id"') < deploy.index('go_live "$id"')
     assert deploy.index("collecting static files") < deploy.index('go_live "$id"')
     # The new release is health-checked on its own color's socket before Nginx is switched to it.
-    assert 'health_gate "$(color_socket "$NEW_COLOR")"' in script
+    assert 'health_gate "$(color_socket "$NEW_COLOR")" "$GUNICORN@$NEW_COLOR.service"' in script
     assert 'ln -sfn "$(color_socket "$1")" "$SOCKET.tmp" && mv -T "$SOCKET.tmp" "$SOCKET"' in script
     assert deploy.index('go_live "$id"') < deploy.index("drain_old")
 

@@ -159,7 +159,7 @@ install_file /etc/api/gunicorn.conf.py root api 0640 c0c54223735cf06116f49732dca
 install_file /etc/api/app.env.base root root 0600 ae5bdea9dd4df6fe9d438564bfcea01030bc03a0b8ad30333ce286ff3daffedd other
 install_file /etc/logrotate.d/api root root 0644 6e1fcf0337d12f958a8c40cd07441791dd6086420d968951a63fa5e734c5ccf5 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/api/release root root 0755 e9a70cb677bc0d1f5c8b6454a89049f0703006ff5809ecde778876e3ff9b4f96 other
+install_file /usr/local/lib/api/release root root 0755 7eb891f527664f895cb4368632fa27bc198beb2f659f20047da12a79a6265846 other
 install_file /etc/systemd/system/celery-api.service root root 0644 36110c44713178644b60f42abbe831417220f8065ef81de5af84b5754c49c57f units
 was_changed() { [[ "$changed" == *" $1 "* ]]; }
 
@@ -236,6 +236,7 @@ self_signed() { # cert key cn san
 }
 if [[ ! -s /etc/api/tls/reject-fullchain.pem || ! -s /etc/api/tls/reject-privkey.pem ]]; then
     self_signed /etc/api/tls/reject-fullchain.pem /etc/api/tls/reject-privkey.pem invalid DNS:invalid
+    changed+="tls "
 fi
 
 # ---- Nginx ----------------------------------------------------------------------------------------
@@ -245,11 +246,21 @@ fi
 if [[ ! -L /srv/api/colors/live.sock && -S /run/gunicorn-api/gunicorn.sock ]]; then
     ln -sfn /run/gunicorn-api/gunicorn.sock /srv/api/colors/live.sock
 fi
-rm -f /etc/nginx/sites-enabled/default
-ln -sfn /etc/nginx/sites-available/api.conf /etc/nginx/sites-enabled/api.conf
+if [[ -e /etc/nginx/sites-enabled/default || -L /etc/nginx/sites-enabled/default ]]; then
+    rm -f /etc/nginx/sites-enabled/default
+    changed+="nginx "
+fi
+if [[ "$(readlink /etc/nginx/sites-enabled/api.conf || true)" != /etc/nginx/sites-available/api.conf ]]; then
+    ln -sfn /etc/nginx/sites-available/api.conf /etc/nginx/sites-enabled/api.conf
+    changed+="nginx "
+fi
 nginx -t -q || die "nginx -t rejected the configuration"
 systemctl enable --quiet nginx
-systemctl reload-or-restart nginx
+# Reloaded only when its configuration or a certificate changed: a reload closes the clients' idle
+# keep-alive connections, and a client that sends its next request at that moment sees it fail.
+if was_changed nginx || was_changed tls || ! systemctl --quiet is-active nginx; then
+    systemctl reload-or-restart nginx
+fi
 
 # ---- firewall and SSH -----------------------------------------------------------------------------
 log "host firewall off (firewall: false, or security groups)"

@@ -161,7 +161,7 @@ install_file /etc/notes/gunicorn.conf.py root notes 0640 90b1312ec5af25ea6a5afb2
 install_file /etc/notes/app.env.base root root 0600 e03599214fa8b3078d3d0289348a57f3d693d662715e8a7e5bb71dc120a25b2b other
 install_file /etc/logrotate.d/notes root root 0644 75be558e75bcbe5f87bef0f927bd996f4924e1ef4724212811add58d8488c955 other
 install_file /etc/apt/apt.conf.d/21notes-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/notes/release root root 0755 16a00f77b224f106153cc801402aa1051b4b630025d9e34e383774532839273c other
+install_file /usr/local/lib/notes/release root root 0755 2e1937246a7dc0285c34831814f9c53a216de23dfa974ff9f74cd2818f46b039 other
 install_file /etc/systemd/system/celery-notes.service root root 0644 5539f424d2454d622ad4ebea57632bad0710bd9cb680e2c1c85db530ee73e77f units
 install_file /etc/systemd/system/celerybeat-notes.service root root 0644 31580ee8617a8145537411ea41dd0a61a12226105949a06a5ef06e6042e61b43 units
 install_file /etc/notes/postgresql.conf root root 0644 1bb3535a1e1e01a3b837392f01be5b2ab2d28ab9a884eaf1dbddd02b7b9542ed other
@@ -304,12 +304,14 @@ self_signed() { # cert key cn san
 }
 if [[ ! -s /etc/notes/tls/reject-fullchain.pem || ! -s /etc/notes/tls/reject-privkey.pem ]]; then
     self_signed /etc/notes/tls/reject-fullchain.pem /etc/notes/tls/reject-privkey.pem invalid DNS:invalid
+    changed+="tls "
 fi
 # The site always has a certificate, so Nginx can start and serve ACME challenges; with Let's
 # Encrypt the certbot deploy hook later points these two paths at the issued certificate.
 if [[ ! -s /etc/notes/tls/fullchain.pem || ! -s /etc/notes/tls/privkey.pem ]]; then
     self_signed /etc/notes/tls/fullchain.pem /etc/notes/tls/privkey.pem 127.0.0.1 'IP:127.0.0.1'
     log "generated a self-signed certificate for 127.0.0.1"
+    changed+="tls "
 fi
 
 # ---- Nginx ----------------------------------------------------------------------------------------
@@ -319,11 +321,21 @@ fi
 if [[ ! -L /srv/notes/colors/live.sock && -S /run/gunicorn-notes/gunicorn.sock ]]; then
     ln -sfn /run/gunicorn-notes/gunicorn.sock /srv/notes/colors/live.sock
 fi
-rm -f /etc/nginx/sites-enabled/default
-ln -sfn /etc/nginx/sites-available/notes.conf /etc/nginx/sites-enabled/notes.conf
+if [[ -e /etc/nginx/sites-enabled/default || -L /etc/nginx/sites-enabled/default ]]; then
+    rm -f /etc/nginx/sites-enabled/default
+    changed+="nginx "
+fi
+if [[ "$(readlink /etc/nginx/sites-enabled/notes.conf || true)" != /etc/nginx/sites-available/notes.conf ]]; then
+    ln -sfn /etc/nginx/sites-available/notes.conf /etc/nginx/sites-enabled/notes.conf
+    changed+="nginx "
+fi
 nginx -t -q || die "nginx -t rejected the configuration"
 systemctl enable --quiet nginx
-systemctl reload-or-restart nginx
+# Reloaded only when its configuration or a certificate changed: a reload closes the clients' idle
+# keep-alive connections, and a client that sends its next request at that moment sees it fail.
+if was_changed nginx || was_changed tls || ! systemctl --quiet is-active nginx; then
+    systemctl reload-or-restart nginx
+fi
 
 # ---- firewall and SSH -----------------------------------------------------------------------------
 log "host firewall off (firewall: false, or security groups)"

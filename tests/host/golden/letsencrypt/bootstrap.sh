@@ -162,7 +162,7 @@ install_file /etc/shop/gunicorn.conf.py root shop 0640 418125c5f8a957ec289ce1f13
 install_file /etc/shop/app.env.base root root 0600 feb4b27957400690867fb614fa6253a303346ca30db7cfcb849e70589d8fc8fc other
 install_file /etc/logrotate.d/shop root root 0644 0ca5059e5335ee8a7ca2037f3014de041be4e4ee5e3164769873ddd3fd5e883a other
 install_file /etc/apt/apt.conf.d/21shop-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/shop/release root root 0755 14916f79db0ed033dfd647bf4d8ed0c79dc0f0bef1c8154b1ec98bc60e67a790 other
+install_file /usr/local/lib/shop/release root root 0755 80b05ab0a93f5715d56eed558d248d7d8918f3d7da4c84c52aead5f8db39a1b5 other
 install_file /etc/shop/redis.conf root root 0644 c8b5d2ccc0322bd0df311db810c77b772abf752e83996866896522187b8a1829 other
 install_file /etc/shop/sshd-hardening.conf root root 0644 7caa24b6ffd48dd8ca1051f8d4ec552db78c33a12d0cf4d1923b39daabe813ae other
 install_file /etc/fail2ban/jail.d/shop.local root root 0644 8dd079ed93ba00e6ef5a1b653df79113f83924693e5a796dae5b6635bacb2913 other
@@ -268,12 +268,14 @@ self_signed() { # cert key cn san
 }
 if [[ ! -s /etc/shop/tls/reject-fullchain.pem || ! -s /etc/shop/tls/reject-privkey.pem ]]; then
     self_signed /etc/shop/tls/reject-fullchain.pem /etc/shop/tls/reject-privkey.pem invalid DNS:invalid
+    changed+="tls "
 fi
 # The site always has a certificate, so Nginx can start and serve ACME challenges; with Let's
 # Encrypt the certbot deploy hook later points these two paths at the issued certificate.
 if [[ ! -s /etc/shop/tls/fullchain.pem || ! -s /etc/shop/tls/privkey.pem ]]; then
     self_signed /etc/shop/tls/fullchain.pem /etc/shop/tls/privkey.pem shop.example.com 'DNS:shop.example.com,DNS:www.shop.example.com'
     log "generated a self-signed certificate for shop.example.com www.shop.example.com"
+    changed+="tls "
 fi
 
 # ---- Nginx ----------------------------------------------------------------------------------------
@@ -283,11 +285,21 @@ fi
 if [[ ! -L /srv/shop/colors/live.sock && -S /run/gunicorn-shop/gunicorn.sock ]]; then
     ln -sfn /run/gunicorn-shop/gunicorn.sock /srv/shop/colors/live.sock
 fi
-rm -f /etc/nginx/sites-enabled/default
-ln -sfn /etc/nginx/sites-available/shop.conf /etc/nginx/sites-enabled/shop.conf
+if [[ -e /etc/nginx/sites-enabled/default || -L /etc/nginx/sites-enabled/default ]]; then
+    rm -f /etc/nginx/sites-enabled/default
+    changed+="nginx "
+fi
+if [[ "$(readlink /etc/nginx/sites-enabled/shop.conf || true)" != /etc/nginx/sites-available/shop.conf ]]; then
+    ln -sfn /etc/nginx/sites-available/shop.conf /etc/nginx/sites-enabled/shop.conf
+    changed+="nginx "
+fi
 nginx -t -q || die "nginx -t rejected the configuration"
 systemctl enable --quiet nginx
-systemctl reload-or-restart nginx
+# Reloaded only when its configuration or a certificate changed: a reload closes the clients' idle
+# keep-alive connections, and a client that sends its next request at that moment sees it fail.
+if was_changed nginx || was_changed tls || ! systemctl --quiet is-active nginx; then
+    systemctl reload-or-restart nginx
+fi
 
 # ---- firewall and SSH -----------------------------------------------------------------------------
 ufw default deny incoming >/dev/null

@@ -280,7 +280,7 @@ start_idle() {
     OLD_COLOR="$(live_color)"
     NEW_COLOR="$(idle_color "$OLD_COLOR")"
     if run "starting Gunicorn $NEW_COLOR for $id (live: ${OLD_COLOR:-none})" start_color "$NEW_COLOR" "$id" \
-        && run "health check $HEALTH_URL (Host: $HEALTH_HOST) on Gunicorn $NEW_COLOR" health_gate "$(color_socket "$NEW_COLOR")"; then
+        && run "health check $HEALTH_URL (Host: $HEALTH_HOST) on Gunicorn $NEW_COLOR" health_gate "$(color_socket "$NEW_COLOR")" "$GUNICORN@$NEW_COLOR.service"; then
         return 0
     fi
     run "stopping Gunicorn $NEW_COLOR" stop_color "$NEW_COLOR" || true
@@ -328,8 +328,11 @@ restart_live() {
 
 # Healthy: an HTTP status below 400. Unhealthy after every attempt: say what the last one got (the
 # status and the first lines of the body, or why there was no answer).
-health_gate() { # [socket] (the live one by default)
-    local sock=${1:-$SOCKET} i status="" body
+# With a unit, a Gunicorn that exits meanwhile (a worker that cannot boot stops the master) fails
+# the gate at once, with that unit's last log lines.
+health_gate() { # [socket (the live one by default)] [unit]
+    local sock=${1:-$SOCKET} unit=${2:-} pid="" i status="" body
+    if [[ -n "$unit" ]]; then pid="$(systemctl show --property MainPID --value "$unit")"; fi
     body="$(mktemp)"
     for i in $(seq 1 "$HEALTH_ATTEMPTS"); do
         status="$(curl --silent --show-error --max-time 10 --unix-socket "$sock" --output "$body" \
@@ -338,6 +341,11 @@ health_gate() { # [socket] (the live one by default)
         if [[ "$status" =~ ^[1-3][0-9][0-9]$ ]]; then
             rm -f "$body" "$body.err"
             return 0
+        fi
+        if [[ -n "$unit" && "$(systemctl show --property MainPID --value "$unit")" != "$pid" ]]; then
+            rm -f "$body" "$body.err"
+            unit_failed "$unit"
+            return 1
         fi
         sleep 2
     done
