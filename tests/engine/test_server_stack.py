@@ -322,6 +322,9 @@ def test_destroy_removes_the_app_from_the_host(deployment: Deployment) -> None:
         "/etc/notes": f"test ! -e /etc/{APP}",
         "nginx site": f"test ! -e /etc/nginx/sites-enabled/{APP}.conf",
         "units": f"! ls /etc/systemd/system | grep -q '^{APP}'",
+        # Gunicorn's two colors (template units, their wants links) and the single unit of before.
+        "gunicorn units": f"! ls -R /etc/systemd/system | grep -q 'gunicorn-{APP}'",
+        "running gunicorn": f"test -z \"$(systemctl list-units --plain --no-legend 'gunicorn-{APP}*')\"",
         "database": (
             f'test -z "$(sudo -n runuser -u postgres -- psql -p {DB_PORT} -Atc '
             '"select 1 from pg_database where datname = \'app\'")"'

@@ -159,7 +159,7 @@ install_file /etc/api/gunicorn.conf.py root api 0640 c0c54223735cf06116f49732dca
 install_file /etc/api/app.env.base root root 0600 ae5bdea9dd4df6fe9d438564bfcea01030bc03a0b8ad30333ce286ff3daffedd other
 install_file /etc/logrotate.d/api root root 0644 6e1fcf0337d12f958a8c40cd07441791dd6086420d968951a63fa5e734c5ccf5 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/api/release root root 0755 7eb891f527664f895cb4368632fa27bc198beb2f659f20047da12a79a6265846 other
+install_file /usr/local/lib/api/release root root 0755 9e02dcd0caf5938e91ca2aac839ead32f5874695169f116c0e57cc513aa833b0 other
 install_file /etc/systemd/system/celery-api.service root root 0644 36110c44713178644b60f42abbe831417220f8065ef81de5af84b5754c49c57f units
 was_changed() { [[ "$changed" == *" $1 "* ]]; }
 
@@ -243,7 +243,7 @@ fi
 # Nginx connects to /srv/api/colors/live.sock, a link the release script points at the live Gunicorn's
 # socket. A host set up before the two Gunicorn colors serves from /run/gunicorn-api/gunicorn.sock: the link
 # points there until the restart below replaces that Gunicorn, side by side.
-if [[ ! -L /srv/api/colors/live.sock && -S /run/gunicorn-api/gunicorn.sock ]]; then
+if [[ ! -L /srv/api/colors/live.sock ]] && systemctl --quiet is-active gunicorn-api.service 2>/dev/null; then
     ln -sfn /run/gunicorn-api/gunicorn.sock /srv/api/colors/live.sock
 fi
 if [[ -e /etc/nginx/sites-enabled/default || -L /etc/nginx/sites-enabled/default ]]; then

@@ -206,7 +206,6 @@ live_color() {
     case "$target" in
         "$RUNTIME/blue.sock") echo blue ;;
         "$RUNTIME/green.sock") echo green ;;
-        "$LEGACY_SOCKET") echo legacy ;;
         *) if systemctl --quiet is-active "$GUNICORN.service" 2>/dev/null; then echo legacy; fi ;;
     esac
 }
