@@ -159,7 +159,7 @@ install_file /etc/api/gunicorn.conf.py root api 0640 c0c54223735cf06116f49732dca
 install_file /etc/api/app.env.base root root 0600 ae5bdea9dd4df6fe9d438564bfcea01030bc03a0b8ad30333ce286ff3daffedd other
 install_file /etc/logrotate.d/api root root 0644 6e1fcf0337d12f958a8c40cd07441791dd6086420d968951a63fa5e734c5ccf5 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/api/release root root 0755 9e02dcd0caf5938e91ca2aac839ead32f5874695169f116c0e57cc513aa833b0 other
+install_file /usr/local/lib/api/release root root 0755 614f9c5fa9be8bbe81622078d164975ee21f8bf50c1169cca22b2be70e6bfa85 other
 install_file /etc/systemd/system/celery-api.service root root 0644 36110c44713178644b60f42abbe831417220f8065ef81de5af84b5754c49c57f units
 was_changed() { [[ "$changed" == *" $1 "* ]]; }
 

@@ -161,7 +161,7 @@ install_file /etc/notes/gunicorn.conf.py root notes 0640 90b1312ec5af25ea6a5afb2
 install_file /etc/notes/app.env.base root root 0600 e03599214fa8b3078d3d0289348a57f3d693d662715e8a7e5bb71dc120a25b2b other
 install_file /etc/logrotate.d/notes root root 0644 75be558e75bcbe5f87bef0f927bd996f4924e1ef4724212811add58d8488c955 other
 install_file /etc/apt/apt.conf.d/21notes-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/notes/release root root 0755 c637ea487861273642e83af91d1784131f26e24c8cb45f6468bb498ab4fdefda other
+install_file /usr/local/lib/notes/release root root 0755 18cc8384c5cf1f5882c3e7ba69055dbc77e62bee3e586ff7df5cd189d3fab9c5 other
 install_file /etc/systemd/system/celery-notes.service root root 0644 5539f424d2454d622ad4ebea57632bad0710bd9cb680e2c1c85db530ee73e77f units
 install_file /etc/systemd/system/celerybeat-notes.service root root 0644 31580ee8617a8145537411ea41dd0a61a12226105949a06a5ef06e6042e61b43 units
 install_file /etc/notes/postgresql.conf root root 0644 1bb3535a1e1e01a3b837392f01be5b2ab2d28ab9a884eaf1dbddd02b7b9542ed other

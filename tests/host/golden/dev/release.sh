@@ -1021,7 +1021,7 @@ rollback() {
     log "rolling back $live -> $previous (the database is left as it is)"
     start_idle "$previous" || { err "rollback failed: $previous did not start healthy; $live stays live"; exit 1; }
     for unit in "${BEAT_UNITS[@]}" "${WORKER_UNITS[@]}"; do
-        run "stopping $unit" systemctl stop "$unit" || exit 1
+        run "stopping $unit" systemctl stop "$unit" || { stop_color "$NEW_COLOR" || true; exit 1; }
     done
     go_live "$previous" || exit 1
     printf '%s\n' "$previous" >>"$HISTORY"

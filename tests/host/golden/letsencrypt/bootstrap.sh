@@ -162,7 +162,7 @@ install_file /etc/shop/gunicorn.conf.py root shop 0640 418125c5f8a957ec289ce1f13
 install_file /etc/shop/app.env.base root root 0600 feb4b27957400690867fb614fa6253a303346ca30db7cfcb849e70589d8fc8fc other
 install_file /etc/logrotate.d/shop root root 0644 0ca5059e5335ee8a7ca2037f3014de041be4e4ee5e3164769873ddd3fd5e883a other
 install_file /etc/apt/apt.conf.d/21shop-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/shop/release root root 0755 a4f8a844f290af9fb6ae4811bbbf8d87d3bfbc8c5d9b6c8144e8a1dd44840da0 other
+install_file /usr/local/lib/shop/release root root 0755 d9751d1dc626ecbf8896db86b7fd238f1cfb57924888e9a172501b8d272395aa other
 install_file /etc/shop/redis.conf root root 0644 c8b5d2ccc0322bd0df311db810c77b772abf752e83996866896522187b8a1829 other
 install_file /etc/shop/sshd-hardening.conf root root 0644 7caa24b6ffd48dd8ca1051f8d4ec552db78c33a12d0cf4d1923b39daabe813ae other
 install_file /etc/fail2ban/jail.d/shop.local root root 0644 8dd079ed93ba00e6ef5a1b653df79113f83924693e5a796dae5b6635bacb2913 other
