@@ -366,8 +366,9 @@ if [[ $tool == pip ]]; then
     PIP_CACHE_DIR=$cache PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install -q wheel
     PIP_CACHE_DIR=$cache PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install -q -r "$req"
 else
-    UV_CACHE_DIR=$cache UV_LINK_MODE=copy "$UV" venv -q --python /usr/bin/python3 "$venv"
-    UV_CACHE_DIR=$cache UV_LINK_MODE=copy "$UV" pip install -q --python "$venv/bin/python" -r "$req"
+    # System certificates, as the release script's uv uses them (a proxy's own CA, say).
+    UV_CACHE_DIR=$cache UV_LINK_MODE=copy UV_SYSTEM_CERTS=1 "$UV" venv -q --python /usr/bin/python3 "$venv"
+    UV_CACHE_DIR=$cache UV_LINK_MODE=copy UV_SYSTEM_CERTS=1 "$UV" pip install -q --python "$venv/bin/python" -r "$req"
 fi
 end=$(date +%s.%N)
 rm -rf "$venv"
@@ -378,7 +379,8 @@ wheel, as `venv --upgrade-deps` gives) or uv, with the given cache directory."""
 
 
 def build_seconds(host: TestHost, ctx: HostContext, tool: str, cache: str) -> float:
-    requirements = f"{ctx.releases_dir}/r1/requirements.txt"
+    # The live release's (r1 may be pruned by then: releasesToKeep).
+    requirements = f"{ctx.current_link}/requirements.txt"
     command = f"sudo -n env UV={shlex.quote(ctx.uv_bin)} bash -s -- {requirements} {tool} {shlex.quote(cache)}"
     result = host.ssh(command, input=BUILD_SCRIPT, timeout=1800, check=False)
     if result.returncode != 0:
@@ -550,7 +552,10 @@ def measure(host: TestHost, ctx: HostContext, wrk: Wrk, duration: str, load_befo
     with wrk.background(ours_url + PAGE, site_headers(ctx)) as under_load:
         releases["r2"] = release(host, ctx, "r2")
     load = under_load[0]
-    log(f"  during r2: {load.requests} requests, {load.non_2xx} non-2xx, {load.socket_errors} socket errors")
+    log(
+        f"  during r2: {load.requests} requests, {load.non_2xx} non-2xx, {load.socket_errors} socket errors, "
+        f"p99 {load.p99_ms:.0f} ms, max {load.max_ms:.0f} ms"
+    )
     releases["r3"] = release(host, ctx, "r3")
     expect_200(ours_address, PAGE, ctx, secure=True)
     with tempfile.TemporaryDirectory(prefix="host-bench-app-") as tmp:

@@ -57,6 +57,7 @@ BASE_PACKAGES: tuple[str, ...] = (
     "openssl",
     "pkg-config",
     "postgresql-client",
+    "procps",
     "python3",
     "python3-certbot-nginx",
     "python3-dev",

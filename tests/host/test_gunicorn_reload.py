@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -158,3 +159,25 @@ def test_the_restart_is_the_release_scripts_overlap() -> None:
     positions = [body.index(step) for step in steps]
     assert positions == sorted(positions), dict(zip(steps, positions, strict=True))
     assert "restart) restart_live ;;" in release
+
+
+def test_the_first_workers_say_when_they_have_loaded_the_app(tmp_path: Path) -> None:
+    """The release switches Nginx to a new color once ready.<master pid> lists all its first
+    workers; later ones (max_requests, a HUP) write nothing, and a by-hand start (no runtime
+    directory) does not fail."""
+    ctx = dev_context()
+    (tmp_path / "app.env").write_text("A='1'\n")
+    conf = render.render_gunicorn_conf(ctx).replace(ctx.env_file, str(tmp_path / "app.env"))
+    namespace: dict[str, object] = {}
+    exec(conf.replace(f"/run/{ctx.runtime_dir_name}/", f"{tmp_path}/"), namespace)
+    hook = namespace["post_worker_init"]
+    assert callable(hook)
+    settings = SimpleNamespace(workers=2)
+    for age, pid in ((1, 101), (2, 102), (3, 103)):
+        hook(SimpleNamespace(age=age, ppid=100, pid=pid, cfg=settings))
+    assert (tmp_path / "ready.100").read_text() == "101\n102\n"
+    namespace = {}
+    exec(conf.replace(f"/run/{ctx.runtime_dir_name}/", f"{tmp_path}/missing/"), namespace)
+    hook = namespace["post_worker_init"]
+    assert callable(hook)
+    hook(SimpleNamespace(age=1, ppid=100, pid=101, cfg=settings))

@@ -57,6 +57,7 @@ packages=(
     openssl
     pkg-config
     postgresql-client
+    procps
     python3
     python3-certbot-nginx
     python3-dev
@@ -155,11 +156,11 @@ install_file() { # staged-relative dest owner group mode sha256 tag
 install_file /etc/nginx/sites-available/api.conf root root 0644 6157b7ad529f2ab9582d170032b243ae3af20812a36022387a2d49b8cd8c5f14 nginx
 install_file /etc/systemd/system/gunicorn-api@.socket root root 0644 a81cad225234cac718715eba22878c75fd8b20864a29ef6e21c1901e743adcf8 socket
 install_file /etc/systemd/system/gunicorn-api@.service root root 0644 a1a145598719a8b0e0df8a3c495d3586e56391cd370376f2b78e11f1beb46f8a gunicorn-unit
-install_file /etc/api/gunicorn.conf.py root api 0640 c0c54223735cf06116f49732dca7f432f5bb3154b0541dcb95f0e1bec847ba84 gunicorn
+install_file /etc/api/gunicorn.conf.py root api 0640 2b27e9b38574b66c80ca4c0a757a5379f1fa4dc2477dbd718607ac1f50a41415 gunicorn
 install_file /etc/api/app.env.base root root 0600 ae5bdea9dd4df6fe9d438564bfcea01030bc03a0b8ad30333ce286ff3daffedd other
 install_file /etc/logrotate.d/api root root 0644 6e1fcf0337d12f958a8c40cd07441791dd6086420d968951a63fa5e734c5ccf5 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/api/release root root 0755 614f9c5fa9be8bbe81622078d164975ee21f8bf50c1169cca22b2be70e6bfa85 other
+install_file /usr/local/lib/api/release root root 0755 4aa51b15a47b1749d4ad4966e23e019c0f3bdd32b0e0e9a151cf8b9de96ecdf1 other
 install_file /etc/systemd/system/celery-api.service root root 0644 36110c44713178644b60f42abbe831417220f8065ef81de5af84b5754c49c57f units
 was_changed() { [[ "$changed" == *" $1 "* ]]; }
 

@@ -67,6 +67,21 @@ forwarded_allow_ips = "*"
 # Older Gunicorn ignores the unknown name.
 control_socket_disable = True
 
+
+# The first workers of each Gunicorn write their pid into ready.<master pid> in the runtime directory
+# once they have loaded the app: a release switches Nginx to a new Gunicorn only when all of them
+# have (requests sent to one whose workers are still booting would wait). Later workers (after
+# max_requests, a HUP) write nothing.
+def post_worker_init(worker):
+    if worker.age > worker.cfg.workers:
+        return
+    try:
+        with open(f"/run/gunicorn-api/ready.{worker.ppid}", "a", encoding="ascii") as ready:
+            ready.write(f"{worker.pid}\n")
+    except OSError:
+        pass  # started by hand, without the runtime directory: nobody waits for it
+
+
 proc_name = "gunicorn-api"
 loglevel = "info"
 # Errors to stderr (the journal); the access log to a file rotated by logrotate (USR1 reopens it).

@@ -58,6 +58,7 @@ packages=(
     pkg-config
     postgresql
     postgresql-client
+    procps
     python3
     python3-certbot-nginx
     python3-dev
@@ -157,11 +158,11 @@ install_file() { # staged-relative dest owner group mode sha256 tag
 install_file /etc/nginx/sites-available/notes.conf root root 0644 65a0ea1aebcf41122351d340755a7f8c33afd8f02f906dcc823a2edf98c4545b nginx
 install_file /etc/systemd/system/gunicorn-notes@.socket root root 0644 58a6350188db8bc3b0f1644ba403d5bcbcf5b602c35b0f64e4f86da63170ddd5 socket
 install_file /etc/systemd/system/gunicorn-notes@.service root root 0644 20b8e53ecf333e1beb86c735a33f03bae679a44d6fa805453a3608e27b504c9d gunicorn-unit
-install_file /etc/notes/gunicorn.conf.py root notes 0640 90b1312ec5af25ea6a5afb28d7a5ef92c9d271cb938a4d3cdfe3ae32c7f08983 gunicorn
+install_file /etc/notes/gunicorn.conf.py root notes 0640 e7ccbfd53059d01b7d4f5dbd7fdea488cad7d6b8a0d34bedac4f10dd7c25447b gunicorn
 install_file /etc/notes/app.env.base root root 0600 e03599214fa8b3078d3d0289348a57f3d693d662715e8a7e5bb71dc120a25b2b other
 install_file /etc/logrotate.d/notes root root 0644 75be558e75bcbe5f87bef0f927bd996f4924e1ef4724212811add58d8488c955 other
 install_file /etc/apt/apt.conf.d/21notes-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/notes/release root root 0755 18cc8384c5cf1f5882c3e7ba69055dbc77e62bee3e586ff7df5cd189d3fab9c5 other
+install_file /usr/local/lib/notes/release root root 0755 c65835dcc9edb3fe102420ed36afbe7dc05d44c0cc221cdeb90bc1c1cc42751c other
 install_file /etc/systemd/system/celery-notes.service root root 0644 5539f424d2454d622ad4ebea57632bad0710bd9cb680e2c1c85db530ee73e77f units
 install_file /etc/systemd/system/celerybeat-notes.service root root 0644 31580ee8617a8145537411ea41dd0a61a12226105949a06a5ef06e6042e61b43 units
 install_file /etc/notes/postgresql.conf root root 0644 1bb3535a1e1e01a3b837392f01be5b2ab2d28ab9a884eaf1dbddd02b7b9542ed other

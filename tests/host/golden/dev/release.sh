@@ -67,6 +67,8 @@ GUNICORN=gunicorn-notes
 LEGACY_SOCKET=/run/gunicorn-notes/gunicorn.sock
 # How long the old color may take to answer what is queued on its socket after the switch.
 DRAIN_SECONDS=30
+# How long the new color's workers may take to load the app (Gunicorn's worker timeout).
+WORKER_BOOT_SECONDS=30
 KEEP=3
 BACKUPS_KEEP=10
 PRE_RELEASE_BACKUP=1
@@ -240,10 +242,32 @@ stop_color() {
 start_color() {
     local color=$1 id=$2
     stop_color "$color" 2>/dev/null || true
+    # Workers' notes of an earlier start (see wait_workers): only a starting color needs them.
+    rm -f "$RUNTIME"/ready.*
     ln -sfn "../releases/$id" "$COLORS/$color.tmp" && mv -T "$COLORS/$color.tmp" "$COLORS/$color" || return 1
     systemctl reset-failed "$GUNICORN@$color.socket" "$GUNICORN@$color.service" 2>/dev/null || true
     systemctl start "$GUNICORN@$color.socket" || unit_failed "$GUNICORN@$color.socket" || return 1
     systemctl start "$GUNICORN@$color.service" || unit_failed "$GUNICORN@$color.service" || return 1
+}
+
+# wait_workers <unit>: every first worker of that Gunicorn has loaded the app (gunicorn.conf.py's
+# post_worker_init writes their pids into $RUNTIME/ready.<master pid>), so Nginx never switches to
+# a Gunicorn whose workers are still booting. After WORKER_BOOT_SECONDS it switches anyway (the
+# health check passed) and says so.
+wait_workers() {
+    local pid workers=0 ready=0 i
+    pid="$(systemctl show --property MainPID --value "$1")"
+    for ((i = 0; i < WORKER_BOOT_SECONDS * 10; i++)); do
+        workers="$(pgrep -c -P "$pid" || true)"
+        if [[ -f "$RUNTIME/ready.$pid" ]]; then ready="$(sort -u "$RUNTIME/ready.$pid" | wc -l)"; fi
+        if (( workers > 0 && ready >= workers )); then
+            rm -f "$RUNTIME/ready.$pid"
+            return 0
+        fi
+        sleep 0.1
+    done
+    rm -f "$RUNTIME/ready.$pid"
+    warn "$ready of $workers workers of $1 loaded the app within ${WORKER_BOOT_SECONDS}s; switching to it anyway (it is healthy)"
 }
 
 # switch_live <color>: Nginx's next connection goes to that color (one rename of the link it
@@ -279,7 +303,8 @@ start_idle() {
     OLD_COLOR="$(live_color)"
     NEW_COLOR="$(idle_color "$OLD_COLOR")"
     if run "starting Gunicorn $NEW_COLOR for $id (live: ${OLD_COLOR:-none})" start_color "$NEW_COLOR" "$id" \
-        && run "health check $HEALTH_URL (Host: $HEALTH_HOST) on Gunicorn $NEW_COLOR" health_gate "$(color_socket "$NEW_COLOR")" "$GUNICORN@$NEW_COLOR.service"; then
+        && run "health check $HEALTH_URL (Host: $HEALTH_HOST) on Gunicorn $NEW_COLOR" health_gate "$(color_socket "$NEW_COLOR")" "$GUNICORN@$NEW_COLOR.service" \
+        && run "waiting for every worker of Gunicorn $NEW_COLOR to load the app" wait_workers "$GUNICORN@$NEW_COLOR.service"; then
         return 0
     fi
     run "stopping Gunicorn $NEW_COLOR" stop_color "$NEW_COLOR" || true
