@@ -160,7 +160,7 @@ install_file /etc/api/gunicorn.conf.py root api 0640 2b27e9b38574b66c80ca4c0a757
 install_file /etc/api/app.env.base root root 0600 ae5bdea9dd4df6fe9d438564bfcea01030bc03a0b8ad30333ce286ff3daffedd other
 install_file /etc/logrotate.d/api root root 0644 6e1fcf0337d12f958a8c40cd07441791dd6086420d968951a63fa5e734c5ccf5 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/api/release root root 0755 4aa51b15a47b1749d4ad4966e23e019c0f3bdd32b0e0e9a151cf8b9de96ecdf1 other
+install_file /usr/local/lib/api/release root root 0755 5873c268d3fda20b5b24ed637c155a20da13d48d99c35c0f7d63be42f3faec5f other
 install_file /etc/systemd/system/celery-api.service root root 0644 36110c44713178644b60f42abbe831417220f8065ef81de5af84b5754c49c57f units
 was_changed() { [[ "$changed" == *" $1 "* ]]; }
 

@@ -353,10 +353,14 @@ restart_live() {
 # Healthy: an HTTP status below 400. Unhealthy after every attempt: say what the last one got (the
 # status and the first lines of the body, or why there was no answer).
 # With a unit, a Gunicorn that exits meanwhile (a worker that cannot boot stops the master) fails
-# the gate at once, with that unit's last log lines.
+# the gate at once, with the last log lines of that run (systemd restarts it, and the next run's
+# lines would hide why).
 health_gate() { # [socket (the live one by default)] [unit]
-    local sock=${1:-$SOCKET} unit=${2:-} pid="" i status="" body
-    if [[ -n "$unit" ]]; then pid="$(systemctl show --property MainPID --value "$unit")"; fi
+    local sock=${1:-$SOCKET} unit=${2:-} pid="" run_id="" i status="" body
+    if [[ -n "$unit" ]]; then
+        pid="$(systemctl show --property MainPID --value "$unit")"
+        run_id="$(systemctl show --property InvocationID --value "$unit")"
+    fi
     body="$(mktemp)"
     for i in $(seq 1 "$HEALTH_ATTEMPTS"); do
         status="$(curl --silent --show-error --max-time 10 --unix-socket "$sock" --output "$body" \
@@ -368,7 +372,8 @@ health_gate() { # [socket (the live one by default)] [unit]
         fi
         if [[ -n "$unit" && "$(systemctl show --property MainPID --value "$unit")" != "$pid" ]]; then
             rm -f "$body" "$body.err"
-            unit_failed "$unit"
+            echo "$unit exited (main PID $pid); the last log lines of that run:"
+            journalctl "_SYSTEMD_INVOCATION_ID=$run_id" --lines 25 --no-pager --output cat 2>&1 || true
             return 1
         fi
         sleep 2
