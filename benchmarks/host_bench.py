@@ -9,7 +9,10 @@ and measures, with ``wrk``:
    configure it, against ``gunicorn project.wsgi:application`` with Gunicorn's defaults (1 sync
    worker) over plain HTTP, same release, same environment file, same user;
 2. a static file (``/static/notes/site.css``): Nginx directly against Gunicorn + WhiteNoise alone;
-3. failed requests while a release runs under load (wrk on ``/`` during the second release);
+3. failed requests and latency while a release runs under load (wrk on ``/`` during the second
+   release), and the same on the single socket-activated Gunicorn of ``SINGLE_GUNICORN`` (before
+   the two colors overlapped): that commit's own bootstrap and release script set up the host again
+   from scratch, release under the same load, then this bootstrap upgrades it under load;
 4. wall seconds of the first release, of the second and third (unchanged requirements: the venv
    is reused) and of a fourth with one changed dependency;
 5. one venv build of the sample app's requirements with pip (current pip, setuptools, wheel)
@@ -51,10 +54,11 @@ if str(REPO) not in sys.path:  # run as a script: make `tools` importable
 
 from djangostack.host.artifact import pack_source  # noqa: E402
 from djangostack.host.context import HostContext  # noqa: E402
-from djangostack.host.django_host import env_prelude, release_command, upload_script  # noqa: E402
+from djangostack.host.django_host import env_prelude, release_command, uninstall_script, upload_script  # noqa: E402
 from djangostack.host.render import render_all  # noqa: E402
 from djangostack.settings.loading import load_from_stack_file  # noqa: E402
 from djangostack.targets.hosts import host_context  # noqa: E402
+from tools.previous_host import SINGLE_GUNICORN, PreviousRenderError, previous_upload_script  # noqa: E402
 from tools.testhost import DEFAULT_CACHE_DIR, TestHost, TestHostError, build_base_root  # noqa: E402
 
 STACK_FILE: Final = REPO / "benchmarks/Pulumi.bench.yaml"
@@ -195,9 +199,10 @@ class Wrk:
 # ------------------------------------------------------------------------------------- the host
 
 
-def bootstrap(host: TestHost, ctx: HostContext) -> None:
-    """What DjangoHost's bootstrap step runs (as in tests/e2e/test_host_release.py)."""
-    script = env_prelude({"CERTBOT_SKIP": "1"}) + upload_script(ctx, render_all(ctx))
+def bootstrap(host: TestHost, ctx: HostContext, script: str | None = None) -> None:
+    """What DjangoHost's bootstrap step runs (as in tests/e2e/test_host_release.py), or ``script``."""
+    if script is None:
+        script = env_prelude({"CERTBOT_SKIP": "1"}) + upload_script(ctx, render_all(ctx))
     result = host.ssh("sudo -n bash -s", input=script, timeout=900, check=False)
     if result.returncode != 0:
         raise BenchError(f"bootstrap failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -206,13 +211,13 @@ def bootstrap(host: TestHost, ctx: HostContext) -> None:
 def release(host: TestHost, ctx: HostContext, release_id: str, source: Path = APP) -> float:
     """Upload the app and run the release script; return the release's wall seconds."""
     archive = f"/var/tmp/{ctx.app_name}-artifacts/source.tar.gz"
-    payload = pack_source(source)
-    encoded = base64.b64encode(payload).decode()
+    packed = pack_source(source)
+    encoded = base64.b64encode(packed).decode()
     host.ssh(f"mkdir -p {shlex.quote(str(Path(archive).parent))} && base64 -d > {shlex.quote(archive)}", input=encoded)
     log(f"release {release_id}")
     started = time.monotonic()
-    command = release_command(ctx, release_id, archive, hashlib.sha256(payload).hexdigest())
-    result = host.ssh(command, timeout=1800, check=False)
+    sha256 = hashlib.sha256(packed).hexdigest()
+    result = host.ssh(release_command(ctx, release_id, archive, sha256), timeout=1800, check=False)
     seconds = time.monotonic() - started
     if result.returncode != 0:
         raise BenchError(f"release {release_id} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
@@ -231,9 +236,11 @@ def seed_notes(host: TestHost, ctx: HostContext) -> int:
 
 
 def gunicorn_workers(host: TestHost, ctx: HostContext) -> int:
-    pid = host.ssh(f"systemctl show -p MainPID --value {ctx.gunicorn_unit}.service").stdout.strip()
+    color = host.ssh(f"readlink {shlex.quote(ctx.socket_path)}", check=False).stdout.strip()
+    unit = f"{ctx.gunicorn_unit}@{color.rsplit('/', 1)[-1].removesuffix('.sock')}.service"
+    pid = host.ssh(f"systemctl show -p MainPID --value {shlex.quote(unit)}").stdout.strip()
     if not pid or pid == "0":
-        raise BenchError(f"{ctx.gunicorn_unit}.service is not running")
+        raise BenchError(f"{unit} is not running")
     return int(host.ssh(f"pgrep -c -P {pid}", check=False).stdout.strip() or 0)
 
 
@@ -360,8 +367,9 @@ if [[ $tool == pip ]]; then
     PIP_CACHE_DIR=$cache PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install -q wheel
     PIP_CACHE_DIR=$cache PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/pip" install -q -r "$req"
 else
-    UV_CACHE_DIR=$cache UV_LINK_MODE=copy "$UV" venv -q --python /usr/bin/python3 "$venv"
-    UV_CACHE_DIR=$cache UV_LINK_MODE=copy "$UV" pip install -q --python "$venv/bin/python" -r "$req"
+    # System certificates, as the release script's uv uses them (a proxy's own CA, say).
+    UV_CACHE_DIR=$cache UV_LINK_MODE=copy UV_SYSTEM_CERTS=1 "$UV" venv -q --python /usr/bin/python3 "$venv"
+    UV_CACHE_DIR=$cache UV_LINK_MODE=copy UV_SYSTEM_CERTS=1 "$UV" pip install -q --python "$venv/bin/python" -r "$req"
 fi
 end=$(date +%s.%N)
 rm -rf "$venv"
@@ -372,7 +380,8 @@ wheel, as `venv --upgrade-deps` gives) or uv, with the given cache directory."""
 
 
 def build_seconds(host: TestHost, ctx: HostContext, tool: str, cache: str) -> float:
-    requirements = f"{ctx.releases_dir}/r1/requirements.txt"
+    # The live release's (r1 may be pruned by then: releasesToKeep).
+    requirements = f"{ctx.current_link}/requirements.txt"
     command = f"sudo -n env UV={shlex.quote(ctx.uv_bin)} bash -s -- {requirements} {tool} {shlex.quote(cache)}"
     result = host.ssh(command, input=BUILD_SCRIPT, timeout=1800, check=False)
     if result.returncode != 0:
@@ -421,6 +430,10 @@ class Results:
     static_ours: WrkResult
     static_alone: WrkResult
     under_load: WrkResult
+    before_load: WrkResult
+    """During a release on SINGLE_GUNICORN's single Gunicorn (restarted behind its socket)."""
+    upgrade_load: WrkResult
+    """During this bootstrap on SINGLE_GUNICORN's host (the single Gunicorn replaced by a color)."""
     release_seconds: dict[str, float]
     duration: str
     builds: dict[str, float]
@@ -482,10 +495,20 @@ def render(r: Results, ctx: HostContext) -> str:
         f"Requests to `{PAGE}` through Nginx while r2 ran (wrk from 2 s before to 2 s after the release, "
         f"--timeout {RELEASE_LOAD_TIMEOUT}):",
         "",
-        "| total requests | non-2xx | socket errors (connect / read / write / timeout) | p99 ms | max ms |",
-        "|---:|---:|---|---:|---:|",
-        f"| {u.requests} | {u.non_2xx} | {u.socket_errors} ({u.connect} / {u.read} / {u.write} / {u.timeout}) "
-        f"| {u.p99_ms:.0f} | {u.max_ms:.0f} |",
+        "| during | total requests | non-2xx | socket errors (connect / read / write / timeout) | p99 ms | max ms |",
+        "|---|---:|---:|---|---:|---:|",
+        *(
+            f"| {label} | {w.requests} | {w.non_2xx} | {w.socket_errors} "
+            f"({w.connect} / {w.read} / {w.write} / {w.timeout}) | {w.p99_ms:.0f} | {w.max_ms:.0f} |"
+            for label, w in (
+                ("r2: two colors overlap (this commit)", u),
+                (f"b2: one Gunicorn restarted behind its socket ({SINGLE_GUNICORN[:7]})", r.before_load),
+                (f"the bootstrap upgrading {SINGLE_GUNICORN[:7]}'s host", r.upgrade_load),
+            )
+        ),
+        "",
+        f"During a release, overlap / restart: p99 {ratio(u.p99_ms, r.before_load.p99_ms)}, "
+        f"max {ratio(u.max_ms, r.before_load.max_ms)}.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -530,7 +553,10 @@ def measure(host: TestHost, ctx: HostContext, wrk: Wrk, duration: str, load_befo
     with wrk.background(ours_url + PAGE, site_headers(ctx)) as under_load:
         releases["r2"] = release(host, ctx, "r2")
     load = under_load[0]
-    log(f"  during r2: {load.requests} requests, {load.non_2xx} non-2xx, {load.socket_errors} socket errors")
+    log(
+        f"  during r2: {load.requests} requests, {load.non_2xx} non-2xx, {load.socket_errors} socket errors, "
+        f"p99 {load.p99_ms:.0f} ms, max {load.max_ms:.0f} ms"
+    )
     releases["r3"] = release(host, ctx, "r3")
     expect_200(ours_address, PAGE, ctx, secure=True)
     with tempfile.TemporaryDirectory(prefix="host-bench-app-") as tmp:
@@ -538,6 +564,7 @@ def measure(host: TestHost, ctx: HostContext, wrk: Wrk, duration: str, load_befo
     expect_200(ours_address, PAGE, ctx, secure=True)
     log("venv builds, pip against uv")
     builds = measure_builds(host, ctx)
+    before_load, upgrade_load = measure_before_overlap(host, ctx, wrk, ours_url)
 
     return Results(
         cpus=os.cpu_count() or 0,
@@ -550,10 +577,43 @@ def measure(host: TestHost, ctx: HostContext, wrk: Wrk, duration: str, load_befo
         static_ours=static_ours,
         static_alone=static_alone,
         under_load=load,
+        before_load=before_load,
+        upgrade_load=upgrade_load,
         release_seconds=releases,
         duration=duration,
         builds=builds,
     )
+
+
+def measure_before_overlap(host: TestHost, ctx: HostContext, wrk: Wrk, ours_url: str) -> tuple[WrkResult, WrkResult]:
+    """The release under load again, on the single Gunicorn of SINGLE_GUNICORN: the app is removed
+    (data included), that commit's bootstrap sets the host up, b1 is released and seeded like r1,
+    and b2 (unchanged requirements, like r2) runs under the same wrk load. Then this commit's
+    bootstrap upgrades that host under the same load."""
+    log(f"before the overlap: the host as {SINGLE_GUNICORN[:7]} sets it up (the app removed first)")
+    result = host.ssh(
+        f"sudo -n bash -c {shlex.quote(uninstall_script(ctx, remove_data=True))}", timeout=600, check=False
+    )
+    if result.returncode != 0:
+        raise BenchError(f"removing the app failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    try:
+        script = previous_upload_script(SINGLE_GUNICORN, STACK_FILE, ctx.host_os, {"CERTBOT_SKIP": "1"})
+    except PreviousRenderError as exc:
+        raise BenchError(str(exc)) from exc
+    bootstrap(host, ctx, script)
+    release(host, ctx, "b1")
+    seed_notes(host, ctx)
+    expect_200(f"127.0.0.1:{ctx.https_port}", PAGE, ctx, secure=True)
+    wrk.run(ours_url + PAGE, site_headers(ctx), "3s")  # warm-up, as before r2
+    with wrk.background(ours_url + PAGE, site_headers(ctx)) as before:
+        release(host, ctx, "b2")
+    b = before[0]
+    log(f"  during b2: {b.requests} requests, {b.failed} failed, p99 {b.p99_ms:.0f} ms, max {b.max_ms:.0f} ms")
+    with wrk.background(ours_url + PAGE, site_headers(ctx)) as upgrade:
+        bootstrap(host, ctx)
+    g = upgrade[0]
+    log(f"  during the upgrade: {g.requests} requests, {g.failed} failed, max {g.max_ms:.0f} ms")
+    return b, g
 
 
 def loadavg() -> str:

@@ -16,6 +16,9 @@ Paths (``<app>`` is ``app.name``)::
       releases/<id>/                 root:root 0755   code (read-only to the app), static/,
                                                       .venv: a link to the venv in shared/venvs/<deps hash>
       current -> releases/<id>                        switched atomically by the release script
+      colors/                        root:root 0755   Gunicorn's two instances (blue, green):
+        blue -> ../releases/<id>                      the release each one runs,
+        live.sock -> /run/gunicorn-<app>/<color>.sock the one Nginx connects to (one rename switches it)
       shared/media/                  <app>:www-data 2750  uploads (local media only)
       shared/logs/                   <app>:<app> 2750     file logs, rotated by logrotate
       shared/backups/                root:root 0700   pre-release pg_dump files
@@ -26,7 +29,7 @@ Paths (``<app>`` is ``app.name``)::
       secrets/                       root:root 0700   host-generated secrets, one file each
       tls/                           root:root 0750   site certificate pair + the reject pair
     /usr/local/lib/<app>/            root:root 0755   bootstrap, release, staged host files
-    /run/gunicorn-<app>/gunicorn.sock                 <app>:www-data 0660 (systemd socket unit)
+    /run/gunicorn-<app>/<color>.sock                  <app>:www-data 0660 (systemd socket unit gunicorn-<app>@<color>)
     /var/lib/<app>/                                   StateDirectory (celery beat schedule)
 
 Static files are per release (``releases/<id>/static``, ``STATIC_ROOT=/srv/<app>/current/static``)
@@ -170,8 +173,10 @@ class HostContext:
     runtime_dir_name: str
     """RuntimeDirectory= name (under /run)."""
     socket_path: str
+    """The path Nginx connects to: a link to the live color's socket (see ``colors_dir``)."""
     gunicorn_unit: str
-    """Unit name without suffix: gunicorn-<app> (.socket and .service)."""
+    """Unit name prefix: gunicorn-<app>, whose template units gunicorn-<app>@.socket and
+    gunicorn-<app>@.service run the instances gunicorn-<app>@blue and gunicorn-<app>@green."""
     celery_worker_unit: str
     celery_beat_unit: str
     wsgi_app: str
@@ -322,6 +327,24 @@ class HostContext:
     def venvs_dir(self) -> str:
         """One venv per distinct set of dependencies, shared by the releases that have it."""
         return f"{self.shared_dir}/venvs"
+
+    @property
+    def colors_dir(self) -> str:
+        """Gunicorn runs as two instances, blue and green, each on its own socket: ``<color>`` links
+        to the release that instance runs and ``live.sock`` (``socket_path``) to the live one's
+        socket. A release starts the idle color next to the live one and switches only once it
+        answers its health check; the old one then drains and stops."""
+        return f"{self.base_dir}/colors"
+
+    def color_socket(self, color: str) -> str:
+        """The socket of one Gunicorn instance (blue or green), owned by its socket unit."""
+        return f"/run/{self.runtime_dir_name}/{color}.sock"
+
+    @property
+    def legacy_socket(self) -> str:
+        """The one socket of hosts set up before the two instances (gunicorn-<app>.socket); their
+        next bootstrap replaces that unit with an instance, side by side."""
+        return f"/run/{self.runtime_dir_name}/gunicorn.sock"
 
     @property
     def certbot_issue(self) -> str:
@@ -487,7 +510,7 @@ class HostContext:
             nginx_site=f"/etc/nginx/sites-available/{app}.conf",
             nginx_site_link=f"/etc/nginx/sites-enabled/{app}.conf",
             runtime_dir_name=runtime,
-            socket_path=f"/run/{runtime}/gunicorn.sock",
+            socket_path=f"{base}/colors/live.sock",
             gunicorn_unit=runtime,
             celery_worker_unit=f"celery-{app}",
             celery_beat_unit=f"celerybeat-{app}",

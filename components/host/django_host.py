@@ -47,7 +47,7 @@ from pulumi_command import remote
 
 from .context import HostContext
 from .files import HostFile
-from .render import render_all
+from .render import instance_units, legacy_gunicorn_units, render_all
 from .ssh_provider import SshCommand, SshConnection, SshCopy
 
 CONNECT_ATTEMPTS = 20
@@ -327,15 +327,19 @@ def uninstall_script(
     rendered = sorted(files if files is not None else render_all(ctx))
     own = (ctx.config_dir + "/", ctx.lib_dir + "/")
     outside = [p for p in rendered if not p.startswith(own)]
-    units = [p.rsplit("/", 1)[1] for p in outside if p.startswith("/etc/systemd/system/")]
+    unit_files = [p.rsplit("/", 1)[1] for p in outside if p.startswith("/etc/systemd/system/")]
+    # What runs from them: Gunicorn's template units run as two colors (instances).
+    units = [unit for name in unit_files for unit in instance_units(ctx, name)]
     units.sort(key=lambda u: (not u.endswith(".socket"), u))
     quoted_units = " ".join(shlex.quote(u) for u in units)
+    legacy = legacy_gunicorn_units(ctx)
     paths = [
         ctx.lib_dir,
         ctx.state_dir,
         ctx.nginx_site_link,
         *outside,
-        *(f"/etc/systemd/system/{u}.d" for u in units),
+        *(f"/etc/systemd/system/{u}.d" for u in dict.fromkeys([*unit_files, *units])),
+        *(f"/etc/systemd/system/{u}" for u in legacy),
         f"/var/tmp/{ctx.app_name}-artifacts",
         ctx.lock_file,
         sshd_hardening_path(ctx),
@@ -349,6 +353,7 @@ def uninstall_script(
         paths[:0] = [
             ctx.releases_dir,
             ctx.current_link,
+            ctx.colors_dir,
             ctx.cache_dir,
             ctx.venvs_dir,
             ctx.incoming_dir,
@@ -357,6 +362,8 @@ def uninstall_script(
     lines = [
         "set -u",
         f"systemctl disable --now {quoted_units} 2>/dev/null || true",
+        # The single Gunicorn of a host set up before the colors, if its bootstrap never replaced it.
+        f"systemctl disable --now {' '.join(legacy)} 2>/dev/null || true",
         f"rm -rf {' '.join(shlex.quote(p) for p in paths)}",
     ]
     if not remove_data:

@@ -58,12 +58,14 @@ BASE_PACKAGES: tuple[str, ...] = (
     "certbot",
     "curl",
     "git",
+    "iproute2",
     "libpq-dev",
     "logrotate",
     "nginx",
     "openssl",
     "pkg-config",
     "postgresql-client",
+    "procps",
     "python3",
     "python3-certbot-nginx",
     "python3-dev",
@@ -176,14 +178,32 @@ def render_nginx_site(ctx: HostContext) -> str:
     )
 
 
+GUNICORN_COLORS = ("blue", "green")
+"""The two Gunicorn instances of a host: a release starts the idle one next to the live one."""
+
+
 def render_gunicorn_socket(ctx: HostContext) -> str:
-    """/etc/systemd/system/gunicorn-<app>.socket."""
+    """/etc/systemd/system/gunicorn-<app>@.socket (one socket per color)."""
     return _render("gunicorn.socket.j2", ctx)
 
 
 def render_gunicorn_service(ctx: HostContext) -> str:
-    """/etc/systemd/system/gunicorn-<app>.service."""
+    """/etc/systemd/system/gunicorn-<app>@.service (one Gunicorn per color)."""
     return _render("gunicorn.service.j2", ctx)
+
+
+def instance_units(ctx: HostContext, unit: str) -> list[str]:
+    """The units systemd runs from one rendered unit file: a Gunicorn template's two colors, else
+    the unit itself."""
+    if unit.startswith(f"{ctx.gunicorn_unit}@."):
+        return [unit.replace("@.", f"@{color}.") for color in GUNICORN_COLORS]
+    return [unit]
+
+
+def legacy_gunicorn_units(ctx: HostContext) -> list[str]:
+    """The single socket-activated Gunicorn of hosts set up before the two colors (the bootstrap
+    replaces it; destroy removes it if it is still there)."""
+    return [f"{ctx.gunicorn_unit}.socket", f"{ctx.gunicorn_unit}.service"]
 
 
 def render_gunicorn_conf(ctx: HostContext) -> str:
@@ -555,6 +575,8 @@ def host_directories(ctx: HostContext) -> list[_Dir]:
     dirs = [
         _Dir(ctx.base_dir, "root", "root", "0755"),
         _Dir(ctx.releases_dir, "root", "root", "0755"),
+        # Gunicorn's colors: which release each runs, and the link Nginx connects to.
+        _Dir(ctx.colors_dir, "root", "root", "0755"),
         _Dir(ctx.shared_dir, "root", "root", "0755"),
         _Dir(ctx.logs_dir, ctx.user, ctx.group, "2750"),
         _Dir(ctx.backups_dir, "root", "root", "0700"),
@@ -587,8 +609,8 @@ def _config_files(ctx: HostContext) -> list[HostFile]:
     root, app = "root", ctx.group
     files = [
         HostFile(ctx.nginx_site, 0o644, root, root, render_nginx_site(ctx)),
-        HostFile(_unit(f"{ctx.gunicorn_unit}.socket"), 0o644, root, root, render_gunicorn_socket(ctx)),
-        HostFile(_unit(f"{ctx.gunicorn_unit}.service"), 0o644, root, root, render_gunicorn_service(ctx)),
+        HostFile(_unit(f"{ctx.gunicorn_unit}@.socket"), 0o644, root, root, render_gunicorn_socket(ctx)),
+        HostFile(_unit(f"{ctx.gunicorn_unit}@.service"), 0o644, root, root, render_gunicorn_service(ctx)),
         # Readable by the Gunicorn master (the app user), not writable by it.
         HostFile(ctx.gunicorn_conf, 0o640, root, app, render_gunicorn_conf(ctx)),
         HostFile(ctx.env_base_file, 0o600, root, root, render_env_file(ctx, env_values(ctx))),
@@ -634,9 +656,9 @@ def _config_files(ctx: HostContext) -> list[HostFile]:
 def _tag(ctx: HostContext, path: str) -> str:
     if path == ctx.nginx_site:
         return "nginx"
-    if path == _unit(f"{ctx.gunicorn_unit}.socket"):
+    if path == _unit(f"{ctx.gunicorn_unit}@.socket"):
         return "socket"
-    if path == _unit(f"{ctx.gunicorn_unit}.service"):
+    if path == _unit(f"{ctx.gunicorn_unit}@.service"):
         return "gunicorn-unit"
     if path.startswith("/etc/systemd/system/"):
         return "units"
@@ -657,11 +679,12 @@ def render_bootstrap_script(ctx: HostContext, files: list[HostFile] | None = Non
     ``files`` is ``_config_files(ctx)`` when the caller already rendered them (``render_all``).
     """
     files = _config_files(ctx) if files is None else files
-    enabled = [f"{ctx.gunicorn_unit}.socket", f"{ctx.gunicorn_unit}.service"]
+    # Gunicorn's colors are enabled by the release script (the live one starts at boot).
+    enabled: list[str] = []
     disabled: list[str] = []
     for flag, unit in ((ctx.celery_worker, ctx.celery_worker_unit), (ctx.celery_beat, ctx.celery_beat_unit)):
         (enabled if flag else disabled).append(f"{unit}.service")
-    celery = [u for u in enabled if not u.startswith(f"{ctx.gunicorn_unit}.")]
+    celery = list(enabled)
     return _render(
         "bootstrap.sh.j2",
         ctx,

@@ -1,6 +1,7 @@
 """The app contract on a real host: security headers once, the public port in Host (CSRF without
-CSRF_TRUSTED_ORIGINS), and an environment change applied by a reload under load, with no failed
-request and the same Gunicorn master.
+CSRF_TRUSTED_ORIGINS), and an environment change applied under load by the overlap (the idle
+Gunicorn color starts with it and is switched to once healthy), with no failed request; a change
+that makes the app unhealthy never reaches the live Gunicorn.
 
 Shares the session's test host; bootstraps and releases the dev stack itself (module fixtures),
 then changes the environment and puts it back.
@@ -16,7 +17,19 @@ from urllib.parse import urlencode
 import pytest
 
 from djangostack.host.context import HostContext
-from tests.e2e.test_host_release import Load, bootstrap, browser, ctx, deployed, settings
+from djangostack.host.django_host import env_prelude, upload_script
+from djangostack.host.render import render_all
+from tests.e2e.test_host_release import (
+    Load,
+    bootstrap,
+    browser,
+    color_units,
+    ctx,
+    deployed,
+    live_color,
+    settings,
+    unit_states,
+)
 from tests.e2e.web import Browser
 from tools.testhost import TestHost
 
@@ -50,7 +63,8 @@ def test_security_headers_are_sent_once(deployed: TestHost, browser: Browser, pa
 
 
 def gunicorn_main_pid(host: TestHost, ctx: HostContext) -> str:
-    pid = host.ssh(f"systemctl show --property MainPID --value {ctx.gunicorn_unit}.service").stdout.strip()
+    unit = f"{ctx.gunicorn_unit}@{live_color(host, ctx)}.service"
+    pid = host.ssh(f"systemctl show --property MainPID --value {unit}").stdout.strip()
     assert pid not in ("", "0"), "gunicorn is not running"
     return pid
 
@@ -62,12 +76,13 @@ def post_note(browser: Browser, text: str) -> int:
     return browser.request("POST", "/", urlencode({"text": text}).encode(), headers).status
 
 
-def test_an_environment_change_reloads_gunicorn_without_a_failed_request(
+def test_an_environment_change_restarts_gunicorn_side_by_side_without_a_failed_request(
     deployed: TestHost, browser: Browser, ctx: HostContext
 ) -> None:
     """The app stops seeing CSRF_TRUSTED_ORIGINS (app.envNames moves it to a name the app does not
-    read): bootstrap writes the new env file and reloads Gunicorn while requests keep coming."""
-    before = gunicorn_main_pid(deployed, ctx)
+    read): bootstrap writes the new env file and starts the other Gunicorn color with it, switches
+    to it once healthy and drains the old one, while requests keep coming."""
+    color, before = live_color(deployed, ctx), gunicorn_main_pid(deployed, ctx)
     moved = dataclasses.replace(ctx, env_names=(("CSRF_TRUSTED_ORIGINS", "UNREAD_CSRF_TRUSTED_ORIGINS"),))
     try:
         with Load(browser, ["/", "/healthz", "/readyz"]) as load:
@@ -75,12 +90,44 @@ def test_an_environment_change_reloads_gunicorn_without_a_failed_request(
         total = sum(load.results.values())
         assert total > 50, f"too few requests to mean anything: {load.results}"
         assert not load.errors, f"{len(load.errors)} failed of {total}: {load.errors[:10]}"
-        assert gunicorn_main_pid(deployed, ctx) == before, "Gunicorn was restarted, not reloaded"
+        assert live_color(deployed, ctx) != color, "the environment change did not go through the overlap"
+        assert gunicorn_main_pid(deployed, ctx) != before
+        assert "active" not in unit_states(deployed, color_units(ctx, color)), "the old color still runs"
         env = deployed.ssh(f"sudo -n grep -c '^UNREAD_CSRF_TRUSTED_ORIGINS=' {ctx.env_file}").stdout.strip()
         assert env == "1"
         # A POST from the non-443 public port passes Django's CSRF origin check with the Host alone.
         assert ctx.https_port != 443
         assert post_note(browser, "posted without CSRF_TRUSTED_ORIGINS") == 302
     finally:
+        with Load(browser, ["/", "/healthz"]) as back:
+            bootstrap(deployed, ctx)
+    assert not back.errors, f"{len(back.errors)} failed of {sum(back.results.values())}: {back.errors[:10]}"
+    assert live_color(deployed, ctx) == color
+
+
+def test_an_environment_that_breaks_the_app_never_reaches_the_live_gunicorn(
+    deployed: TestHost, browser: Browser, ctx: HostContext
+) -> None:
+    """A settings module that does not exist: the new color never answers its health check, the
+    bootstrap fails and says so, and the live color serves every request meanwhile."""
+    color, pid = live_color(deployed, ctx), gunicorn_main_pid(deployed, ctx)
+    broken = dataclasses.replace(ctx, settings_module="project.no_such_settings")
+    try:
+        with Load(browser, ["/", "/healthz"]) as load:
+            result = deployed.ssh(
+                "sudo -n bash -s",
+                input=env_prelude({"CERTBOT_SKIP": "1"}) + upload_script(broken, render_all(broken)),
+                timeout=900,
+                check=False,
+            )
+        output = result.stdout + result.stderr
+        assert result.returncode == 1, output[-3000:]
+        assert "Gunicorn did not start healthy with the new settings; the live one keeps serving" in output
+        assert "no_such_settings" in output, output[-3000:]
+        assert not load.errors, f"{len(load.errors)} failed of {sum(load.results.values())}: {load.errors[:10]}"
+        assert live_color(deployed, ctx) == color and gunicorn_main_pid(deployed, ctx) == pid
+        other = "green" if color == "blue" else "blue"
+        assert "active" not in unit_states(deployed, color_units(ctx, other))
+    finally:
         bootstrap(deployed, ctx)
-    assert gunicorn_main_pid(deployed, ctx) == before
+    assert browser.get("/healthz").status == 200

@@ -103,6 +103,21 @@ def live_release(browser: Browser) -> str:
     return str(response.json()["release"])
 
 
+def live_color(host: TestHost, ctx: HostContext) -> str:
+    """The Gunicorn color Nginx connects to (the target of its socket link): blue or green."""
+    target = host.ssh(f"readlink {ctx.socket_path}").stdout.strip()
+    assert target.startswith(f"/run/{ctx.runtime_dir_name}/"), target
+    return target.rsplit("/", 1)[1].removesuffix(".sock")
+
+
+def color_units(ctx: HostContext, color: str) -> str:
+    return f"{ctx.gunicorn_unit}@{color}.socket {ctx.gunicorn_unit}@{color}.service"
+
+
+def unit_states(host: TestHost, units: str) -> list[str]:
+    return host.ssh(f"systemctl is-active {units}", check=False).stdout.split()
+
+
 def test_health_reports_database_and_cache(deployed: TestHost, browser: Browser) -> None:
     response = browser.get("/readyz")
     assert response.status == 200, response.text
@@ -134,7 +149,7 @@ def test_a_celery_task_round_trips(deployed: TestHost, browser: Browser) -> None
 def test_static_files_come_from_nginx_even_when_gunicorn_is_down(
     deployed: TestHost, browser: Browser, ctx: HostContext
 ) -> None:
-    units = f"{ctx.gunicorn_unit}.socket {ctx.gunicorn_unit}.service"
+    units = color_units(ctx, live_color(deployed, ctx))
     deployed.ssh(f"sudo -n systemctl stop {units}")
     try:
         static = browser.get("/static/notes/site.css")
@@ -186,15 +201,18 @@ def test_an_unknown_host_header_is_refused(deployed: TestHost, browser: Browser)
 def test_gunicorn_is_not_reachable_except_through_its_socket(deployed: TestHost, ctx: HostContext) -> None:
     listeners = deployed.ssh("sudo -n ss -ltnpH").stdout
     assert "gunicorn" not in listeners
-    mode = deployed.ssh(f"sudo -n stat -c '%a %U %G' {ctx.socket_path}").stdout.split()
+    # The live color's socket, through the link Nginx connects to.
+    mode = deployed.ssh(f"sudo -n stat -L -c '%a %U %G' {ctx.socket_path}").stdout.split()
     assert mode == ["660", ctx.user, "www-data"] or mode[0] == "660", mode
 
 
 class Load:
-    """Requests in a loop from several threads, counting failures, while something else happens."""
+    """Requests in a loop from several threads, counting failures, while something else happens:
+    ``threads`` open a connection per request, ``keepalive`` more reuse one connection as long as
+    Nginx keeps it open (a connection closed under a request in flight is a failure, as for wrk)."""
 
-    def __init__(self, browser: Browser, paths: list[str], threads: int = 4) -> None:
-        self.browser, self.paths, self.threads = browser, paths, threads
+    def __init__(self, browser: Browser, paths: list[str], threads: int = 4, keepalive: int = 2) -> None:
+        self.browser, self.paths, self.threads, self.keepalive = browser, paths, threads, keepalive
         self.results: Counter[str] = Counter()
         self.errors: list[str] = []
         self._stop = threading.Event()
@@ -215,9 +233,35 @@ class Load:
                 self.results["error"] += 1
                 self.errors.append(f"{path}: {type(exc).__name__}: {exc}")
 
+    def _run_keepalive(self, index: int) -> None:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        host = self.browser.origin.split("//", 1)[1]
+        conn = http.client.HTTPSConnection("127.0.0.1", self.browser.port, timeout=30, context=context)
+        i = index
+        try:
+            while not self._stop.is_set():
+                path = self.paths[i % len(self.paths)]
+                i += 1
+                try:
+                    conn.request("GET", path, headers={"Host": host})
+                    response = conn.getresponse()
+                    response.read()
+                    self.results[str(response.status)] += 1
+                    if response.status != 200:
+                        self.errors.append(f"{path} (keep-alive): HTTP {response.status}")
+                except Exception as exc:  # every failure counts
+                    self.results["error"] += 1
+                    self.errors.append(f"{path} (keep-alive): {type(exc).__name__}: {exc}")
+                    conn.close()
+        finally:
+            conn.close()
+
     def __enter__(self) -> Load:
-        for index in range(self.threads):
-            worker = threading.Thread(target=self._run, args=(index,), daemon=True)
+        targets = [self._run] * self.threads + [self._run_keepalive] * self.keepalive
+        for index, target in enumerate(targets):
+            worker = threading.Thread(target=target, args=(index,), daemon=True)
             worker.start()
             self._workers.append(worker)
         time.sleep(1)
@@ -236,12 +280,20 @@ def test_a_release_under_load_drops_no_request(
     source = with_migration(
         tmp_path, "e2e_marker", "migrations.RunSQL('CREATE TABLE e2e_marker (id int)', 'DROP TABLE e2e_marker')"
     )
+    before = live_color(deployed, ctx)
     with Load(browser, ["/", "/healthz", "/static/notes/site.css"]) as load:
         release(deployed, ctx, "r2", source)
     total = sum(load.results.values())
     assert total > 50, f"the load generator made too few requests to mean anything: {load.results}"
     assert not load.errors, f"{len(load.errors)} failed of {total}: {load.errors[:10]}"
     assert live_release(browser) == "r2"
+    # The overlap: the new release runs on the other color, the old one drained and stopped.
+    after = live_color(deployed, ctx)
+    assert after != before
+    assert unit_states(deployed, color_units(ctx, after)) == ["active", "active"]
+    assert "active" not in unit_states(deployed, color_units(ctx, before))
+    enabled = deployed.ssh(f"systemctl is-enabled {color_units(ctx, before)}", check=False).stdout.split()
+    assert enabled == ["disabled", "disabled"], "the old color would start at boot"
     tables = deployed.ssh(
         f"sudo -n -u postgres psql -p {ctx.db_port} -d {ctx.db_name} -Atc \"select to_regclass('e2e_marker')\""
     )
@@ -272,16 +324,47 @@ def test_a_failing_migration_keeps_the_old_release_serving_and_loses_no_rows(
     assert "nosuchtype" in output, output[-3000:]
     assert live_release(browser) == "r3"
     assert note_count(deployed, ctx) == before
+    # The live color was never touched; the failed release never started a Gunicorn.
+    assert "starting Gunicorn" not in output
     # Issue 16 (10): the failed release's folder (its venv is hundreds of MB) is not left behind.
     assert "removed the folder of the failed release r4-broken" in output, output[-3000:]
     assert deployed.ssh(f"sudo -n test ! -e {ctx.releases_dir}/r4-broken", check=False).returncode == 0
 
 
+def test_a_release_that_fails_its_health_check_never_touches_the_live_color(
+    deployed: TestHost, browser: Browser, ctx: HostContext, tmp_path: Path
+) -> None:
+    live, color = live_release(browser), live_color(deployed, ctx)
+    source = tmp_path / "unhealthy"
+    shutil.copytree(APP, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "media", "staticfiles"))
+    # Imports fine (check --deploy, collectstatic and --check-config pass); every request fails.
+    (source / "project/wsgi.py").write_text(
+        (source / "project/wsgi.py").read_text()
+        + "\n\ndef application(environ, start_response):  # noqa: F811\n"
+        + "    start_response('503 Service Unavailable', [('Content-Type', 'text/plain')])\n"
+        + "    return [b'this release is broken on purpose\\n']\n"
+    )
+    with Load(browser, ["/", "/healthz"]) as load:
+        result = release(deployed, ctx, "r4-unhealthy", source, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-3000:]
+    assert "the last answer was HTTP 503" in output and "this release is broken on purpose" in output, output[-3000:]
+    assert f"release r4-unhealthy failed before the switch; {live} stays live" in output
+    assert not load.errors, f"{len(load.errors)} failed of {sum(load.results.values())}: {load.errors[:10]}"
+    assert live_release(browser) == live and live_color(deployed, ctx) == color
+    assert "active" not in unit_states(deployed, color_units(ctx, "green" if color == "blue" else "blue"))
+
+
 def test_rollback_returns_to_the_previous_release(deployed: TestHost, browser: Browser, ctx: HostContext) -> None:
     assert live_release(browser) == "r3"
-    result = deployed.ssh(f"sudo -n {ctx.release_script} rollback", timeout=600, check=False)
+    color = live_color(deployed, ctx)
+    with Load(browser, ["/", "/healthz"]) as load:
+        result = deployed.ssh(f"sudo -n {ctx.release_script} rollback", timeout=600, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert not load.errors, f"{len(load.errors)} failed of {sum(load.results.values())}: {load.errors[:10]}"
     assert live_release(browser) == "r2"
+    assert live_color(deployed, ctx) != color
+    assert "active" not in unit_states(deployed, color_units(ctx, color))
 
 
 def test_every_service_comes_back_after_a_restart(deployed: TestHost, browser: Browser, ctx: HostContext) -> None:
@@ -299,7 +382,13 @@ def test_every_service_comes_back_after_a_restart(deployed: TestHost, browser: B
         time.sleep(2)
     else:
         pytest.fail(f"the app did not come back after a restart: {last}")
-    units = [f"{ctx.gunicorn_unit}.socket", f"{ctx.celery_worker_unit}.service", f"{ctx.celery_beat_unit}.service"]
+    color = live_color(deployed, ctx)
+    units = [
+        f"{ctx.gunicorn_unit}@{color}.socket",
+        f"{ctx.gunicorn_unit}@{color}.service",
+        f"{ctx.celery_worker_unit}.service",
+        f"{ctx.celery_beat_unit}.service",
+    ]
     states = deployed.ssh("systemctl is-active " + " ".join(units), check=False).stdout.split()
     assert states == ["active"] * len(units), dict(zip(units, states, strict=False))
     assert json.loads(browser.get("/healthz").text) == {"status": "ok"}

@@ -311,8 +311,10 @@ def test_renaming_the_app_keeps_the_database_rows(deployment: Deployment) -> Non
         assert result.returncode == 0, output_of(result)[-4000:]
         assert marker in note_rows(deployment)
         assert deployment.readyz()["release"] == "r2"
-        old_units = deployment.ssh(f"systemctl is-active gunicorn-{APP}.socket")
-        assert old_units.stdout.strip() != "active", "the old app's socket still runs"
+        old_units = deployment.ssh(
+            f"systemctl list-units --state=active --plain --no-legend 'gunicorn-{APP}@*' 'gunicorn-{APP}.*'"
+        )
+        assert old_units.stdout.strip() == "", f"the old app's Gunicorn still runs: {old_units.stdout}"
     finally:
         deployment.set_release("r2")
     result = up(deployment, check=False)
@@ -335,6 +337,9 @@ def test_destroy_removes_the_app_from_the_host(deployment: Deployment) -> None:
         "/etc/notes": f"test ! -e /etc/{APP}",
         "nginx site": f"test ! -e /etc/nginx/sites-enabled/{APP}.conf",
         "units": f"! ls /etc/systemd/system | grep -q '^{APP}'",
+        # Gunicorn's two colors (template units, their wants links) and the single unit of before.
+        "gunicorn units": f"! ls -R /etc/systemd/system | grep -q 'gunicorn-{APP}'",
+        "running gunicorn": f"test -z \"$(systemctl list-units --plain --no-legend 'gunicorn-{APP}*')\"",
         "database": (
             f'test -z "$(sudo -n runuser -u postgres -- psql -p {DB_PORT} -Atc '
             '"select 1 from pg_database where datname = \'app\'")"'

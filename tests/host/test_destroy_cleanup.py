@@ -79,6 +79,11 @@ def bootstrap_writes(ctx: HostContext) -> dict[str, str]:
         f"/var/lib/djangostack/stacks/{STACK_KEY}": "file",
         # The release script's own: the live link, the releases' history, the lock, the inbox.
         ctx.current_link: "file",
+        # Gunicorn's colors: the release each one runs, the link Nginx connects to (also written by
+        # the bootstrap on a host that ran the single Gunicorn of before the colors).
+        f"{ctx.colors_dir}/blue": "file",
+        f"{ctx.colors_dir}/green": "file",
+        ctx.socket_path: "file",
         f"{ctx.base_dir}/.release-history": "file",
         ctx.lock_file: "file",
         f"/var/tmp/{ctx.app_name}-artifacts": "dir",
@@ -258,9 +263,14 @@ def test_destroy_with_remove_data_leaves_nothing_the_bootstrap_added(ctx: HostCo
     ):
         assert call in calls, f"{call!r} not run:\n{calls}"
     assert f"ufw delete allow {ctx.ssh_port}/tcp" not in calls, "the SSH port must stay open"
-    for unit in render.render_all(ctx):
-        if unit.startswith("/etc/systemd/system/"):
-            assert f"{unit.rsplit('/', 1)[1]}" in calls.split("systemctl disable --now", 1)[1].splitlines()[0]
+    disabled = calls.split("systemctl disable --now", 1)[1].splitlines()[0].split()
+    for path in render.render_all(ctx):
+        if path.startswith("/etc/systemd/system/"):
+            for unit in render.instance_units(ctx, path.rsplit("/", 1)[1]):
+                assert unit in disabled, (unit, disabled)
+    assert f"{ctx.gunicorn_unit}@blue.service" in disabled and f"{ctx.gunicorn_unit}@green.socket" in disabled
+    legacy = render.legacy_gunicorn_units(ctx)
+    assert f"systemctl disable --now {' '.join(legacy)}" in calls
 
 
 def test_destroy_keeps_exactly_the_data(ctx: HostContext, tmp_path: Path) -> None:

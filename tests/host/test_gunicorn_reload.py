@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -80,7 +81,8 @@ def test_hup_applies_a_changed_environment_without_a_failed_request(tmp_path: Pa
     conf.write_text(render.render_gunicorn_conf(ctx))
     log = (tmp_path / "gunicorn.log").open("wb")
     master = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", str(conf)],
+        # The unit passes its color's socket the same way (the conf names none: two colors share it).
+        [sys.executable, "-m", "gunicorn", "--config", str(conf), "--bind", f"unix:{ctx.socket_path}"],
         cwd=app_dir,
         env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)},
         # A file, not a pipe: nobody reads a pipe until the end, and a full one blocks every
@@ -133,17 +135,49 @@ def test_hup_applies_a_changed_environment_without_a_failed_request(tmp_path: Pa
     assert len(seen) > 50
 
 
-def test_bootstrap_reloads_gunicorn_on_an_environment_change_and_keeps_the_socket() -> None:
-    """Changing extraEnv used to restart gunicorn-<app>.socket: its queued connections got 502."""
+def test_bootstrap_applies_an_environment_change_through_the_overlap() -> None:
+    """A changed environment, gunicorn.conf.py or Gunicorn unit starts the idle color with it next to
+    the live one (``release restart``), health-checked before the switch: no restart or reload of
+    the live Gunicorn, whose socket stays open (a restarted socket unit reset its queued connections)."""
     ctx = dev_context()
     script = render.render_bootstrap_script(ctx)
-    branch = script[script.index("elif was_changed env || was_changed gunicorn; then") :]
+    branch = script[script.index("if [[ -x " + ctx.current_link + "/.venv/bin/gunicorn ]]; then") :]
     branch = branch[: branch.index("\n    else\n")]
-    assert f"systemctl reload-or-restart {ctx.gunicorn_unit}.service" in branch
-    assert "restart" not in branch.replace("reload-or-restart", "")
-    # Only a changed socket unit restarts the socket.
-    socket = f"{ctx.gunicorn_unit}.socket"
-    socket_restarts = [line for line in script.splitlines() if "restart" in line and socket in line]
-    assert len(socket_restarts) == 2, socket_restarts  # the command and its log line
-    assert socket_restarts[0].strip().startswith("systemctl restart")
-    assert script.index("if was_changed socket; then") < script.index(socket_restarts[0])
+    for change in ("env", "gunicorn", "gunicorn-unit", "socket"):
+        assert f"was_changed {change}" in branch, change
+    assert f"{ctx.release_script} restart" in branch
+    lines = [line.strip() for line in script.splitlines() if not line.strip().startswith("#")]
+    gunicorn = [line for line in lines if "systemctl" in line and ctx.gunicorn_unit in line]
+    assert not [line for line in gunicorn if "restart" in line or "reload" in line], gunicorn
+
+
+def test_the_restart_is_the_release_scripts_overlap() -> None:
+    release = render.render_release_script(dev_context())
+    body = release[release.index("restart_live() {") :]
+    body = body[: body.index("\n}\n")]
+    steps = ['start_idle "$live"', 'go_live "$live"', "celery_step", "drain_old"]
+    positions = [body.index(step) for step in steps]
+    assert positions == sorted(positions), dict(zip(steps, positions, strict=True))
+    assert "restart) restart_live ;;" in release
+
+
+def test_the_first_workers_say_when_they_have_loaded_the_app(tmp_path: Path) -> None:
+    """The release switches Nginx to a new color once ready.<master pid> lists all its first
+    workers; later ones (max_requests, a HUP) write nothing, and a by-hand start (no runtime
+    directory) does not fail."""
+    ctx = dev_context()
+    (tmp_path / "app.env").write_text("A='1'\n")
+    conf = render.render_gunicorn_conf(ctx).replace(ctx.env_file, str(tmp_path / "app.env"))
+    namespace: dict[str, object] = {}
+    exec(conf.replace(f"/run/{ctx.runtime_dir_name}/", f"{tmp_path}/"), namespace)
+    hook = namespace["post_worker_init"]
+    assert callable(hook)
+    settings = SimpleNamespace(workers=2)
+    for age, pid in ((1, 101), (2, 102), (3, 103)):
+        hook(SimpleNamespace(age=age, ppid=100, pid=pid, cfg=settings))
+    assert (tmp_path / "ready.100").read_text() == "101\n102\n"
+    namespace = {}
+    exec(conf.replace(f"/run/{ctx.runtime_dir_name}/", f"{tmp_path}/missing/"), namespace)
+    hook = namespace["post_worker_init"]
+    assert callable(hook)
+    hook(SimpleNamespace(age=1, ppid=100, pid=101, cfg=settings))

@@ -87,6 +87,7 @@ def test_systemd_analyze_verifies_every_unit(any_ctx: HostContext, tmp_path: Pat
         if path.startswith("/etc/systemd/system/"):
             copy = tmp_path / Path(path).name
             text = f.content.replace(f"{any_ctx.current_link}/.venv/bin/", f"{stubs}/")
+            text = text.replace(f"{any_ctx.colors_dir}/%i/.venv/bin/", f"{stubs}/")
             copy.write_text(text.replace(any_ctx.certbot_issue, f"{stubs}/certbot-issue"))
             units.append(str(copy))
     assert len(units) >= 2

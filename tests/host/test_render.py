@@ -208,22 +208,24 @@ def test_gunicorn_socket_is_not_world_writable(any_ctx: HostContext) -> None:
     unit = render.render_gunicorn_socket(any_ctx)
     assert "SocketMode=0660" in unit
     assert f"SocketGroup={any_ctx.web_group}" in unit
-    assert f"ListenStream={any_ctx.socket_path}" in unit
+    assert f"ListenStream=/run/{any_ctx.runtime_dir_name}/%i.sock" in unit
     mode = re.search(r"^SocketMode=(\d+)$", unit, re.M)
     assert mode and int(mode.group(1), 8) & 0o007 == 0, "others get no access to the socket"
 
 
-def test_gunicorn_service_runs_unprivileged_from_current_with_the_socket(any_ctx: HostContext) -> None:
+def test_gunicorn_service_runs_unprivileged_from_its_color_with_its_socket(any_ctx: HostContext) -> None:
     unit = render.render_gunicorn_service(any_ctx)
+    colors = any_ctx.colors_dir
     for line in (
-        f"Requires={any_ctx.gunicorn_unit}.socket",
+        f"Requires={any_ctx.gunicorn_unit}@%i.socket",
         f"User={any_ctx.user}",
         f"Group={any_ctx.web_group}",
-        f"WorkingDirectory={any_ctx.current_link}",
+        f"WorkingDirectory={colors}/%i",
         f"RuntimeDirectory={any_ctx.runtime_dir_name}",
         "RuntimeDirectoryPreserve=yes",
         "UMask=0007",
-        f"ExecStart={any_ctx.current_link}/.venv/bin/gunicorn --config {any_ctx.gunicorn_conf} {any_ctx.wsgi_app}",
+        f"ExecStart={colors}/%i/.venv/bin/gunicorn --config {any_ctx.gunicorn_conf} "
+        f"--bind unix:/run/{any_ctx.runtime_dir_name}/%i.sock {any_ctx.wsgi_app}",
         "ExecReload=/bin/kill -s HUP $MAINPID",
         "RestartSec=5",
         f"TimeoutStopSec={any_ctx.graceful_timeout_seconds + 15}",
@@ -241,13 +243,14 @@ def test_gunicorn_service_runs_unprivileged_from_current_with_the_socket(any_ctx
     assert not [line for line in unit.splitlines() if line.startswith("EnvironmentFile")]
 
 
-def test_gunicorn_starts_in_current_and_the_conf_pins_no_release_directory(any_ctx: HostContext) -> None:
+def test_gunicorn_starts_in_its_color_and_the_conf_pins_no_release_directory_nor_socket(
+    any_ctx: HostContext,
+) -> None:
     conf = render.render_gunicorn_conf(any_ctx)
     compile(conf, "gunicorn.conf.py", "exec")
-    assert not [line for line in conf.splitlines() if line.startswith("chdir")]
-    assert f"WorkingDirectory={any_ctx.current_link}" in render.render_gunicorn_service(any_ctx)
+    assert not [line for line in conf.splitlines() if line.startswith(("chdir", "bind"))]
+    assert f"WorkingDirectory={any_ctx.colors_dir}/%i" in render.render_gunicorn_service(any_ctx)
     assert "preload_app = False" in conf
-    assert f'bind = ["unix:{any_ctx.socket_path}"]' in conf
 
 
 def test_gunicorn_workers_default_to_twice_the_cpus_plus_one(
@@ -416,13 +419,18 @@ def test_release_script_locks_switches_atomically_and_gates_on_health(any_ctx: H
     script = render.render_release_script(any_ctx)
     assert "flock -n 9" in script
     assert 'ln -sfn "releases/$1" "$BASE/current.tmp" && mv -T "$BASE/current.tmp" "$CURRENT"' in script
-    assert '--unix-socket "$SOCKET"' in script and '-H "X-Forwarded-Proto: https"' in script
+    assert '--unix-socket "$sock"' in script and '-H "X-Forwarded-Proto: https"' in script
     assert f"HEALTH_URL=http://localhost{any_ctx.health_path}" in script
     assert "check --deploy --fail-level WARNING" in script
     assert '"$dump" --format=custom' in script and '/pg_restore" --list' in script and "test -s" in script
     assert f"KEEP={any_ctx.releases_to_keep}" in script
-    assert script.index("migrating") < script.index('switch_to "$id"')
-    assert script.index("collecting static files") < script.index('switch_to "$id"')
+    deploy = script[script.index("deploy() {") :]
+    assert deploy.index("migrating") < deploy.index('start_idle "$id"') < deploy.index('go_live "$id"')
+    assert deploy.index("collecting static files") < deploy.index('go_live "$id"')
+    # The new release is health-checked on its own color's socket before Nginx is switched to it.
+    assert 'health_gate "$(color_socket "$NEW_COLOR")" "$GUNICORN@$NEW_COLOR.service"' in script
+    assert 'ln -sfn "$(color_socket "$1")" "$SOCKET.tmp" && mv -T "$SOCKET.tmp" "$SOCKET"' in script
+    assert deploy.index('go_live "$id"') < deploy.index("drain_old")
 
 
 def test_release_restarts_workers_before_beat(dev: HostContext) -> None:
@@ -486,7 +494,8 @@ def test_every_check_that_cannot_touch_the_database_runs_before_migrate(any_ctx:
         'run "gunicorn --check-config"',
         'run "backing up the database"',
         'run "migrating"',
-        'switch_to "$id"',
+        'start_idle "$id"',
+        'go_live "$id"',
     ]
     positions = [body.index(step) for step in order]
     assert positions == sorted(positions), dict(zip(order, positions, strict=True))

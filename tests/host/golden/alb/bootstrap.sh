@@ -50,12 +50,14 @@ packages=(
     certbot
     curl
     git
+    iproute2
     libpq-dev
     logrotate
     nginx
     openssl
     pkg-config
     postgresql-client
+    procps
     python3
     python3-certbot-nginx
     python3-dev
@@ -120,6 +122,7 @@ ensure_dir() { # path owner group mode
 }
 ensure_dir /srv/api root root 0755
 ensure_dir /srv/api/releases root root 0755
+ensure_dir /srv/api/colors root root 0755
 ensure_dir /srv/api/shared root root 0755
 ensure_dir /srv/api/shared/logs api api 2750
 ensure_dir /srv/api/shared/backups root root 0700
@@ -150,14 +153,14 @@ install_file() { # staged-relative dest owner group mode sha256 tag
         chmod "$4" "$dest"
     fi
 }
-install_file /etc/nginx/sites-available/api.conf root root 0644 235d9a22277711298dd8a0f026a7c72fca539801e5c0ed01c05098518a3f3f95 nginx
-install_file /etc/systemd/system/gunicorn-api.socket root root 0644 63d1fdac4870006a139ea1653b6cc7621c7ddad5effd0901a0f083389816d3a0 socket
-install_file /etc/systemd/system/gunicorn-api.service root root 0644 e393186d4352a008611e6bc29bc4b150b786c017eb7821777ce53ff5b13cbd14 gunicorn-unit
-install_file /etc/api/gunicorn.conf.py root api 0640 a210322bd0f48e8edcce0e5e57940c1e7095ddfd9106c5996171568f2938f56c gunicorn
+install_file /etc/nginx/sites-available/api.conf root root 0644 6157b7ad529f2ab9582d170032b243ae3af20812a36022387a2d49b8cd8c5f14 nginx
+install_file /etc/systemd/system/gunicorn-api@.socket root root 0644 a81cad225234cac718715eba22878c75fd8b20864a29ef6e21c1901e743adcf8 socket
+install_file /etc/systemd/system/gunicorn-api@.service root root 0644 a1a145598719a8b0e0df8a3c495d3586e56391cd370376f2b78e11f1beb46f8a gunicorn-unit
+install_file /etc/api/gunicorn.conf.py root api 0640 2b27e9b38574b66c80ca4c0a757a5379f1fa4dc2477dbd718607ac1f50a41415 gunicorn
 install_file /etc/api/app.env.base root root 0600 ae5bdea9dd4df6fe9d438564bfcea01030bc03a0b8ad30333ce286ff3daffedd other
-install_file /etc/logrotate.d/api root root 0644 9ca8467ebd38d73ca35c8c41df408d1cd177d2d5b7e1e5ca328e3d8ca18ecb38 other
+install_file /etc/logrotate.d/api root root 0644 6e1fcf0337d12f958a8c40cd07441791dd6086420d968951a63fa5e734c5ccf5 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/api/release root root 0755 dce151bf27f179ed203e45941bc4f3b0b00314e199ca81af21041ab8b10a92e6 other
+install_file /usr/local/lib/api/release root root 0755 8585cc62a3b12e469999f403edd309c1438f0f246e59c66b9e61097fb352caaa other
 install_file /etc/systemd/system/celery-api.service root root 0644 36110c44713178644b60f42abbe831417220f8065ef81de5af84b5754c49c57f units
 was_changed() { [[ "$changed" == *" $1 "* ]]; }
 
@@ -234,14 +237,31 @@ self_signed() { # cert key cn san
 }
 if [[ ! -s /etc/api/tls/reject-fullchain.pem || ! -s /etc/api/tls/reject-privkey.pem ]]; then
     self_signed /etc/api/tls/reject-fullchain.pem /etc/api/tls/reject-privkey.pem invalid DNS:invalid
+    changed+="tls "
 fi
 
 # ---- Nginx ----------------------------------------------------------------------------------------
-rm -f /etc/nginx/sites-enabled/default
-ln -sfn /etc/nginx/sites-available/api.conf /etc/nginx/sites-enabled/api.conf
+# Nginx connects to /srv/api/colors/live.sock, a link the release script points at the live Gunicorn's
+# socket. A host set up before the two Gunicorn colors serves from /run/gunicorn-api/gunicorn.sock: the link
+# points there until the restart below replaces that Gunicorn, side by side.
+if [[ ! -L /srv/api/colors/live.sock ]] && systemctl --quiet is-active gunicorn-api.service 2>/dev/null; then
+    ln -sfn /run/gunicorn-api/gunicorn.sock /srv/api/colors/live.sock
+fi
+if [[ -e /etc/nginx/sites-enabled/default || -L /etc/nginx/sites-enabled/default ]]; then
+    rm -f /etc/nginx/sites-enabled/default
+    changed+="nginx "
+fi
+if [[ "$(readlink /etc/nginx/sites-enabled/api.conf || true)" != /etc/nginx/sites-available/api.conf ]]; then
+    ln -sfn /etc/nginx/sites-available/api.conf /etc/nginx/sites-enabled/api.conf
+    changed+="nginx "
+fi
 nginx -t -q || die "nginx -t rejected the configuration"
 systemctl enable --quiet nginx
-systemctl reload-or-restart nginx
+# Reloaded only when its configuration or a certificate changed: a reload closes the clients' idle
+# keep-alive connections, and a client that sends its next request at that moment sees it fail.
+if was_changed nginx || was_changed tls || ! systemctl --quiet is-active nginx; then
+    systemctl reload-or-restart nginx
+fi
 
 # ---- firewall and SSH -----------------------------------------------------------------------------
 log "host firewall off (firewall: false, or security groups)"
@@ -254,27 +274,30 @@ if [[ -f /etc/systemd/system/celerybeat-api.service ]]; then
     systemctl daemon-reload
     log "removed celerybeat-api.service (disabled in the stack)"
 fi
-systemctl enable --quiet gunicorn-api.socket gunicorn-api.service celery-api.service
+systemctl enable --quiet celery-api.service
+# Gunicorn runs as gunicorn-api@blue or @green; the release script enables the live one.
+legacy_units=()
+for unit in gunicorn-api.socket gunicorn-api.service; do
+    if [[ -f /etc/systemd/system/$unit ]]; then legacy_units+=("$unit"); fi
+done
+live_color="$(readlink /srv/api/colors/live.sock || true)"
+live_color="${live_color##*/}"
+live_color="${live_color%.sock}"
 if [[ -x /srv/api/current/.venv/bin/gunicorn ]]; then
-    # A release is live: apply what changed with the least disruption, otherwise make sure it runs.
-    if was_changed socket; then
-        # Only a changed socket unit closes the listening socket.
-        systemctl restart gunicorn-api.socket gunicorn-api.service
-        log "restarted gunicorn-api.socket and .service (the socket unit changed)"
-    elif was_changed gunicorn-unit; then
-        # The socket stays open: requests wait in its backlog while Gunicorn restarts.
-        systemctl start gunicorn-api.socket
-        systemctl restart gunicorn-api.service
-        log "restarted gunicorn-api.service (its unit changed)"
-    elif was_changed env || was_changed gunicorn; then
-        # HUP: gunicorn.conf.py re-reads the environment, new workers replace the old gracefully.
-        systemctl start gunicorn-api.socket
-        systemctl reload-or-restart gunicorn-api.service
-        log "reloaded gunicorn-api.service (environment or gunicorn.conf.py changed)"
+    # A release is live. Whatever changes what Gunicorn runs with (its units, gunicorn.conf.py, the
+    # environment) goes through the overlap: the idle color starts with it next to the live one and
+    # is switched to only once healthy, so a bad value never reaches the live site.
+    if [[ -n "${legacy_units[*]:-}" ]] || was_changed socket || was_changed gunicorn-unit \
+        || was_changed env || was_changed gunicorn || [[ "$live_color" != blue && "$live_color" != green ]]; then
+        /usr/local/lib/api/release restart \
+            || die "Gunicorn did not start healthy with the new settings; the live one keeps serving (the output above says why)"
+        restarted=1
     else
-        systemctl start gunicorn-api.socket gunicorn-api.service
+        systemctl start "gunicorn-api@$live_color.socket" "gunicorn-api@$live_color.service"
     fi
-    if was_changed units || was_changed env; then
+    if [[ -n "${restarted:-}" ]]; then
+        : # the restart above restarted Celery too
+    elif was_changed units || was_changed env; then
         systemctl restart celery-api.service
         log "restarted celery-api.service"
     else
@@ -282,6 +305,13 @@ if [[ -x /srv/api/current/.venv/bin/gunicorn ]]; then
     fi
 else
     log "no release yet: Gunicorn starts with the first release"
+fi
+if [[ -n "${legacy_units[*]:-}" ]]; then
+    # The single Gunicorn of before the colors: stopped by the overlap above (or never started).
+    systemctl disable --now --quiet "${legacy_units[@]}" 2>/dev/null || true
+    for unit in "${legacy_units[@]}"; do rm -f "/etc/systemd/system/$unit"; done
+    systemctl daemon-reload
+    log "replaced ${legacy_units[*]} by gunicorn-api@blue/@green"
 fi
 
 # ---- Let's Encrypt --------------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 #   /usr/local/lib/api/release deploy [--no-backup] <release-id> <archive.tar.gz> <sha256>
 #   /usr/local/lib/api/release deploy [--no-backup] <release-id> <unpacked-source-dir>
 #   /usr/local/lib/api/release rollback
+#   /usr/local/lib/api/release restart
 #   /usr/local/lib/api/release list
 #   /usr/local/lib/api/release current
 #   /usr/local/lib/api/release manage [--env-file <file>] [--] <manage.py arguments>
@@ -14,10 +15,15 @@
 # that cannot touch the database: build its venv, `check --deploy`, collectstatic into the release,
 # `gunicorn --check-config`; then back up the database (a pg_dump that matches the server's major
 # version; --no-backup skips it), migrate (once: flock here, a PostgreSQL advisory lock across
-# hosts), switch `current` atomically, restart Gunicorn (its socket stays open, so no request is
-# refused), restart the Celery worker then beat, and gate on /readyz. Any failure after
-# the switch puts the previous release back. pip and every manage.py step run as api with
-# a clean environment; root never sources or runs anything that user can write.
+# hosts), then the overlap: start Gunicorn for the new release on the idle color (blue or green,
+# each its own socket) next to the live one, gate on /readyz on that socket, and only
+# then switch `current` and /srv/api/colors/live.sock (the link Nginx connects to; one rename each),
+# restart the Celery worker then beat, and drain the old color (it answers what it was sent, then
+# stops). A failed start or health check stops the new color; the live one was never touched.
+# A Celery failure after the switch puts the previous release back. pip and every manage.py step
+# run as api with a clean environment; root never sources or runs anything that user can write.
+# restart: the live release again through the same overlap (the bootstrap runs it when the
+# environment, gunicorn.conf.py or a Gunicorn unit changed); it waits for a running release.
 # manage: `manage.py <arguments>` in the live release, as api with the app's environment,
 # its exit code passed on (no lock: a long shell or data load never holds up a release).
 # --env-file adds KEY='value' lines for this command only (DJANGO_SUPERUSER_PASSWORD, say); the
@@ -25,8 +31,8 @@
 # Deploying the live release id again is a health check: 0 when it is healthy (a lost session or
 # a retried `pulumi up` is not an error).
 #
-# Exit codes: 0 ok (or already live and healthy); 1 failed before the switch (`current`
-# untouched); 2 usage; 3 another release holds the lock; 4 failed after the switch, previous
+# Exit codes: 0 ok (or already live and healthy); 1 failed before the switch (`current` and the
+# live Gunicorn untouched); 2 usage; 3 another release holds the lock; 4 failed after the switch, previous
 # release restored; 5 failed after the switch and restoring the previous release failed too.
 set -euo pipefail
 umask 022
@@ -51,8 +57,18 @@ POETRY_EXPORT=(--from poetry==2.5.1 --with poetry-plugin-export==1.10.1 poetry)
 # Root-only (0700): archives are copied, checked and unpacked in a mktemp directory in here.
 INCOMING=/srv/api/shared/incoming
 LOCK=/run/lock/api-release.lock
-SOCKET=/run/gunicorn-api/gunicorn.sock
+# Nginx connects to $SOCKET, a link to the live color's socket: $RUNTIME/blue.sock or green.sock.
+SOCKET=/srv/api/colors/live.sock
+COLORS=/srv/api/colors
+RUNTIME=/run/gunicorn-api
 GUNICORN=gunicorn-api
+# Hosts set up before the two colors ran one socket-activated Gunicorn ($GUNICORN.socket/.service)
+# on this socket; the bootstrap links $SOCKET to it, and the next overlap replaces it.
+LEGACY_SOCKET=/run/gunicorn-api/gunicorn.sock
+# How long the old color may take to answer what is queued on its socket after the switch.
+DRAIN_SECONDS=30
+# How long the new color's workers may take to load the app (Gunicorn's worker timeout).
+WORKER_BOOT_SECONDS=30
 KEEP=5
 BACKUPS_KEEP=10
 PRE_RELEASE_BACKUP=1
@@ -78,7 +94,7 @@ log() { printf '[release %s] %s\n' "$APP" "$*"; }
 warn() { printf '[release %s] WARNING: %s\n' "$APP" "$*" >&3; }
 err() { printf '[release %s] ERROR: %s\n' "$APP" "$*" >&2; }
 note() { printf '[release %s] %s\n' "$APP" "$*" >&3; }
-usage() { sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 step_log="$(mktemp)"
 work=""
@@ -183,30 +199,182 @@ unit_failed() { # unit: say why it did not start (the unit's last journal lines)
     return 1
 }
 
-restart_services() {
-    systemctl reset-failed "$GUNICORN.socket" "$GUNICORN.service" 2>/dev/null || true
-    systemctl start "$GUNICORN.socket" || unit_failed "$GUNICORN.socket" || return 1
-    # A restart (not a HUP) so the new release's own venv runs; see the unit file for why.
-    systemctl restart "$GUNICORN.service" || unit_failed "$GUNICORN.service" || return 1
-    # Workers first, then beat: beat never schedules onto a worker that runs old code.
+# ---- the two Gunicorn colors -----------------------------------------------------------------------
+# live_color: the color Nginx sends requests to (blue, green), legacy (the one unit of a host set up
+# before the colors), or nothing.
+live_color() {
+    local target
+    target="$(readlink "$SOCKET" 2>/dev/null)" || target=""
+    case "$target" in
+        "$RUNTIME/blue.sock") echo blue ;;
+        "$RUNTIME/green.sock") echo green ;;
+        *) if systemctl --quiet is-active "$GUNICORN.service" 2>/dev/null; then echo legacy; fi ;;
+    esac
+}
+
+idle_color() { # live color -> the other one
+    if [[ "$1" == blue ]]; then echo green; else echo blue; fi
+}
+
+color_socket() { # color
+    if [[ "$1" == legacy ]]; then echo "$LEGACY_SOCKET"; else echo "$RUNTIME/$1.sock"; fi
+}
+
+color_units() { # color -> its socket and service unit
+    if [[ "$1" == legacy ]]; then
+        printf '%s\n' "$GUNICORN.socket" "$GUNICORN.service"
+    else
+        printf '%s\n' "$GUNICORN@$1.socket" "$GUNICORN@$1.service"
+    fi
+}
+
+# stop_color <color>: SIGTERM (Gunicorn's graceful shutdown: the workers finish their requests,
+# within graceful_timeout), then the socket closes; the color no longer starts at boot.
+stop_color() {
+    local units
+    mapfile -t units < <(color_units "$1")
+    systemctl disable --quiet "${units[@]}" 2>/dev/null || true
+    systemctl stop "${units[@]}"
+}
+
+# start_color <color> <release id>: Gunicorn of that release on that color's own socket. Nginx does
+# not send it anything yet.
+start_color() {
+    local color=$1 id=$2
+    stop_color "$color" 2>/dev/null || true
+    # Workers' notes of an earlier start (see wait_workers): only a starting color needs them.
+    rm -f "$RUNTIME"/ready.*
+    ln -sfn "../releases/$id" "$COLORS/$color.tmp" && mv -T "$COLORS/$color.tmp" "$COLORS/$color" || return 1
+    systemctl reset-failed "$GUNICORN@$color.socket" "$GUNICORN@$color.service" 2>/dev/null || true
+    systemctl start "$GUNICORN@$color.socket" || unit_failed "$GUNICORN@$color.socket" || return 1
+    systemctl start "$GUNICORN@$color.service" || unit_failed "$GUNICORN@$color.service" || return 1
+}
+
+# wait_workers <unit>: every first worker of that Gunicorn has loaded the app (gunicorn.conf.py's
+# post_worker_init writes their pids into $RUNTIME/ready.<master pid>), so Nginx never switches to
+# a Gunicorn whose workers are still booting. After WORKER_BOOT_SECONDS it switches anyway (the
+# health check passed) and says so.
+wait_workers() {
+    local pid workers=0 ready=0 i
+    pid="$(systemctl show --property MainPID --value "$1")"
+    for ((i = 0; i < WORKER_BOOT_SECONDS * 10; i++)); do
+        workers="$(pgrep -c -P "$pid" || true)"
+        if [[ -f "$RUNTIME/ready.$pid" ]]; then ready="$(sort -u "$RUNTIME/ready.$pid" | wc -l)"; fi
+        if (( workers > 0 && ready >= workers )); then
+            rm -f "$RUNTIME/ready.$pid"
+            return 0
+        fi
+        sleep 0.1
+    done
+    rm -f "$RUNTIME/ready.$pid"
+    warn "$ready of $workers workers of $1 loaded the app within ${WORKER_BOOT_SECONDS}s; switching to it anyway (it is healthy)"
+}
+
+# switch_live <color>: Nginx's next connection goes to that color (one rename of the link it
+# connects to: no reload, no connection of a client closed); that color starts at boot.
+switch_live() {
+    local units
+    ln -sfn "$(color_socket "$1")" "$SOCKET.tmp" && mv -T "$SOCKET.tmp" "$SOCKET" || return 1
+    mapfile -t units < <(color_units "$1")
+    systemctl enable --quiet "${units[@]}"
+}
+
+# drain <color>: after the switch the old color gets no new connection; it still answers the ones
+# queued on its socket (waited for here) and in its workers (SIGTERM lets them finish), then stops.
+drain() {
+    local sock queued i
+    sock="$(color_socket "$1")"
+    sleep 0.5
+    for ((i = 0; i < DRAIN_SECONDS * 10; i++)); do
+        queued="$(ss -xlnH src "$sock" 2>/dev/null | awk '{ print $3; exit }')"
+        [[ -z "$queued" || "$queued" == 0 ]] && break
+        sleep 0.1
+    done
+    stop_color "$1"
+}
+
+# The overlap, in three steps. OLD_COLOR and NEW_COLOR are set by start_idle.
+OLD_COLOR=""
+NEW_COLOR=""
+# start_idle <release id>: the release on the idle color next to the live one, health-checked on its
+# own socket. On failure it is stopped again, and the live color never noticed.
+start_idle() {
+    local id=$1
+    OLD_COLOR="$(live_color)"
+    NEW_COLOR="$(idle_color "$OLD_COLOR")"
+    if run "starting Gunicorn $NEW_COLOR for $id (live: ${OLD_COLOR:-none})" start_color "$NEW_COLOR" "$id" \
+        && run "health check $HEALTH_URL (Host: $HEALTH_HOST) on Gunicorn $NEW_COLOR" health_gate "$(color_socket "$NEW_COLOR")" "$GUNICORN@$NEW_COLOR.service" \
+        && run "waiting for every worker of Gunicorn $NEW_COLOR to load the app" wait_workers "$GUNICORN@$NEW_COLOR.service"; then
+        return 0
+    fi
+    run "stopping Gunicorn $NEW_COLOR" stop_color "$NEW_COLOR" || true
+    return 1
+}
+
+# go_live <release id>: `current` and Nginx's link switch to the release and NEW_COLOR.
+go_live() {
+    switch_to "$1" && switch_live "$NEW_COLOR" || return 1
+    log "switched current -> releases/$1, Nginx -> Gunicorn $NEW_COLOR"
+}
+
+drain_old() {
+    [[ -n "$OLD_COLOR" ]] || return 0
+    run "draining Gunicorn $OLD_COLOR (it answers what it was sent, then stops)" drain "$OLD_COLOR" \
+        || warn "Gunicorn $OLD_COLOR did not stop cleanly (see journalctl -u $(color_units "$OLD_COLOR" | tail -n 1))"
+}
+
+# Workers first, then beat: beat never schedules onto a worker that runs old code.
+restart_celery() {
     local unit
     for unit in "${WORKER_UNITS[@]}" "${BEAT_UNITS[@]}"; do
         systemctl restart "$unit" || unit_failed "$unit" || return 1
     done
 }
 
+celery_step() { # run restart_celery with a log line, when there is a Celery unit
+    if [[ -n "${WORKER_UNITS[*]}${BEAT_UNITS[*]}" ]]; then
+        run "restarting Celery" restart_celery
+    fi
+}
+
+# restart_live: the live release again through the overlap (a changed environment, gunicorn.conf.py
+# or unit; an unhealthy live Gunicorn).
+restart_live() {
+    local live
+    live="$(live_release)"
+    [[ -n "$live" ]] || { log "no live release: nothing to restart"; return 0; }
+    start_idle "$live" || { err "Gunicorn for $live did not start healthy; ${OLD_COLOR:-nothing} stays live"; return 1; }
+    go_live "$live" || return 1
+    celery_step || return 1
+    drain_old
+    log "release $live is live on Gunicorn $NEW_COLOR"
+}
+
 # Healthy: an HTTP status below 400. Unhealthy after every attempt: say what the last one got (the
 # status and the first lines of the body, or why there was no answer).
-health_gate() {
-    local i status="" body
+# With a unit, a Gunicorn that exits meanwhile (a worker that cannot boot stops the master) fails
+# the gate at once, with the last log lines of that run (systemd restarts it, and the next run's
+# lines would hide why).
+health_gate() { # [socket (the live one by default)] [unit]
+    local sock=${1:-$SOCKET} unit=${2:-} pid="" run_id="" i status="" body
+    if [[ -n "$unit" ]]; then
+        pid="$(systemctl show --property MainPID --value "$unit")"
+        run_id="$(systemctl show --property InvocationID --value "$unit")"
+    fi
     body="$(mktemp)"
     for i in $(seq 1 "$HEALTH_ATTEMPTS"); do
-        status="$(curl --silent --show-error --max-time 10 --unix-socket "$SOCKET" --output "$body" \
+        status="$(curl --silent --show-error --max-time 10 --unix-socket "$sock" --output "$body" \
             --write-out '%{http_code}' -H "Host: $HEALTH_HOST" -H "X-Forwarded-Proto: https" "$HEALTH_URL" \
             2>"$body.err")" || true
         if [[ "$status" =~ ^[1-3][0-9][0-9]$ ]]; then
             rm -f "$body" "$body.err"
             return 0
+        fi
+        if [[ -n "$unit" && "$(systemctl show --property MainPID --value "$unit")" != "$pid" ]]; then
+            rm -f "$body" "$body.err"
+            echo "$unit exited (main PID $pid); the last log lines of that run:"
+            journalctl "_SYSTEMD_INVOCATION_ID=$run_id" --lines 25 --no-pager --output cat 2>&1 || true
+            return 1
         fi
         sleep 2
     done
@@ -214,20 +382,22 @@ health_gate() {
         log "health check failed $i times; the last answer was HTTP $status from $HEALTH_URL (Host: $HEALTH_HOST), beginning:"
         head -n 10 "$body" | cut -c 1-200 | awk '{ print "    " $0 }'
     else
-        log "health check failed $i times; no HTTP answer from $HEALTH_URL on $SOCKET: $(head -c 300 "$body.err")"
+        log "health check failed $i times; no HTTP answer from $HEALTH_URL on $sock: $(head -c 300 "$body.err")"
     fi
     rm -f "$body" "$body.err"
     return 1
 }
 
-# After the switch: on failure put the previous release back (or, on a first release, take the
-# new one offline), then fail with the output of the step that broke.
+# After the switch (only Celery can fail there): put the previous release back on the old color,
+# which still runs (or, on a first release, take the new one offline), then fail with the output of
+# the step that broke.
 restore_previous() { # failed-release previous-release
     local failed=$1 previous=$2
-    if [[ -z "$previous" ]]; then
+    if [[ -z "$previous" || -z "$OLD_COLOR" ]]; then
         err "first release $failed failed; no previous release to restore"
-        rm -f "$CURRENT"
-        systemctl stop "$GUNICORN.service" "${WORKER_UNITS[@]}" "${BEAT_UNITS[@]}" 2>/dev/null || true
+        rm -f "$CURRENT" "$SOCKET"
+        stop_color "$NEW_COLOR" 2>/dev/null || true
+        systemctl stop "${WORKER_UNITS[@]}" "${BEAT_UNITS[@]}" 2>/dev/null || true
         drop_failed "$failed"
         exit 4
     fi
@@ -236,8 +406,9 @@ restore_previous() { # failed-release previous-release
     for unit in "${BEAT_UNITS[@]}"; do
         systemctl stop "$unit" || true
     done
-    if switch_to "$previous" && restart_services && health_gate; then
+    if switch_to "$previous" && switch_live "$OLD_COLOR" && restart_celery; then
         printf '%s\n' "$previous" >>"$HISTORY"
+        stop_color "$NEW_COLOR" || true
         err "release $failed failed; $previous is live again"
         drop_failed "$failed"
         exit 4
@@ -774,8 +945,8 @@ already_live() { # release id, sha256 (or "")
         log "release $id is already live and healthy: nothing to do"
         exit 0
     fi
-    warn "release $id is live but failed its health check: restarting it"
-    if run "restarting Gunicorn and Celery" restart_services && run "health check $HEALTH_URL" health_gate; then
+    warn "release $id is live but failed its health check: starting it again next to the live Gunicorn"
+    if restart_live; then
         log "release $id is live and healthy again"
         exit 0
     fi
@@ -859,13 +1030,13 @@ deploy() {
     run "backing up the database" backup_database "$id" || fail_before "$id" "$previous"
     run "migrating" migrate "$dir" || fail_before "$id" "$previous"
 
-    # The switch: one rename, atomic for every reader of the symlink.
-    switch_to "$id"
+    # The overlap: the new release serves nothing until it is healthy on its own socket.
+    start_idle "$id" || fail_before "$id" "$previous"
+    # The switch: one rename each (current, Nginx's link), atomic for every reader.
+    go_live "$id" || restore_previous "$id" "$previous"
     printf '%s\n' "$id" >>"$HISTORY"
-    log "switched current -> releases/$id"
-
-    run "restarting Gunicorn and Celery" restart_services || restore_previous "$id" "$previous"
-    run "health check $HEALTH_URL (Host: $HEALTH_HOST)" health_gate || restore_previous "$id" "$previous"
+    celery_step || restore_previous "$id" "$previous"
+    drain_old
 
     prune_releases
     prune_venvs
@@ -878,13 +1049,14 @@ rollback() {
     previous="$(previous_release)"
     [[ -n "$previous" ]] || { err "no previous release to roll back to"; exit 1; }
     log "rolling back $live -> $previous (the database is left as it is)"
+    start_idle "$previous" || { err "rollback failed: $previous did not start healthy; $live stays live"; exit 1; }
     for unit in "${BEAT_UNITS[@]}" "${WORKER_UNITS[@]}"; do
-        run "stopping $unit" systemctl stop "$unit" || exit 1
+        run "stopping $unit" systemctl stop "$unit" || { stop_color "$NEW_COLOR" || true; exit 1; }
     done
-    switch_to "$previous"
+    go_live "$previous" || exit 1
     printf '%s\n' "$previous" >>"$HISTORY"
-    run "restarting Gunicorn and Celery" restart_services || exit 1
-    run "health check $HEALTH_URL (Host: $HEALTH_HOST)" health_gate || exit 1
+    celery_step || exit 1
+    drain_old
     log "release $previous is live"
 }
 
@@ -935,7 +1107,7 @@ case "$command" in
         fi
         [[ $# -eq 2 || $# -eq 3 ]] || usage
         ;;
-    rollback) [[ $# -eq 0 ]] || usage ;;
+    rollback | restart) [[ $# -eq 0 ]] || usage ;;
     manage)
         if [[ "${1:-}" == --env-file ]]; then
             [[ $# -ge 2 ]] || usage
@@ -956,7 +1128,10 @@ if [[ "$command" == manage ]]; then
 fi
 mkdir -p "$(dirname "$LOCK")"
 exec 9>"$LOCK"
-if ! flock -n 9; then
+# restart (the bootstrap's) waits for a running release; the others give up at once.
+if [[ "$command" == restart ]]; then
+    flock -w 1800 9 || { err "a release of $APP held the lock for 30 minutes; restart not done"; exit 3; }
+elif ! flock -n 9; then
     err "another release of $APP is running (lock $LOCK is held); try again when it has finished"
     exit 3
 fi
@@ -964,4 +1139,5 @@ fi
 case "$command" in
     deploy) deploy "$@" ;;
     rollback) rollback ;;
+    restart) restart_live ;;
 esac

@@ -50,6 +50,7 @@ packages=(
     certbot
     curl
     git
+    iproute2
     libpq-dev
     logrotate
     nginx
@@ -57,6 +58,7 @@ packages=(
     pkg-config
     postgresql
     postgresql-client
+    procps
     python3
     python3-certbot-nginx
     python3-dev
@@ -122,6 +124,7 @@ ensure_dir() { # path owner group mode
 }
 ensure_dir /srv/notes root root 0755
 ensure_dir /srv/notes/releases root root 0755
+ensure_dir /srv/notes/colors root root 0755
 ensure_dir /srv/notes/shared root root 0755
 ensure_dir /srv/notes/shared/logs notes notes 2750
 ensure_dir /srv/notes/shared/backups root root 0700
@@ -152,14 +155,14 @@ install_file() { # staged-relative dest owner group mode sha256 tag
         chmod "$4" "$dest"
     fi
 }
-install_file /etc/nginx/sites-available/notes.conf root root 0644 6759bc36cd3e0b38f85dd58158103f4467a04e8760a345166bf6f5494deb82cc nginx
-install_file /etc/systemd/system/gunicorn-notes.socket root root 0644 ee97e7e133f07847fea8d89c36cb474ee80e0692eac98ad19397c796001f99d8 socket
-install_file /etc/systemd/system/gunicorn-notes.service root root 0644 28e4e40e43b6bdc70b17a1a2e8d5e385721b9aefc986fa8820d36e6159d3f9b3 gunicorn-unit
-install_file /etc/notes/gunicorn.conf.py root notes 0640 9f1c3200eabe6789c88dd029f216c9f4dfe9b4aa0fb2284d2abcb29d6a1c575e gunicorn
+install_file /etc/nginx/sites-available/notes.conf root root 0644 65a0ea1aebcf41122351d340755a7f8c33afd8f02f906dcc823a2edf98c4545b nginx
+install_file /etc/systemd/system/gunicorn-notes@.socket root root 0644 58a6350188db8bc3b0f1644ba403d5bcbcf5b602c35b0f64e4f86da63170ddd5 socket
+install_file /etc/systemd/system/gunicorn-notes@.service root root 0644 4557be9e2cf8ef1ba671f556137311a97e5b66868194c7b79a89b232d25c7cd8 gunicorn-unit
+install_file /etc/notes/gunicorn.conf.py root notes 0640 e7ccbfd53059d01b7d4f5dbd7fdea488cad7d6b8a0d34bedac4f10dd7c25447b gunicorn
 install_file /etc/notes/app.env.base root root 0600 e03599214fa8b3078d3d0289348a57f3d693d662715e8a7e5bb71dc120a25b2b other
-install_file /etc/logrotate.d/notes root root 0644 691a658d5e0308d6a23826c630c3ba32b90d64f5af94321ac953ebcde4abe694 other
+install_file /etc/logrotate.d/notes root root 0644 75be558e75bcbe5f87bef0f927bd996f4924e1ef4724212811add58d8488c955 other
 install_file /etc/apt/apt.conf.d/21notes-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/notes/release root root 0755 b1070a185c9a33ccdf3d13359af87ed51f730e3233a80fb7db01c9103e5e416b other
+install_file /usr/local/lib/notes/release root root 0755 3f6bb2937c64c2c07aa4aab1909cab8372cfdef684abb1b20197b443eb6cecb7 other
 install_file /etc/systemd/system/celery-notes.service root root 0644 3863018b23d954f40ad4c59c2b92455a79081a0bcf093f7dc5fc914387eea342 units
 install_file /etc/systemd/system/celerybeat-notes.service root root 0644 5163dd105e9645f4058d3886dc810955be87c84a5ca005cfb6f23964634ad830 units
 install_file /etc/notes/postgresql.conf root root 0644 f66d106ee8740a25ef36ca4cc81d928ac2e9c066c540fec9a5cb3657114ba437 other
@@ -496,47 +499,68 @@ self_signed() { # cert key cn san
 }
 if [[ ! -s /etc/notes/tls/reject-fullchain.pem || ! -s /etc/notes/tls/reject-privkey.pem ]]; then
     self_signed /etc/notes/tls/reject-fullchain.pem /etc/notes/tls/reject-privkey.pem invalid DNS:invalid
+    changed+="tls "
 fi
 # The site always has a certificate, so Nginx can start and serve ACME challenges; with Let's
 # Encrypt the certbot deploy hook later points these two paths at the issued certificate.
 if [[ ! -s /etc/notes/tls/fullchain.pem || ! -s /etc/notes/tls/privkey.pem ]]; then
     self_signed /etc/notes/tls/fullchain.pem /etc/notes/tls/privkey.pem 127.0.0.1 'IP:127.0.0.1'
     log "generated a self-signed certificate for 127.0.0.1"
+    changed+="tls "
 fi
 
 # ---- Nginx ----------------------------------------------------------------------------------------
-rm -f /etc/nginx/sites-enabled/default
-ln -sfn /etc/nginx/sites-available/notes.conf /etc/nginx/sites-enabled/notes.conf
+# Nginx connects to /srv/notes/colors/live.sock, a link the release script points at the live Gunicorn's
+# socket. A host set up before the two Gunicorn colors serves from /run/gunicorn-notes/gunicorn.sock: the link
+# points there until the restart below replaces that Gunicorn, side by side.
+if [[ ! -L /srv/notes/colors/live.sock ]] && systemctl --quiet is-active gunicorn-notes.service 2>/dev/null; then
+    ln -sfn /run/gunicorn-notes/gunicorn.sock /srv/notes/colors/live.sock
+fi
+if [[ -e /etc/nginx/sites-enabled/default || -L /etc/nginx/sites-enabled/default ]]; then
+    rm -f /etc/nginx/sites-enabled/default
+    changed+="nginx "
+fi
+if [[ "$(readlink /etc/nginx/sites-enabled/notes.conf || true)" != /etc/nginx/sites-available/notes.conf ]]; then
+    ln -sfn /etc/nginx/sites-available/notes.conf /etc/nginx/sites-enabled/notes.conf
+    changed+="nginx "
+fi
 nginx -t -q || die "nginx -t rejected the configuration"
 systemctl enable --quiet nginx
-systemctl reload-or-restart nginx
+# Reloaded only when its configuration or a certificate changed: a reload closes the clients' idle
+# keep-alive connections, and a client that sends its next request at that moment sees it fail.
+if was_changed nginx || was_changed tls || ! systemctl --quiet is-active nginx; then
+    systemctl reload-or-restart nginx
+fi
 
 # ---- firewall and SSH -----------------------------------------------------------------------------
 log "host firewall off (firewall: false, or security groups)"
 
 # ---- systemd units --------------------------------------------------------------------------------
 systemctl daemon-reload
-systemctl enable --quiet gunicorn-notes.socket gunicorn-notes.service celery-notes.service celerybeat-notes.service
+systemctl enable --quiet celery-notes.service celerybeat-notes.service
+# Gunicorn runs as gunicorn-notes@blue or @green; the release script enables the live one.
+legacy_units=()
+for unit in gunicorn-notes.socket gunicorn-notes.service; do
+    if [[ -f /etc/systemd/system/$unit ]]; then legacy_units+=("$unit"); fi
+done
+live_color="$(readlink /srv/notes/colors/live.sock || true)"
+live_color="${live_color##*/}"
+live_color="${live_color%.sock}"
 if [[ -x /srv/notes/current/.venv/bin/gunicorn ]]; then
-    # A release is live: apply what changed with the least disruption, otherwise make sure it runs.
-    if was_changed socket; then
-        # Only a changed socket unit closes the listening socket.
-        systemctl restart gunicorn-notes.socket gunicorn-notes.service
-        log "restarted gunicorn-notes.socket and .service (the socket unit changed)"
-    elif was_changed gunicorn-unit; then
-        # The socket stays open: requests wait in its backlog while Gunicorn restarts.
-        systemctl start gunicorn-notes.socket
-        systemctl restart gunicorn-notes.service
-        log "restarted gunicorn-notes.service (its unit changed)"
-    elif was_changed env || was_changed gunicorn; then
-        # HUP: gunicorn.conf.py re-reads the environment, new workers replace the old gracefully.
-        systemctl start gunicorn-notes.socket
-        systemctl reload-or-restart gunicorn-notes.service
-        log "reloaded gunicorn-notes.service (environment or gunicorn.conf.py changed)"
+    # A release is live. Whatever changes what Gunicorn runs with (its units, gunicorn.conf.py, the
+    # environment) goes through the overlap: the idle color starts with it next to the live one and
+    # is switched to only once healthy, so a bad value never reaches the live site.
+    if [[ -n "${legacy_units[*]:-}" ]] || was_changed socket || was_changed gunicorn-unit \
+        || was_changed env || was_changed gunicorn || [[ "$live_color" != blue && "$live_color" != green ]]; then
+        /usr/local/lib/notes/release restart \
+            || die "Gunicorn did not start healthy with the new settings; the live one keeps serving (the output above says why)"
+        restarted=1
     else
-        systemctl start gunicorn-notes.socket gunicorn-notes.service
+        systemctl start "gunicorn-notes@$live_color.socket" "gunicorn-notes@$live_color.service"
     fi
-    if was_changed units || was_changed env; then
+    if [[ -n "${restarted:-}" ]]; then
+        : # the restart above restarted Celery too
+    elif was_changed units || was_changed env; then
         systemctl restart celery-notes.service celerybeat-notes.service
         log "restarted celery-notes.service celerybeat-notes.service"
     else
@@ -544,6 +568,13 @@ if [[ -x /srv/notes/current/.venv/bin/gunicorn ]]; then
     fi
 else
     log "no release yet: Gunicorn starts with the first release"
+fi
+if [[ -n "${legacy_units[*]:-}" ]]; then
+    # The single Gunicorn of before the colors: stopped by the overlap above (or never started).
+    systemctl disable --now --quiet "${legacy_units[@]}" 2>/dev/null || true
+    for unit in "${legacy_units[@]}"; do rm -f "/etc/systemd/system/$unit"; done
+    systemctl daemon-reload
+    log "replaced ${legacy_units[*]} by gunicorn-notes@blue/@green"
 fi
 
 # ---- Let's Encrypt --------------------------------------------------------------------------------

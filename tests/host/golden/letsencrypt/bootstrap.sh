@@ -51,12 +51,14 @@ packages=(
     curl
     fail2ban
     git
+    iproute2
     libpq-dev
     logrotate
     nginx
     openssl
     pkg-config
     postgresql-client
+    procps
     python3
     python3-certbot-nginx
     python3-dev
@@ -123,6 +125,7 @@ ensure_dir() { # path owner group mode
 }
 ensure_dir /srv/shop root root 0755
 ensure_dir /srv/shop/releases root root 0755
+ensure_dir /srv/shop/colors root root 0755
 ensure_dir /srv/shop/shared root root 0755
 ensure_dir /srv/shop/shared/logs shop shop 2750
 ensure_dir /srv/shop/shared/backups root root 0700
@@ -153,14 +156,14 @@ install_file() { # staged-relative dest owner group mode sha256 tag
         chmod "$4" "$dest"
     fi
 }
-install_file /etc/nginx/sites-available/shop.conf root root 0644 2c438a24d7630a147bf2092dc7ac4a9c1ed097130f3ec9bfa744d90f6740cd3c nginx
-install_file /etc/systemd/system/gunicorn-shop.socket root root 0644 240acd7fb68f405f0dfbc9bdbdc858b1481fc2a8c04a8e4f6dd057c4c03c7922 socket
-install_file /etc/systemd/system/gunicorn-shop.service root root 0644 89035641f3080795ac147c6cf80d63c269acea4c33e5a41a3f5d2c1e7752c605 gunicorn-unit
-install_file /etc/shop/gunicorn.conf.py root shop 0640 59dd8692cf57b9dbb02f9c5c723a3a703746eaaefa2cbead79b3e8de8ba803b9 gunicorn
+install_file /etc/nginx/sites-available/shop.conf root root 0644 d34e5afdcb4621e5a0365b72a2438309481b197bcea9aa5a86e51048cd071f78 nginx
+install_file /etc/systemd/system/gunicorn-shop@.socket root root 0644 02198a206ebcfbf8833ba0c79ee104c2559a518e18aed495804b1664f2c878ed socket
+install_file /etc/systemd/system/gunicorn-shop@.service root root 0644 7de1bc65b0817d55380a1c5213a2cc61cf53fb0fccda8f97177ac45e47bbec39 gunicorn-unit
+install_file /etc/shop/gunicorn.conf.py root shop 0640 3c2922d37e01cc4194e3718431d273406058edcecdfa723c5fcbc5bbbc2cfc71 gunicorn
 install_file /etc/shop/app.env.base root root 0600 feb4b27957400690867fb614fa6253a303346ca30db7cfcb849e70589d8fc8fc other
-install_file /etc/logrotate.d/shop root root 0644 2ef2a694d7114c1c2510b384e10fb102ef22d22374c9f0d939d2106a2022f44f other
+install_file /etc/logrotate.d/shop root root 0644 0ca5059e5335ee8a7ca2037f3014de041be4e4ee5e3164769873ddd3fd5e883a other
 install_file /etc/apt/apt.conf.d/21shop-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/shop/release root root 0755 a5f147ff36dba0bd03c161e0dce4eacecfa6ca969837f9dc741751fa30347f68 other
+install_file /usr/local/lib/shop/release root root 0755 af2bcb1eb8f9dee2d2f4f3142a602d3ce70ba10ed99c56ead00fe42b3f060f7d other
 install_file /etc/shop/redis.conf root root 0644 7f8da0f5cb40b8701e5a2100ed7f1d09e2053f5ff1d0fac12f7f521946a210b5 other
 install_file /etc/shop/sshd-hardening.conf root root 0644 7caa24b6ffd48dd8ca1051f8d4ec552db78c33a12d0cf4d1923b39daabe813ae other
 install_file /etc/fail2ban/jail.d/shop.local root root 0644 8dd079ed93ba00e6ef5a1b653df79113f83924693e5a796dae5b6635bacb2913 other
@@ -284,20 +287,38 @@ self_signed() { # cert key cn san
 }
 if [[ ! -s /etc/shop/tls/reject-fullchain.pem || ! -s /etc/shop/tls/reject-privkey.pem ]]; then
     self_signed /etc/shop/tls/reject-fullchain.pem /etc/shop/tls/reject-privkey.pem invalid DNS:invalid
+    changed+="tls "
 fi
 # The site always has a certificate, so Nginx can start and serve ACME challenges; with Let's
 # Encrypt the certbot deploy hook later points these two paths at the issued certificate.
 if [[ ! -s /etc/shop/tls/fullchain.pem || ! -s /etc/shop/tls/privkey.pem ]]; then
     self_signed /etc/shop/tls/fullchain.pem /etc/shop/tls/privkey.pem shop.example.com 'DNS:shop.example.com,DNS:www.shop.example.com'
     log "generated a self-signed certificate for shop.example.com www.shop.example.com"
+    changed+="tls "
 fi
 
 # ---- Nginx ----------------------------------------------------------------------------------------
-rm -f /etc/nginx/sites-enabled/default
-ln -sfn /etc/nginx/sites-available/shop.conf /etc/nginx/sites-enabled/shop.conf
+# Nginx connects to /srv/shop/colors/live.sock, a link the release script points at the live Gunicorn's
+# socket. A host set up before the two Gunicorn colors serves from /run/gunicorn-shop/gunicorn.sock: the link
+# points there until the restart below replaces that Gunicorn, side by side.
+if [[ ! -L /srv/shop/colors/live.sock ]] && systemctl --quiet is-active gunicorn-shop.service 2>/dev/null; then
+    ln -sfn /run/gunicorn-shop/gunicorn.sock /srv/shop/colors/live.sock
+fi
+if [[ -e /etc/nginx/sites-enabled/default || -L /etc/nginx/sites-enabled/default ]]; then
+    rm -f /etc/nginx/sites-enabled/default
+    changed+="nginx "
+fi
+if [[ "$(readlink /etc/nginx/sites-enabled/shop.conf || true)" != /etc/nginx/sites-available/shop.conf ]]; then
+    ln -sfn /etc/nginx/sites-available/shop.conf /etc/nginx/sites-enabled/shop.conf
+    changed+="nginx "
+fi
 nginx -t -q || die "nginx -t rejected the configuration"
 systemctl enable --quiet nginx
-systemctl reload-or-restart nginx
+# Reloaded only when its configuration or a certificate changed: a reload closes the clients' idle
+# keep-alive connections, and a client that sends its next request at that moment sees it fail.
+if was_changed nginx || was_changed tls || ! systemctl --quiet is-active nginx; then
+    systemctl reload-or-restart nginx
+fi
 
 # ---- firewall and SSH -----------------------------------------------------------------------------
 ufw default deny incoming >/dev/null
@@ -335,28 +356,34 @@ if [[ -f /etc/systemd/system/celerybeat-shop.service ]]; then
     systemctl daemon-reload
     log "removed celerybeat-shop.service (disabled in the stack)"
 fi
-systemctl enable --quiet gunicorn-shop.socket gunicorn-shop.service
+# Gunicorn runs as gunicorn-shop@blue or @green; the release script enables the live one.
+legacy_units=()
+for unit in gunicorn-shop.socket gunicorn-shop.service; do
+    if [[ -f /etc/systemd/system/$unit ]]; then legacy_units+=("$unit"); fi
+done
+live_color="$(readlink /srv/shop/colors/live.sock || true)"
+live_color="${live_color##*/}"
+live_color="${live_color%.sock}"
 if [[ -x /srv/shop/current/.venv/bin/gunicorn ]]; then
-    # A release is live: apply what changed with the least disruption, otherwise make sure it runs.
-    if was_changed socket; then
-        # Only a changed socket unit closes the listening socket.
-        systemctl restart gunicorn-shop.socket gunicorn-shop.service
-        log "restarted gunicorn-shop.socket and .service (the socket unit changed)"
-    elif was_changed gunicorn-unit; then
-        # The socket stays open: requests wait in its backlog while Gunicorn restarts.
-        systemctl start gunicorn-shop.socket
-        systemctl restart gunicorn-shop.service
-        log "restarted gunicorn-shop.service (its unit changed)"
-    elif was_changed env || was_changed gunicorn; then
-        # HUP: gunicorn.conf.py re-reads the environment, new workers replace the old gracefully.
-        systemctl start gunicorn-shop.socket
-        systemctl reload-or-restart gunicorn-shop.service
-        log "reloaded gunicorn-shop.service (environment or gunicorn.conf.py changed)"
+    # A release is live. Whatever changes what Gunicorn runs with (its units, gunicorn.conf.py, the
+    # environment) goes through the overlap: the idle color starts with it next to the live one and
+    # is switched to only once healthy, so a bad value never reaches the live site.
+    if [[ -n "${legacy_units[*]:-}" ]] || was_changed socket || was_changed gunicorn-unit \
+        || was_changed env || was_changed gunicorn || [[ "$live_color" != blue && "$live_color" != green ]]; then
+        /usr/local/lib/shop/release restart \
+            || die "Gunicorn did not start healthy with the new settings; the live one keeps serving (the output above says why)"
     else
-        systemctl start gunicorn-shop.socket gunicorn-shop.service
+        systemctl start "gunicorn-shop@$live_color.socket" "gunicorn-shop@$live_color.service"
     fi
 else
     log "no release yet: Gunicorn starts with the first release"
+fi
+if [[ -n "${legacy_units[*]:-}" ]]; then
+    # The single Gunicorn of before the colors: stopped by the overlap above (or never started).
+    systemctl disable --now --quiet "${legacy_units[@]}" 2>/dev/null || true
+    for unit in "${legacy_units[@]}"; do rm -f "/etc/systemd/system/$unit"; done
+    systemctl daemon-reload
+    log "replaced ${legacy_units[*]} by gunicorn-shop@blue/@green"
 fi
 
 # ---- Let's Encrypt --------------------------------------------------------------------------------

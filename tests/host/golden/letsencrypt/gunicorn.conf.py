@@ -6,10 +6,10 @@ import re
 
 wsgi_app = "project.wsgi:application"
 
-# The app's environment is read here, not by systemd (no EnvironmentFile= on the unit), so a HUP
-# (`systemctl reload gunicorn-shop`) applies a changed environment: the master re-reads this
-# file, drops the variables of the previous read, and starts new workers with the new values while
-# the old ones finish their requests. No restart, no closed socket, no failed request.
+# The app's environment is read here, not by systemd (no EnvironmentFile= on the unit). Releases
+# and the bootstrap apply a changed environment by starting the idle color next to the live one
+# (it reads this file afresh) and switching once it is healthy; a HUP also re-reads it (the master
+# drops the variables of the previous read and starts new workers with the new values).
 _LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)='([^']*)'")
 
 
@@ -36,14 +36,14 @@ def _env_file(path, required):
 # release Gunicorn was started in, or the one `--check-config --chdir` names).
 raw_env = _env_file("/etc/shop/app.env", True) + _env_file(os.path.join(os.getcwd(), ".release.env"), False)
 
-# No chdir here: the unit's WorkingDirectory resolves `current` when Gunicorn starts, and every
-# release restarts Gunicorn (the new release's venv and code), so no stale directory is kept.
-# `gunicorn --check-config` runs before the switch, when `current` may not exist yet.
+# No chdir here: the unit's WorkingDirectory resolves its color's link (/srv/shop/colors/<color>)
+# when Gunicorn starts, and every release starts a fresh Gunicorn in the release it serves.
+# `gunicorn --check-config` runs before the release is served, with --chdir.
 preload_app = False
 
-# systemd passes the listening socket (gunicorn-shop.socket); the bind only matters
-# when Gunicorn is started by hand, and names the same path.
-bind = ["unix:/run/gunicorn-shop/gunicorn.sock"]
+# No bind here: each instance (blue, green) gets its listening socket from its systemd socket unit,
+# and its unit names that socket with --bind for a by-hand start. A bind here would be shared by
+# both colors.
 backlog = 2048
 umask = 0o007
 
@@ -66,6 +66,21 @@ forwarded_allow_ips = "*"
 # the control interface here: no second one, no thread in the master that forks the workers.
 # Older Gunicorn ignores the unknown name.
 control_socket_disable = True
+
+
+# The first workers of each Gunicorn write their pid into ready.<master pid> in the runtime directory
+# once they have loaded the app: a release switches Nginx to a new Gunicorn only when all of them
+# have (requests sent to one whose workers are still booting would wait). Later workers (after
+# max_requests, a HUP) write nothing.
+def post_worker_init(worker):
+    if worker.age > worker.cfg.workers:
+        return
+    try:
+        with open(f"/run/gunicorn-shop/ready.{worker.ppid}", "a", encoding="ascii") as ready:
+            ready.write(f"{worker.pid}\n")
+    except OSError:
+        pass  # started by hand, without the runtime directory: nobody waits for it
+
 
 proc_name = "gunicorn-shop"
 loglevel = "info"
