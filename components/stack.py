@@ -11,9 +11,10 @@ No ``from __future__ import annotations`` here: the component provider reads the
 ``DjangoStackArgs`` and ``DjangoStack`` at run time to build the package schema.
 """
 
+import dataclasses
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, TypeVar
 
 import pulumi
 
@@ -26,9 +27,13 @@ from .settings.stack import CONCERN_KEYS, SECRET_KEYS, StackSettings
 from .validation import validate
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from .targets.aws.target import AwsDeployArgs
     from .targets.gcp.target import GcpDeployArgs
     from .targets.server.target import ServerDeployArgs
+
+_Args = TypeVar("_Args", bound="DataclassInstance")
 
 TYPE = f"{PROJECT}:index:DjangoStack"
 """The component's type token (the package's ``index`` module, as the component provider names it)."""
@@ -229,6 +234,13 @@ def build_target(
     return gcp_outputs
 
 
+def _target_args(cls: type[_Args], settings: StackSettings, **given: Any) -> _Args:
+    """A target's args dataclass: each field not ``given`` is the settings section of its name, so
+    the dataclass's fields are the whole list of what that target reads."""
+    values = {f.name: given[f.name] if f.name in given else getattr(settings, f.name) for f in dataclasses.fields(cls)}
+    return cls(**values)
+
+
 def server_args(settings: StackSettings) -> "ServerDeployArgs":
     """The server target's args: its sections of ``settings`` and the host's description."""
     from .host.context import HostContext
@@ -236,17 +248,9 @@ def server_args(settings: StackSettings) -> "ServerDeployArgs":
     from .targets.server.edge import server_edge
     from .targets.server.target import ServerDeployArgs
 
-    target = settings.target
-    if not isinstance(target, ServerTarget):
-        raise ValueError(f"target kind {target.kind!r} is not server")
-    return ServerDeployArgs(
-        environment=settings.environment,
-        target=target,
-        host=HostContext.from_settings(settings, server_edge(settings)),
-        app=settings.app,
-        database=settings.database,
-        cache=settings.cache,
-    )
+    if not isinstance(settings.target, ServerTarget):
+        raise ValueError(f"target kind {settings.target.kind!r} is not server")
+    return _target_args(ServerDeployArgs, settings, host=HostContext.from_settings(settings, server_edge(settings)))
 
 
 def aws_args(settings: StackSettings) -> "AwsDeployArgs":
@@ -257,28 +261,14 @@ def aws_args(settings: StackSettings) -> "AwsDeployArgs":
     from .targets.aws.edge import ec2_edge
     from .targets.aws.target import AwsDeployArgs
 
-    target = settings.target
-    if not isinstance(target, AwsEc2Target):
-        raise ValueError(f"target kind {target.kind!r} is not aws-ec2")
+    if not isinstance(settings.target, AwsEc2Target):
+        raise ValueError(f"target kind {settings.target.kind!r} is not aws-ec2")
     edge = ec2_edge(settings)
 
     def describe_host(public_hosts: list[str], media_bucket: str) -> HostContext:
         return HostContext.from_settings(settings, edge, public_hosts=public_hosts, media_bucket=media_bucket)
 
-    return AwsDeployArgs(
-        environment=settings.environment,
-        target=target,
-        app=settings.app,
-        web=settings.web,
-        network=settings.network,
-        database=settings.database,
-        cache=settings.cache,
-        media=settings.media,
-        domain=settings.domain,
-        backups=settings.backups,
-        sentry=settings.observability.sentry,
-        describe_host=describe_host,
-    )
+    return _target_args(AwsDeployArgs, settings, sentry=settings.observability.sentry, describe_host=describe_host)
 
 
 def gcp_args(settings: StackSettings) -> "GcpDeployArgs":
@@ -286,22 +276,9 @@ def gcp_args(settings: StackSettings) -> "GcpDeployArgs":
     from .settings.targets import GcpCloudRunTarget
     from .targets.gcp.target import GcpDeployArgs
 
-    target = settings.target
-    if not isinstance(target, GcpCloudRunTarget):
-        raise ValueError(f"target kind {target.kind!r} is not gcp-cloudrun")
-    return GcpDeployArgs(
-        environment=settings.environment,
-        target=target,
-        app=settings.app,
-        web=settings.web,
-        network=settings.network,
-        database=settings.database,
-        cache=settings.cache,
-        media=settings.media,
-        domain=settings.domain,
-        celery=settings.celery,
-        observability=settings.observability,
-    )
+    if not isinstance(settings.target, GcpCloudRunTarget):
+        raise ValueError(f"target kind {settings.target.kind!r} is not gcp-cloudrun")
+    return _target_args(GcpDeployArgs, settings)
 
 
 def _stop(exc: SettingsError) -> pulumi.RunError:

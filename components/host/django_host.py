@@ -37,7 +37,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -244,18 +244,8 @@ def _command(
 ) -> RemoteCommand:
     """A remote command through the stack's executor: the builtin SSH provider for an
     ``SshConnection``, pulumi-command's ``remote.Command`` otherwise (same inputs, same meaning)."""
-    if isinstance(connection, SshConnection):
-        return SshCommand(
-            name,
-            connection=connection,
-            create=create,
-            update=update,
-            delete=delete,
-            stdin=stdin,
-            triggers=triggers,
-            opts=opts,
-        )
-    return remote.Command(
+    command: Callable[..., RemoteCommand] = SshCommand if isinstance(connection, SshConnection) else remote.Command
+    return command(
         name,
         connection=connection,
         create=create,

@@ -129,9 +129,11 @@ def test_the_cluster_version_is_the_existing_clusters_else_the_newest_server(dev
     assert run() == "13 postgresql@13-notes.service", "an existing cluster keeps its version"
 
 
-def test_an_old_layout_database_is_moved_checked_and_the_copy_in_main_left(dev: HostContext, tmp_path: Path) -> None:
-    """The move with PostgreSQL stubbed: the order of the steps, the dump into the backups, the
-    drop-in renamed while moving and removed at the end, main restarted before the new cluster."""
+def _run_move(
+    dev: HostContext, tmp_path: Path, runuser: str
+) -> tuple[subprocess.CompletedProcess[str], Path, Path, Path]:
+    """The bootstrap's move from the old layout with PostgreSQL stubbed (``runuser`` answers the
+    queries): the result, the old drop-in, the backups folder and the log of stubbed calls."""
     script = render.render_bootstrap_script(dev)
     block = _block(script, "pg_app()", 'if [[ ! -f "$pg_etc/postgresql.conf" ]]; then\n    pg_create_cluster C.UTF-8')
     root = tmp_path / "root"
@@ -140,14 +142,6 @@ def test_an_old_layout_database_is_moved_checked_and_the_copy_in_main_left(dev: 
     dropin.write_text("port = 5433\n")
     backups = root / dev.backups_dir.lstrip("/")
     backups.mkdir(parents=True)
-    # runuser: the database's locale, the same table counts on both sides, a dump on stdout.
-    runuser = (
-        'case "$*" in\n'
-        '  *datcollate*) echo "en_US.UTF-8 en_US.UTF-8" ;;\n'
-        "  *pg_dump*) echo DUMPDATA ;;\n"
-        '  *-At\\ -v\\ ON_ERROR_STOP=1\\ -d\\ app*) echo "public.notes_note 3" ;;\n'
-        "esac"
-    )
     bin_dir, log = _stubbed(tmp_path, {"runuser": runuser})
     sandboxed = block.replace("/etc/postgresql", f"{root}/etc/postgresql").replace(dev.backups_dir, str(backups))
     prelude = (
@@ -162,6 +156,21 @@ def test_an_old_layout_database_is_moved_checked_and_the_copy_in_main_left(dev: 
         text=True,
         check=False,
     )
+    return result, dropin, backups, log
+
+
+def test_an_old_layout_database_is_moved_checked_and_the_copy_in_main_left(dev: HostContext, tmp_path: Path) -> None:
+    """The move with PostgreSQL stubbed: the order of the steps, the dump into the backups, the
+    drop-in renamed while moving and removed at the end, main restarted before the new cluster."""
+    # runuser: the database's locale, the same table counts on both sides, a dump on stdout.
+    runuser = (
+        'case "$*" in\n'
+        '  *datcollate*) echo "en_US.UTF-8 en_US.UTF-8" ;;\n'
+        "  *pg_dump*) echo DUMPDATA ;;\n"
+        '  *-At\\ -v\\ ON_ERROR_STOP=1\\ -d\\ app*) echo "public.notes_note 3" ;;\n'
+        "esac"
+    )
+    result, dropin, backups, log = _run_move(dev, tmp_path, runuser)
     assert result.returncode == 0, result.stdout + result.stderr
     calls = log.read_text()
     assert not dropin.exists() and not dropin.with_suffix(".conf.moving").exists()
@@ -183,14 +192,6 @@ def test_an_old_layout_database_is_moved_checked_and_the_copy_in_main_left(dev: 
 
 
 def test_a_move_whose_row_counts_differ_puts_the_old_layout_back(dev: HostContext, tmp_path: Path) -> None:
-    script = render.render_bootstrap_script(dev)
-    block = _block(script, "pg_app()", 'if [[ ! -f "$pg_etc/postgresql.conf" ]]; then\n    pg_create_cluster C.UTF-8')
-    root = tmp_path / "root"
-    dropin = root / "etc/postgresql/15/main/conf.d/50-notes.conf"
-    dropin.parent.mkdir(parents=True)
-    dropin.write_text("port = 5433\n")
-    backups = root / dev.backups_dir.lstrip("/")
-    backups.mkdir(parents=True)
     runuser = (
         'case "$*" in\n'
         '  *datcollate*) echo "C.UTF-8 C.UTF-8" ;;\n'
@@ -199,20 +200,7 @@ def test_a_move_whose_row_counts_differ_puts_the_old_layout_back(dev: HostContex
         '  *-At\\ -v\\ ON_ERROR_STOP=1\\ -d\\ app*) echo "public.notes_note 2" ;;\n'
         "esac"
     )
-    bin_dir, log = _stubbed(tmp_path, {"runuser": runuser})
-    sandboxed = block.replace("/etc/postgresql", f"{root}/etc/postgresql").replace(dev.backups_dir, str(backups))
-    prelude = (
-        "set -euo pipefail\nAPP=notes\nPG_CLUSTER=notes\npg_version=15\npg_unit=postgresql@15-notes.service\n"
-        f"pg_etc={root}/etc/postgresql/15/notes\ndb_password=pw\n"
-        'log() { echo "LOG $*"; }\ndie() { echo "DIE $*"; exit 1; }\n'
-    )
-    result = subprocess.run(
-        ["bash", "-c", prelude + sandboxed],
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result, dropin, _backups, log = _run_move(dev, tmp_path, runuser)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "DIE the restored tables or row counts differ" in result.stdout, result.stdout
     assert dropin.read_text() == "port = 5433\n", "the drop-in is back: the app serves from main again"
