@@ -131,7 +131,8 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,  # noqa: S701 - config files and shell scripts, not HTML
     )
-    env.filters.update(sh=shell_quote, nginx=nginx_token, systemd=systemd_word, envq=env_quote)
+    # py: a Python string literal (gunicorn.conf.py), quoted by construction.
+    env.filters.update(sh=shell_quote, nginx=nginx_token, systemd=systemd_word, envq=env_quote, py=repr)
     return env
 
 

@@ -170,3 +170,32 @@ def test_bash_sees_no_extra_variables_from_comments(tmp_path: Path) -> None:
         .split()
     )
     assert "ONLY" in out
+
+
+@pytest.mark.parametrize("static_subdir", ["static", "web/collected"])
+def test_each_gunicorn_color_reads_its_own_releases_static_files(tmp_path: Path, static_subdir: str) -> None:
+    """The env file names current/'s static folder (what Nginx serves); the Gunicorn a release
+    starts before current/ is switched to it must read its own release's (a manifest-backed static
+    storage reads it when a worker first renders: found with `wagtail start`'s project)."""
+    import dataclasses
+
+    ctx = dataclasses.replace(dev_context(), static_subdir=static_subdir)
+    env_file = tmp_path / "app.env"
+    env_file.write_text(render.render_env_file(ctx, {"STATIC_ROOT": ctx.static_dir}), encoding="utf-8")
+    conf = render.render_gunicorn_conf(ctx).replace(repr(ctx.env_file)[1:-1], str(env_file))
+    release = tmp_path / "releases" / "r2"
+    release.mkdir(parents=True)
+    namespace: dict[str, object] = {}
+    cwd = Path.cwd()
+    try:
+        import os
+
+        os.chdir(release)
+        exec(compile(conf, "gunicorn.conf.py", "exec"), namespace)
+    finally:
+        os.chdir(cwd)
+    raw_env = namespace["raw_env"]
+    assert isinstance(raw_env, list)
+    static = [entry for entry in raw_env if entry.startswith("STATIC_ROOT=")]
+    assert static[0] == f"STATIC_ROOT={ctx.static_dir}", "the env file keeps current/'s folder"
+    assert static[-1] == f"STATIC_ROOT={release / static_subdir}", "the last (winning) value is the release's"

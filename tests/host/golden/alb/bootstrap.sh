@@ -156,7 +156,7 @@ install_file() { # staged-relative dest owner group mode sha256 tag
 install_file /etc/nginx/sites-available/api.conf root root 0644 6157b7ad529f2ab9582d170032b243ae3af20812a36022387a2d49b8cd8c5f14 nginx
 install_file /etc/systemd/system/gunicorn-api@.socket root root 0644 a81cad225234cac718715eba22878c75fd8b20864a29ef6e21c1901e743adcf8 socket
 install_file /etc/systemd/system/gunicorn-api@.service root root 0644 a1a145598719a8b0e0df8a3c495d3586e56391cd370376f2b78e11f1beb46f8a gunicorn-unit
-install_file /etc/api/gunicorn.conf.py root api 0640 2b27e9b38574b66c80ca4c0a757a5379f1fa4dc2477dbd718607ac1f50a41415 gunicorn
+install_file /etc/api/gunicorn.conf.py root api 0640 9eb73bb81aa8c6e1a36547ebb787934e7fe8ee722c9f51a8e74241b2450ebec2 gunicorn
 install_file /etc/api/app.env.base root root 0600 ae5bdea9dd4df6fe9d438564bfcea01030bc03a0b8ad30333ce286ff3daffedd other
 install_file /etc/logrotate.d/api root root 0644 6e1fcf0337d12f958a8c40cd07441791dd6086420d968951a63fa5e734c5ccf5 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other

@@ -35,6 +35,11 @@ def _env_file(path, required):
 # The app's env file, then the release's RELEASE_ID (.release.env in the working directory: the
 # release Gunicorn was started in, or the one `--check-config --chdir` names).
 raw_env = _env_file("/etc/api/app.env", True) + _env_file(os.path.join(os.getcwd(), ".release.env"), False)
+# STATIC_ROOT is this release's own folder, not current/'s: the new color starts before current/
+# is switched to it, and an app that reads its static files' manifest when a worker first renders
+# (ManifestStaticFilesStorage) must read the release it serves (the env file names current/, which
+# Nginx serves /static/ from; the two are the same files once the switch is made). Later wins.
+raw_env.append('STATIC_ROOT=' + os.path.join(os.getcwd(), 'static'))
 
 # No chdir here: the unit's WorkingDirectory resolves its color's link (/srv/api/colors/<color>)
 # when Gunicorn starts, and every release starts a fresh Gunicorn in the release it serves.

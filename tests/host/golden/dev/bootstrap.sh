@@ -158,7 +158,7 @@ install_file() { # staged-relative dest owner group mode sha256 tag
 install_file /etc/nginx/sites-available/notes.conf root root 0644 65a0ea1aebcf41122351d340755a7f8c33afd8f02f906dcc823a2edf98c4545b nginx
 install_file /etc/systemd/system/gunicorn-notes@.socket root root 0644 58a6350188db8bc3b0f1644ba403d5bcbcf5b602c35b0f64e4f86da63170ddd5 socket
 install_file /etc/systemd/system/gunicorn-notes@.service root root 0644 4557be9e2cf8ef1ba671f556137311a97e5b66868194c7b79a89b232d25c7cd8 gunicorn-unit
-install_file /etc/notes/gunicorn.conf.py root notes 0640 e7ccbfd53059d01b7d4f5dbd7fdea488cad7d6b8a0d34bedac4f10dd7c25447b gunicorn
+install_file /etc/notes/gunicorn.conf.py root notes 0640 6601e53a2cc14bc4feb4f3d743f542d6db847777d393dfc54a5c180bfaf0388a gunicorn
 install_file /etc/notes/app.env.base root root 0600 e03599214fa8b3078d3d0289348a57f3d693d662715e8a7e5bb71dc120a25b2b other
 install_file /etc/logrotate.d/notes root root 0644 75be558e75bcbe5f87bef0f927bd996f4924e1ef4724212811add58d8488c955 other
 install_file /etc/apt/apt.conf.d/21notes-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other

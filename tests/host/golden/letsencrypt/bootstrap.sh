@@ -159,7 +159,7 @@ install_file() { # staged-relative dest owner group mode sha256 tag
 install_file /etc/nginx/sites-available/shop.conf root root 0644 d34e5afdcb4621e5a0365b72a2438309481b197bcea9aa5a86e51048cd071f78 nginx
 install_file /etc/systemd/system/gunicorn-shop@.socket root root 0644 02198a206ebcfbf8833ba0c79ee104c2559a518e18aed495804b1664f2c878ed socket
 install_file /etc/systemd/system/gunicorn-shop@.service root root 0644 7de1bc65b0817d55380a1c5213a2cc61cf53fb0fccda8f97177ac45e47bbec39 gunicorn-unit
-install_file /etc/shop/gunicorn.conf.py root shop 0640 3c2922d37e01cc4194e3718431d273406058edcecdfa723c5fcbc5bbbc2cfc71 gunicorn
+install_file /etc/shop/gunicorn.conf.py root shop 0640 c1afcce84a7c91852a66a80573e48424b8bb97e720285d8142045702d80f3fa6 gunicorn
 install_file /etc/shop/app.env.base root root 0600 feb4b27957400690867fb614fa6253a303346ca30db7cfcb849e70589d8fc8fc other
 install_file /etc/logrotate.d/shop root root 0644 0ca5059e5335ee8a7ca2037f3014de041be4e4ee5e3164769873ddd3fd5e883a other
 install_file /etc/apt/apt.conf.d/21shop-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
