@@ -50,10 +50,12 @@ def ctx(settings: StackSettings) -> HostContext:
     return dataclasses.replace(host_context(settings), host_os=distro().host_os)
 
 
-def bootstrap(host: TestHost, ctx: HostContext) -> None:
+def bootstrap(host: TestHost, ctx: HostContext) -> str:
+    """Run the bootstrap on ``host``; its output."""
     script = env_prelude({"CERTBOT_SKIP": "1"}) + upload_script(ctx, render_all(ctx))
     result = host.ssh("sudo -n bash -s", input=script, timeout=900, check=False)
     assert result.returncode == 0, f"bootstrap failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout + result.stderr
 
 
 def with_migration(tmp: Path, name: str, operation: str) -> Path:
