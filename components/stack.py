@@ -234,23 +234,23 @@ def build_target(
     return gcp_outputs
 
 
-def _target_args(cls: type[_Args], settings: StackSettings, **given: Any) -> _Args:
+def _target_args(cls: type[_Args], settings: StackSettings, target_type: type, **given: Any) -> _Args:
     """A target's args dataclass: each field not ``given`` is the settings section of its name, so
-    the dataclass's fields are the whole list of what that target reads."""
+    the dataclass's fields are the whole list of what that target reads. ``ValueError`` when the
+    stack's target is not ``target_type``."""
+    if not isinstance(settings.target, target_type):
+        raise ValueError(f"target kind {settings.target.kind!r} is not {target_type.__name__}")
     values = {f.name: given[f.name] if f.name in given else getattr(settings, f.name) for f in dataclasses.fields(cls)}
     return cls(**values)
 
 
 def server_args(settings: StackSettings) -> "ServerDeployArgs":
     """The server target's args: its sections of ``settings`` and the host's description."""
-    from .host.context import HostContext
     from .settings.targets import ServerTarget
-    from .targets.server.edge import server_edge
+    from .targets.hosts import host_context
     from .targets.server.target import ServerDeployArgs
 
-    if not isinstance(settings.target, ServerTarget):
-        raise ValueError(f"target kind {settings.target.kind!r} is not server")
-    return _target_args(ServerDeployArgs, settings, host=HostContext.from_settings(settings, server_edge(settings)))
+    return _target_args(ServerDeployArgs, settings, ServerTarget, host=host_context(settings))
 
 
 def aws_args(settings: StackSettings) -> "AwsDeployArgs":
@@ -261,14 +261,14 @@ def aws_args(settings: StackSettings) -> "AwsDeployArgs":
     from .targets.aws.edge import ec2_edge
     from .targets.aws.target import AwsDeployArgs
 
-    if not isinstance(settings.target, AwsEc2Target):
-        raise ValueError(f"target kind {settings.target.kind!r} is not aws-ec2")
     edge = ec2_edge(settings)
 
     def describe_host(public_hosts: list[str], media_bucket: str) -> HostContext:
         return HostContext.from_settings(settings, edge, public_hosts=public_hosts, media_bucket=media_bucket)
 
-    return _target_args(AwsDeployArgs, settings, sentry=settings.observability.sentry, describe_host=describe_host)
+    return _target_args(
+        AwsDeployArgs, settings, AwsEc2Target, sentry=settings.observability.sentry, describe_host=describe_host
+    )
 
 
 def gcp_args(settings: StackSettings) -> "GcpDeployArgs":
@@ -276,9 +276,7 @@ def gcp_args(settings: StackSettings) -> "GcpDeployArgs":
     from .settings.targets import GcpCloudRunTarget
     from .targets.gcp.target import GcpDeployArgs
 
-    if not isinstance(settings.target, GcpCloudRunTarget):
-        raise ValueError(f"target kind {settings.target.kind!r} is not gcp-cloudrun")
-    return _target_args(GcpDeployArgs, settings)
+    return _target_args(GcpDeployArgs, settings, GcpCloudRunTarget)
 
 
 def _stop(exc: SettingsError) -> pulumi.RunError:

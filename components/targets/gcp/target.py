@@ -94,8 +94,6 @@ def deploy(
     ``parent_opts`` (the root component's: its parent and aliases) applies to every resource
     created here: the provider and each top-level component."""
     target = args.target
-    if not isinstance(target, GcpCloudRunTarget):
-        raise TypeError(f"targets.gcp.target deploys gcp-cloudrun stacks, not {target.kind}")
     if target.db_tier is None or target.min_instances is None:
         raise ValueError("target.dbTier / target.minInstances unset: environment defaults were not applied")
     prefix = resource_prefix(args.app.name, pulumi.get_stack())
