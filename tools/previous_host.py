@@ -42,19 +42,28 @@ class PreviousRenderError(RuntimeError):
     """The earlier commit could not be unpacked or did not render (the message has its output)."""
 
 
+def unpack_commit(commit: str, dest: Path, *paths: str) -> Path:
+    """The tree of ``commit`` (only ``paths`` when given) written into ``dest/tree`` with ``git
+    archive``; a clear error when the clone does not hold the commit (a shallow clone)."""
+    result = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", commit, *paths], capture_output=True, check=False
+    )
+    if result.returncode != 0:
+        raise PreviousRenderError(
+            f"cannot read commit {commit} ({result.stderr.decode(errors='replace').strip()}); "
+            "a shallow clone needs `git fetch --unshallow`"
+        )
+    tree = dest / "tree"
+    with tarfile.open(fileobj=io.BytesIO(result.stdout)) as tar:
+        tar.extractall(tree, filter="data")
+    return tree
+
+
 def previous_upload_script(commit: str, stack_file: Path, host_os: str, env: Mapping[str, str]) -> str:
     """The bootstrap payload (``env_prelude(env) + upload_script(...)``) that ``commit`` renders for
     ``stack_file`` on ``host_os``."""
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", commit, "components"],
-        capture_output=True,
-        check=False,
-    )
-    if archive.returncode != 0:
-        raise PreviousRenderError(f"git archive {commit} failed: {archive.stderr.decode(errors='replace')}")
-    with tempfile.TemporaryDirectory(prefix="previous-host-") as tmp:
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(tmp, filter="data")
+    with tempfile.TemporaryDirectory(prefix="previous-host-") as work:
+        tmp = str(unpack_commit(commit, Path(work), "components"))
         # -I: neither PYTHONPATH nor the current directory's package; the temporary copy is the
         # only ``components`` on the path (it comes first, from the working directory).
         result = subprocess.run(
@@ -77,4 +86,4 @@ def previous_upload_script(commit: str, stack_file: Path, host_os: str, env: Map
     return str(json.loads(result.stdout))
 
 
-__all__ = ["SINGLE_GUNICORN", "PreviousRenderError", "previous_upload_script"]
+__all__ = ["SINGLE_GUNICORN", "PreviousRenderError", "previous_upload_script", "unpack_commit"]

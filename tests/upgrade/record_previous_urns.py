@@ -21,7 +21,6 @@ import argparse
 import json
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -29,6 +28,7 @@ if __package__ in (None, ""):  # run as a script: the repository root on the pat
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.upgrade.urns import resource_nodes
+from tools.previous_host import unpack_commit
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -61,28 +61,6 @@ print(json.dumps(result))
 
 def stack_of(path: Path) -> str:
     return path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-
-
-def unpack_commit(commit: str, dest: Path) -> Path:
-    """The tree of ``commit`` written into ``dest`` (``git archive``); a clear error when the clone
-    does not hold the commit (a shallow clone: ``git fetch --unshallow``)."""
-    archive = dest / "tree.tar"
-    result = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", "-o", str(archive), commit],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"cannot read commit {commit} of the previous layout ({result.stderr.strip()}); "
-            "a shallow clone needs `git fetch --unshallow`"
-        )
-    tree = dest / "tree"
-    with tarfile.open(archive) as tar:
-        tar.extractall(tree, filter="data")
-    archive.unlink()
-    return tree
 
 
 def record(commit: str, only: tuple[str, ...] | None = None, python: str = sys.executable) -> dict[str, dict[str, str]]:
