@@ -65,18 +65,19 @@ def serve(socket_path: Path, status: int, body: bytes) -> Iterator[None]:
         server.server_close()
 
 
-def health_gate(script: str, socket_path: Path) -> subprocess.CompletedProcess[str]:
+def health_gate(script: str, socket_path: Path, *stubs: str, args: str = "") -> subprocess.CompletedProcess[str]:
     harness = "\n".join(
         [
             "set -euo pipefail",
             "log() { printf '[release notes] %s\\n' \"$*\"; }",
             "sleep() { :; }",
+            *stubs,
             f"SOCKET={socket_path}",
             "HEALTH_URL=http://localhost/readyz",
             "HEALTH_HOST=notes.example.com",
             "HEALTH_ATTEMPTS=3",
             _function(script, "health_gate"),
-            "health_gate",
+            f"health_gate {args}",
         ]
     )
     return subprocess.run(["bash", "-c", harness], capture_output=True, text=True, timeout=60, check=False)
@@ -102,6 +103,61 @@ def test_a_health_gate_without_an_answer_says_why(release_script: str, tmp_path:
     assert result.returncode == 1
     assert "health check failed 3 times; no HTTP answer from http://localhost/readyz on " in result.stdout
     assert "Couldn't connect" in result.stdout or "connect" in result.stdout.lower(), result.stdout
+
+
+# What journald held for a Gunicorn whose worker could not import the settings module (the CI run
+# of stop 19): the worker's traceback and its cause come first, then the master's own traceback,
+# longer than the 25 last lines the gate used to show alone.
+WORKER_BOOT_FAILURE = "\n".join(
+    [
+        "[2026-12-01 10:00:00 +0000] [7516] [ERROR] Exception in worker process",
+        "Traceback (most recent call last):",
+        *[f'  File "/srv/notes/venv/gunicorn/mod{n}.py", line {n}, in f' for n in range(8)],
+        "ModuleNotFoundError: No module named 'project.no_such_settings'",
+        "[2026-12-01 10:00:00 +0000] [7516] [INFO] Worker exiting (pid: 7516)",
+        "Traceback (most recent call last):",
+        *[f'  File "/srv/notes/venv/gunicorn/arbiter.py", line {n}, in run' for n in range(30)],
+        "gunicorn.errors.HaltServer: <HaltServer 'Worker failed to boot.' 3>",
+        "During handling of the above exception, another exception occurred:",
+        "gunicorn.errors.HaltServer: <HaltServer 'Worker failed to boot.' 3>",
+    ]
+)
+
+
+def test_a_gunicorn_that_exits_shows_the_cause_even_when_its_last_lines_do_not(
+    release_script: str, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal.txt"
+    journal.write_text(WORKER_BOOT_FAILURE + "\n")
+    pids = tmp_path / "pids"
+    pids.write_text("7515\n0\n")
+    stubs = (
+        # MainPID: the run's PID at the start, 0 once it exited; its invocation id.
+        f"""systemctl() {{
+            case "$*" in
+                *InvocationID*) echo run-1 ;;
+                *) head -n 1 {pids}; sed -i 1d {pids} 2>/dev/null; [[ -s {pids} ]] || echo 0 >{pids} ;;
+            esac
+        }}""",
+        f"""journalctl() {{ [[ "$1" == _SYSTEMD_INVOCATION_ID=run-1 ]] && cat {journal}; }}""",
+    )
+    result = health_gate(
+        release_script,
+        tmp_path / "nobody-listens.sock",
+        *stubs,
+        args=f"{tmp_path / 'nobody-listens.sock'} gunicorn-notes@green.service",
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout
+    assert "gunicorn-notes@green.service exited (main PID 7515); the errors that run logged:" in out, out
+    errors = out.split("the errors that run logged:")[1].split("its last log lines:")[0]
+    assert errors.splitlines()[1:] == [
+        "    ModuleNotFoundError: No module named 'project.no_such_settings'",
+        "    gunicorn.errors.HaltServer: <HaltServer 'Worker failed to boot.' 3>",
+    ], errors
+    tail = out.split("its last log lines:\n")[1]
+    assert tail.splitlines() == WORKER_BOOT_FAILURE.splitlines()[-25:], "then the run's last 25 lines"
+    assert "no_such_settings" not in tail, "the fixture must reproduce a cause outside the last lines"
 
 
 def test_a_healthy_answer_passes_the_gate(release_script: str, tmp_path: Path) -> None:

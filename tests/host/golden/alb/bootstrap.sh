@@ -160,7 +160,7 @@ install_file /etc/api/gunicorn.conf.py root api 0640 9eb73bb81aa8c6e1a36547ebb78
 install_file /etc/api/app.env.base root root 0600 ae5bdea9dd4df6fe9d438564bfcea01030bc03a0b8ad30333ce286ff3daffedd other
 install_file /etc/logrotate.d/api root root 0644 6e1fcf0337d12f958a8c40cd07441791dd6086420d968951a63fa5e734c5ccf5 other
 install_file /etc/apt/apt.conf.d/21api-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/api/release root root 0755 8585cc62a3b12e469999f403edd309c1438f0f246e59c66b9e61097fb352caaa other
+install_file /usr/local/lib/api/release root root 0755 bfe37d070ec452fc6f5c25c1f87ec37178c489f834e781383e7d84bef311f576 other
 install_file /etc/systemd/system/celery-api.service root root 0644 36110c44713178644b60f42abbe831417220f8065ef81de5af84b5754c49c57f units
 was_changed() { [[ "$changed" == *" $1 "* ]]; }
 

@@ -353,8 +353,9 @@ restart_live() {
 # Healthy: an HTTP status below 400. Unhealthy after every attempt: say what the last one got (the
 # status and the first lines of the body, or why there was no answer).
 # With a unit, a Gunicorn that exits meanwhile (a worker that cannot boot stops the master) fails
-# the gate at once, with the last log lines of that run (systemd restarts it, and the next run's
-# lines would hide why).
+# the gate at once, with the exception lines that run logged (a worker's traceback ends long before
+# the master's own, so the last lines alone often miss the cause) and its last lines (systemd
+# restarts it, and the next run's lines would hide why).
 health_gate() { # [socket (the live one by default)] [unit]
     local sock=${1:-$SOCKET} unit=${2:-} pid="" run_id="" i status="" body
     if [[ -n "$unit" ]]; then
@@ -371,9 +372,13 @@ health_gate() { # [socket (the live one by default)] [unit]
             return 0
         fi
         if [[ -n "$unit" && "$(systemctl show --property MainPID --value "$unit")" != "$pid" ]]; then
+            journalctl "_SYSTEMD_INVOCATION_ID=$run_id" --no-pager --output cat >"$body" 2>&1 || true
+            echo "$unit exited (main PID $pid); the errors that run logged:"
+            { grep -E '^[A-Za-z_][A-Za-z0-9_.]*: ' "$body" || true; } | awk '!seen[$0]++' | head -n 10 |
+                cut -c 1-300 | awk '{ print "    " $0 }' || true
+            echo "its last log lines:"
+            tail -n 25 "$body"
             rm -f "$body" "$body.err"
-            echo "$unit exited (main PID $pid); the last log lines of that run:"
-            journalctl "_SYSTEMD_INVOCATION_ID=$run_id" --lines 25 --no-pager --output cat 2>&1 || true
             return 1
         fi
         sleep 2

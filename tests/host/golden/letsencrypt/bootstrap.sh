@@ -163,7 +163,7 @@ install_file /etc/shop/gunicorn.conf.py root shop 0640 c1afcce84a7c91852a66a8057
 install_file /etc/shop/app.env.base root root 0600 feb4b27957400690867fb614fa6253a303346ca30db7cfcb849e70589d8fc8fc other
 install_file /etc/logrotate.d/shop root root 0644 0ca5059e5335ee8a7ca2037f3014de041be4e4ee5e3164769873ddd3fd5e883a other
 install_file /etc/apt/apt.conf.d/21shop-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/shop/release root root 0755 af2bcb1eb8f9dee2d2f4f3142a602d3ce70ba10ed99c56ead00fe42b3f060f7d other
+install_file /usr/local/lib/shop/release root root 0755 c55c22825397fe639c6e171eb8d8101f220b9b30ec91469a9af735c83176cdeb other
 install_file /etc/shop/redis.conf root root 0644 7f8da0f5cb40b8701e5a2100ed7f1d09e2053f5ff1d0fac12f7f521946a210b5 other
 install_file /etc/shop/sshd-hardening.conf root root 0644 7caa24b6ffd48dd8ca1051f8d4ec552db78c33a12d0cf4d1923b39daabe813ae other
 install_file /etc/fail2ban/jail.d/shop.local root root 0644 8dd079ed93ba00e6ef5a1b653df79113f83924693e5a796dae5b6635bacb2913 other
