@@ -10,8 +10,10 @@ failing migration, destroy, and a fresh up on the same host.
 
 from __future__ import annotations
 
+import difflib
 import http.client
 import json
+import os
 import re
 import secrets
 import ssl
@@ -38,6 +40,20 @@ HTTP_PORT, HTTPS_PORT, DB_PORT, REDIS_PORT = 9080, 9443, 5434, 6381
 """Ports of this stack's services: clear of the host e2e stack (8080/8443/5433/6380) and of
 this machine's own PostgreSQL and Redis (5432/6379); the container shares the host's network."""
 PREVIEW_DOC = REPO_ROOT / "docs" / "example-pr-preview.txt"
+"""The README's example of a release's preview: this test checks it, and rewrites it only with
+``UPDATE_DOCS=1`` (a test run never changes a tracked file)."""
+
+
+def masked_preview(diff: str, project: Path) -> str:
+    """The parts of a preview that change from run to run or with the sample app, masked: the
+    project copy's path, the resource ids (random per deployment), the test host's SSH port
+    (``ENGINE_TESTHOST_SSH_PORT``) and the artifacts' sha256 (numbered in order of appearance, so
+    the example still shows which values are the same)."""
+    text = diff.replace(str(project), "<project>")
+    text = re.sub(r"\[id=[0-9a-f]+\]", "[id=<id>]", text)
+    text = re.sub(r"^(\s+port\s*: )\d+$", r"\g<1><ssh port>", text, flags=re.M)
+    hashes: dict[str, str] = {}
+    return re.sub(r"\b[0-9a-f]{64}\b", lambda m: hashes.setdefault(m[0], f"<sha256 #{len(hashes) + 1}>"), text)
 
 
 @dataclass
@@ -247,12 +263,16 @@ def test_a_new_release_previews_as_the_release_step_only_and_runs_its_migration(
     assert "host-bootstrap" not in diff, f"the bootstrap would run again:\n{diff}"
     assert not re.search(r"^\s*[+-]{2}|replace", diff, re.M), f"something would be replaced:\n{diff}"
     assert '~ [0]: "r1" => "r2"' in diff, diff
-    PREVIEW_DOC.parent.mkdir(exist_ok=True)
-    PREVIEW_DOC.write_text(
-        "$ pulumi preview --diff   # release id r1 -> r2, the app gained one migration\n\n"
-        # Resource ids are random per deployment; masking them keeps the committed example
-        # byte-identical from run to run (the test regenerates it).
-        + re.sub(r"\[id=[0-9a-f]+\]", "[id=<id>]", diff.replace(str(deployment.project), "<project>"))
+    example = "$ pulumi preview --diff   # release id r1 -> r2, the app gained one migration\n\n" + masked_preview(
+        diff, deployment.project
+    )
+    if os.environ.get("UPDATE_DOCS") == "1":
+        PREVIEW_DOC.write_text(example)
+    committed = PREVIEW_DOC.read_text()
+    assert example == committed, (
+        f"{PREVIEW_DOC.relative_to(REPO_ROOT)} no longer shows what the engine previews; regenerate it with "
+        "UPDATE_DOCS=1 (this test), then review the change:\n"
+        + "".join(difflib.unified_diff(committed.splitlines(True), example.splitlines(True), "committed", "engine"))
     )
 
     up(deployment)
