@@ -58,10 +58,12 @@ fi
 
 if [ "$fast" -eq 0 ]; then
   # The full e2e suite above ran on the default distribution (Debian 12). The second one, Debian 13
-  # (Python 3.13, PostgreSQL 17), gets the focused build and release module: its own cached base
-  # root (a cold debootstrap costs ~10 minutes, a warm one nothing).
-  echo "== builds and releases on Debian 13 (trixie)"
-  TESTHOST_SUITE=trixie .venv/bin/python -m pytest -q -m e2e tests/e2e/test_builds.py "${extra[@]}"
+  # (Python 3.13, PostgreSQL 17), gets the focused build and release module and the EC2-style host
+  # through an RDS password rotation (PostgreSQL 16+ grants the app role WITH SET): its own cached
+  # base root (a cold debootstrap costs ~10 minutes, a warm one nothing).
+  echo "== builds, releases and the RDS rotation on Debian 13 (trixie)"
+  TESTHOST_SUITE=trixie .venv/bin/python -m pytest -q -m e2e tests/e2e/test_builds.py \
+    tests/e2e/test_aws_host_rotation.py "${extra[@]}"
 fi
 
 # Background builds have ended by now (every suite that needed them waited for their locks).
