@@ -60,6 +60,10 @@ PSYCOPG_VERSION: Final = "3.3.9"
 """``app.adaptSettings``: psycopg (with its binary build) installed into the venv when the app's
 own requirements bring no PostgreSQL driver (psycopg or psycopg2)."""
 
+REDIS_PY_VERSION: Final = "8.1.0"
+"""``app.adaptSettings``: the redis client installed into the venv when the app's own requirements
+do not bring it (the adapter's cache is Django's RedisCache, which imports it)."""
+
 
 def host_os(name: str) -> HostOs:
     try:

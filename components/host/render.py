@@ -43,6 +43,7 @@ from .distros import (
     GUNICORN_VERSION,
     POETRY_EXPORT,
     PSYCOPG_VERSION,
+    REDIS_PY_VERSION,
     UV_VERSION,
     check_package_name,
     python_hint,
@@ -271,12 +272,15 @@ _ADAPTER = '''\
 
 First the app's own settings module, then what the host provides, read from the environment
 at import time: the secret key, DEBUG off, the public hosts and CSRF origins, the PostgreSQL
-database, where static files are collected and uploads are kept, and HTTPS behind Nginx; and the
-stack's health endpoints, which the release gate and Nginx ask.
+database, where static files are collected and uploads are kept, HTTPS behind Nginx, the stack's
+Redis as the cache (when the app sets none); and the stack's health endpoints, which the release
+gate and Nginx ask.
 """
 
 import importlib as _importlib
 import os as _os
+
+from django import VERSION as _django_version
 from urllib.parse import parse_qs as _parse_qs, unquote as _unquote, urlsplit as _urlsplit
 
 _app = _importlib.import_module({module!r})
@@ -309,6 +313,21 @@ DATABASES = {{
         "OPTIONS": {{"sslmode": _query["sslmode"][-1]}} if "sslmode" in _query else {{}},
     }},
 }}
+
+# The stack's Redis as the cache when the app configures none of its own: Django's default keeps a
+# cache in each worker process, which the other workers, the other Gunicorn color and Celery never
+# see (Django's RedisCache needs Django 4.0; the release adds the redis client when the app lacks it).
+_redis_url = _env.get({redis_url!r}, "")
+_OUR_CACHE = bool(_redis_url) and "CACHES" not in vars(_app) and _django_version >= (4, 0)
+if _OUR_CACHE:
+    CACHES = {{
+        "default": {{
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _redis_url,
+            # Bounded waits: a dead Redis fails a request (and readiness) instead of hanging it.
+            "OPTIONS": {{"socket_connect_timeout": 3, "socket_timeout": 3}},
+        }}
+    }}
 
 # The app may have been written for SQLite: PostgreSQL's own field types and indexes (a search
 # backend's, say) need its contrib app.
@@ -355,15 +374,26 @@ class HealthMiddleware:
         if request.path_info != {health_path!r}:
             return self.get_response(request)
         release = _env.get({release_id!r}, "")
+        checks = {{}}
         try:
             from django.db import connection
 
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
+            checks["database"] = "ok"
         except Exception as error:  # any failure is "not ready"
-            body = {{"status": "error", "checks": {{"database": type(error).__name__}}, "release": release}}
-            return JsonResponse(body, status=503)
-        return JsonResponse({{"status": "ok", "checks": {{"database": "ok"}}, "release": release}})
+            checks["database"] = type(error).__name__
+        if _OUR_CACHE:
+            try:
+                from django.core.cache import cache
+
+                cache.get("djangostack:readiness")
+                checks["cache"] = "ok"
+            except Exception as error:
+                checks["cache"] = type(error).__name__
+        ready = all(value == "ok" for value in checks.values())
+        body = {{"status": "ok" if ready else "error", "checks": checks, "release": release}}
+        return JsonResponse(body, status=200 if ready else 503)
 '''
 
 
@@ -397,6 +427,7 @@ def settings_adapter_source(ctx: HostContext) -> str:
         data_upload=name("DATA_UPLOAD_MAX_MEMORY_SIZE"),
         file_upload=name("FILE_UPLOAD_MAX_MEMORY_SIZE"),
         release_id=name("RELEASE_ID"),
+        redis_url=name("REDIS_URL"),
         module_name=ADAPTER_MODULE,
         health_path=ctx.health_path,
         liveness_path=ctx.liveness_path,
@@ -555,6 +586,7 @@ def render_release_script(ctx: HostContext) -> str:
         adapter_module=ADAPTER_MODULE,
         adapter_source=settings_adapter_source(ctx) if ctx.adapt_settings else "",
         psycopg_requirement=f"psycopg[binary]=={PSYCOPG_VERSION}",
+        redis_requirement=f"redis=={REDIS_PY_VERSION}",
     )
 
 

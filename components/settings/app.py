@@ -141,8 +141,9 @@ class AppSettings(SettingsModel):
     """Host targets, for a project whose settings read nothing from the environment (a starter's
     output, a packaged app): each release gets a settings module of djangostack's that imports
     ``settingsModule`` and then sets what the stack provides (SECRET_KEY, DEBUG off, the hosts and
-    CSRF origins, the PostgreSQL database, static and media paths, HTTPS behind Nginx) and answers
-    ``healthPath`` and ``livenessPath``; the venv gets a PostgreSQL driver when the app's
+    CSRF origins, the PostgreSQL database, static and media paths, HTTPS behind Nginx, the stack's
+    Redis as the cache when the app sets no CACHES) and answers ``healthPath`` and
+    ``livenessPath``; the venv gets a PostgreSQL driver and the redis client when the app's
     requirements bring none. The app's files are not changed."""
     deploy_check: DeployCheckSettings = DeployCheckSettings()
     """Host targets: fail level and silenced ids of ``check --deploy`` before each release."""

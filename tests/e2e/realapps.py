@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import secrets
 import subprocess
 import tarfile
 from collections.abc import Iterator
@@ -177,8 +178,27 @@ def live_release(ctx: HostContext) -> str:
     response = browser_for(ctx).get(ctx.health_path)
     assert response.status == 200, response.text[:500]
     body = response.json()
-    assert body["checks"] == {"database": "ok"}, body
+    # The adapter's readiness: the database, and the stack's Redis when it is the app's cache.
+    assert body["checks"] in ({"database": "ok"}, {"database": "ok", "cache": "ok"}), body
     return str(body["release"])
+
+
+def cache_is_shared(request: Request) -> None:
+    """A value one process caches, another reads: the stack's Redis, not Django's per-process
+    memory (app.adaptSettings sets it for a project without CACHES; readiness then checks it)."""
+    token = secrets.token_hex(8)
+    code, _, err = run_manage(
+        request, "shell", "-c", f"from django.core.cache import cache; cache.set('e2e-shared', {token!r}, 300)"
+    )
+    assert code == 0, err
+    code, out, err = run_manage(
+        request,
+        "shell",
+        "-c",
+        "from django.conf import settings; from django.core.cache import cache; "
+        "print(settings.CACHES['default']['BACKEND'], cache.get('e2e-shared'))",
+    )
+    assert (code, last_line(out)) == (0, f"django.core.cache.backends.redis.RedisCache {token}"), out + err
 
 
 def log_in(browser: Browser, path: str, extra: dict[str, str] | None = None) -> str:

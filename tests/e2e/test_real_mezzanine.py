@@ -51,6 +51,7 @@ def site(host: TestHost, tmp_path_factory: pytest.TempPathFactory) -> Site:
 def test_the_starters_project_is_live_as_it_was_generated(site: Site) -> None:
     assert realapps.live_release(site.ctx) == "m1"
     assert "no PostgreSQL driver in the app's requirements: installing psycopg[binary]==" in site.first_release
+    assert "no redis client in the app's requirements: installing redis==" in site.first_release
     for generated in ("mzsite/settings.py", "mzsite/local_settings.py", "manage.py"):
         on_host = site.host.ssh(f"sudo -n cat {site.ctx.releases_dir}/m1/{generated}").stdout
         assert on_host == (site.source / generated).read_text(), f"{generated} was changed"
@@ -62,6 +63,12 @@ def test_the_starters_project_is_live_as_it_was_generated(site: Site) -> None:
         "from django.conf import settings; from django.db import connection; print(settings.DEBUG, connection.vendor)",
     )
     assert (code, last_line(out)) == (0, "False postgresql"), err
+
+
+def test_the_cache_is_the_stacks_redis(site: Site) -> None:
+    """Mezzanine's project sets no CACHES (its settings then drop its page-cache middleware, which
+    stays dropped: the adapter's CACHES come after); its own cache calls reach the stack's Redis."""
+    realapps.cache_is_shared(site.request)
 
 
 def test_the_home_page_and_its_static_files(site: Site) -> None:

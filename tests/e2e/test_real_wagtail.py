@@ -51,6 +51,7 @@ def test_the_starters_project_is_live_as_it_was_generated(site: Site) -> None:
     # What the release had to add, because the project does not bring it.
     assert "gunicorn is not in the app's requirements: installing gunicorn==" in site.first_release
     assert "no PostgreSQL driver in the app's requirements: installing psycopg[binary]==" in site.first_release
+    assert "no redis client in the app's requirements: installing redis==" in site.first_release
     assert "Django>=6.1" in (site.source / "requirements.txt").read_text()
     production = "mysite/settings/production.py"
     on_host = site.host.ssh(f"sudo -n cat {site.ctx.releases_dir}/w1/{production}").stdout
@@ -69,6 +70,12 @@ def test_the_home_page_comes_from_postgresql(site: Site) -> None:
         site.request, "shell", "-c", "from django.db import connection; print(connection.vendor)"
     )
     assert (code, last_line(out)) == (0, "postgresql"), err
+
+
+def test_the_cache_is_the_stacks_redis(site: Site) -> None:
+    realapps.cache_is_shared(site.request)
+    ready = realapps.browser_for(site.ctx).get(site.ctx.health_path).json()
+    assert ready["checks"] == {"database": "ok", "cache": "ok"}, ready
 
 
 def test_admin_login_and_static_files(site: Site) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -166,14 +167,40 @@ def test_the_app_environment_names_the_adapter(ctx: HostContext) -> None:
     assert env_values(plain)["DJANGO_SETTINGS_MODULE"] == "mysite.settings.production"
 
 
-def test_the_release_writes_the_adapter_and_adds_a_postgresql_driver(ctx: HostContext) -> None:
+def test_the_release_writes_the_adapter_and_adds_a_postgresql_driver_and_the_redis_client(ctx: HostContext) -> None:
     script = render_release_script(ctx)
     assert f"<<'DJANGOSTACK_ADAPTER'\n{settings_adapter_source(ctx)}DJANGOSTACK_ADAPTER\n" in script
     assert "PSYCOPG_REQUIREMENT='psycopg[binary]==" in script
-    assert "printf 'adapter %s\\n' \"$PSYCOPG_REQUIREMENT\"" in script, "the driver pin is part of the venv key"
+    assert "REDIS_REQUIREMENT=redis==" in script
+    assert 'u.find_spec("redis")' in script and 'pip install --python "$venv/bin/python" "$REDIS_REQUIREMENT"' in script
+    assert 'printf \'adapter %s %s\\n\' "$PSYCOPG_REQUIREMENT" "$REDIS_REQUIREMENT"' in script, (
+        "the pins are part of the venv key"
+    )
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)
     plain = render_release_script(dataclasses.replace(ctx, adapt_settings=False))
-    assert "DJANGOSTACK_ADAPTER" not in plain and "PSYCOPG" not in plain
+    assert "DJANGOSTACK_ADAPTER" not in plain and "PSYCOPG" not in plain and "REDIS_REQUIREMENT" not in plain
+
+
+def test_the_stacks_redis_is_the_cache_of_an_app_that_sets_none(tmp_path: Path, ctx: HostContext) -> None:
+    env = env_values(ctx)
+    env.update(SECRET_KEY="k", DATABASE_URL="postgres://u:p@h/d", STATIC_ROOT="/x", REDIS_URL="redis://:pw@h:6380/0")
+    values = run_adapter(tmp_path, ctx, env)
+    assert values["CACHES"] == {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://:pw@h:6380/0",
+            "OPTIONS": {"socket_connect_timeout": 3, "socket_timeout": 3},
+        }
+    }
+
+
+def test_an_apps_own_cache_and_a_stack_without_redis_keep_djangos_choice(tmp_path: Path, ctx: HostContext) -> None:
+    env = env_values(ctx)
+    env.update(SECRET_KEY="k", DATABASE_URL="postgres://u:p@h/d", STATIC_ROOT="/x", REDIS_URL="redis://h:6380/0")
+    own = APP_SETTINGS + 'CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}\n'
+    assert run_adapter(tmp_path / "own", ctx, env, own)["CACHES"]["default"]["BACKEND"].endswith("DummyCache")
+    del env["REDIS_URL"]
+    assert "CACHES" not in run_adapter(tmp_path / "none", ctx, env)
 
 
 @pytest.mark.parametrize("module", ["djangostack_settings", "djangostack_settings.base", "a-b.settings", "x;y"])
@@ -227,3 +254,21 @@ def test_the_adapter_answers_the_health_endpoints_before_the_host_check(tmp_path
     live, ready = (json.loads(line) for line in result.stdout.splitlines())
     assert live == [200, {"status": "ok"}]
     assert ready[0] == 503 and ready[1]["status"] == "error" and ready[1]["release"] == "r7", ready
+    assert ready[1]["checks"] == {"database": "OperationalError"}, "no Redis in the environment: no cache check"
+
+
+@pytest.mark.parametrize("redis_up", [True, False])
+def test_readiness_asks_the_stacks_redis_when_it_is_the_cache(tmp_path: Path, ctx: HostContext, redis_up: bool) -> None:
+    """Against this machine's Redis (scripts/start-test-services.sh; ``TEST_REDIS_URL``) or a port
+    nothing listens on."""
+    write_app(tmp_path, ctx)
+    env = env_values(ctx)
+    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0") if redis_up else "redis://127.0.0.1:9/0"
+    env.update(SECRET_KEY="k", DATABASE_URL="postgres://u:p@127.0.0.1:9/d", STATIC_ROOT="/x", REDIS_URL=redis_url)
+    env["PYTHONPATH"] = str(tmp_path)
+    probe = HEALTH_PROBE.format(liveness=ctx.liveness_path, health=ctx.health_path)
+    result = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    ready = json.loads(result.stdout.splitlines()[1])
+    assert ready[0] == 503, "the database is down either way"
+    assert ready[1]["checks"]["cache"] == ("ok" if redis_up else "ConnectionError"), ready
