@@ -14,6 +14,7 @@ import http.client
 import json
 import shutil
 import ssl
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -74,14 +75,14 @@ def with_migration(tmp: Path, name: str, operation: str) -> Path:
     return copy
 
 
-def release(host: TestHost, ctx: HostContext, release_id: str, source: Path = APP, check: bool = True):  # type: ignore[no-untyped-def]
+def release(
+    host: TestHost, ctx: HostContext, release_id: str, source: Path = APP, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     archive = pack_source(source)
     encoded = base64.b64encode(archive).decode()
     host.ssh(f"mkdir -p {Path(ARCHIVE).parent} && base64 -d > {ARCHIVE}", input=encoded)
-    started = time.monotonic()
     sha256 = hashlib.sha256(archive).hexdigest()
     result = host.ssh(release_command(ctx, release_id, ARCHIVE, sha256), timeout=900, check=False)
-    result.duration = time.monotonic() - started  # type: ignore[attr-defined]
     if check:
         assert result.returncode == 0, f"release {release_id} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     return result
@@ -302,9 +303,14 @@ def test_a_release_under_load_drops_no_request(
     assert tables.stdout.strip() == "e2e_marker", "the release's migration did not run"
 
 
-def test_an_unchanged_requirements_release_reuses_the_wheel_cache(deployed: TestHost, ctx: HostContext) -> None:
+def test_an_unchanged_requirements_release_reuses_the_venv(deployed: TestHost, ctx: HostContext) -> None:
+    """What makes such a release fast, checked by what it did (its time is a benchmark's figure,
+    benchmarks/host_bench.py, never a test's): no venv is built, nothing is installed."""
+    before = deployed.ssh(f"readlink {ctx.current_link}/.venv").stdout.strip()
     result = release(deployed, ctx, "r3")
-    assert result.duration < 240, f"release with unchanged requirements took {result.duration:.0f}s"  # type: ignore[attr-defined]
+    assert "dependencies unchanged: reusing the venv" in result.stdout, result.stdout[-3000:]
+    assert "into the venv" not in result.stdout, "nothing is installed"
+    assert deployed.ssh(f"readlink {ctx.releases_dir}/r3/.venv").stdout.strip() == before, "the same venv"
 
 
 def note_count(host: TestHost, ctx: HostContext) -> int:
