@@ -279,9 +279,9 @@ gate and Nginx ask.
 
 import importlib as _importlib
 import os as _os
+from urllib.parse import parse_qs as _parse_qs, unquote as _unquote, urlsplit as _urlsplit
 
 from django import VERSION as _django_version
-from urllib.parse import parse_qs as _parse_qs, unquote as _unquote, urlsplit as _urlsplit
 
 _app = _importlib.import_module({module!r})
 globals().update({{_name: _value for _name, _value in vars(_app).items() if _name.isupper()}})
