@@ -7,6 +7,7 @@ edit (a new ``app.releaseId`` is how they release). Only the validity tests list
 ``tests/unit/test_fixture_ownership.py`` read ``stacks/``, and they assert validity, not values.
 """
 
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ __all__ = [
     "evaluate_dev_with_pulumi_command",
     "evaluate_stack",
     "fixture_stack",
+    "repository_files",
     "stack_config",
 ]
 
@@ -51,6 +53,23 @@ HOSTILE_ARGS: tuple[str, ...] = (
 )
 """Arguments of a one-off management command that a shell, a list syntax (gcloud's ``^;^``) or an
 option parser would split, expand or run: each must reach ``manage.py`` whole, as its own argv entry."""
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def repository_files(*pathspecs: str) -> list[Path]:
+    """The repository's own files that match git ``pathspecs`` (``"*.md"`` matches at any depth):
+    tracked ones and new ones that are not ignored. Never a walk of the tree, which would enter what
+    ``.gitignore`` keeps out: ``.venv``, build output, and ``.cache``, where a test host's root may
+    be under construction with ``/proc`` mounted in it (reading that failed collection in CI)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *pathspecs],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return sorted({REPO / name for name in listed.split("\0") if name and (REPO / name).is_file()})
 
 
 def fixture_stack(name: str) -> Path:

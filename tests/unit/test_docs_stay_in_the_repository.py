@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SKIP = {".venv", ".tools", ".cache", "node_modules", "build"}
-DOCS = sorted(str(p.relative_to(REPO)) for p in REPO.rglob("*.md") if not SKIP & set(p.relative_to(REPO).parts[:-1]))
+from tests.harness import REPO, repository_files
+
+DOCS = [str(path.relative_to(REPO)) for path in repository_files("*.md")]
 OUTSIDE = re.compile(r"(?<![\w.])/(work|home|root|tmp/bash_jobs)/|\bshared/(DESIGN|STYLE|REQUIREMENTS)")
 
 
