@@ -22,7 +22,7 @@ from djangostack.validation import validate
 from tests.e2e.realapps import create_superuser, run_manage
 from tests.e2e.test_host_release import bootstrap, release
 from tests.harness import fixture_stack
-from tools.testhost import TestHost
+from tools.testhost import TestHost, distro
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +32,8 @@ PASSWORD = "correct horse $(battery) staple"  # a space and a $( ), which no she
 
 
 def settings_for(host: TestHost) -> StackSettings:
-    """The dev stack's settings pointed at this test host, its host key pinned."""
+    """The dev stack's settings pointed at this test host (its OS, ``TESTHOST_SUITE``), its host key
+    pinned."""
     raw, secrets, plaintext = read_stack_file(fixture_stack("dev"))
     host_key = (host.root / "etc/ssh/ssh_host_ed25519_key.pub").read_text(encoding="utf-8").split()[:2]
     raw = {
@@ -44,6 +45,7 @@ def settings_for(host: TestHost) -> StackSettings:
             "sshUser": host.user,
             "sshKeyFile": host.private_key_path.name,
             "sshHostKey": " ".join(host_key),
+            "os": distro().host_os,
         },
     }
     return validate(raw, secrets, plaintext, "dev")
