@@ -26,16 +26,21 @@ bash scripts/setup.sh
 bash scripts/start-test-services.sh
 # shellcheck source=scripts/pulumi-env.sh
 source scripts/pulumi-env.sh
+# The host OSes besides Debian 12 (tools/testhost): Debian 13, Ubuntu 24.04 and 22.04.
+OTHER_SUITES=(trixie noble jammy)
 
 if [ "$fast" -eq 0 ]; then
-  # The slow suites' debootstrap'd roots (the Debian 12 and 13 test hosts, the containers' Debian 13
-  # base) are mostly downloads: build them in the background while lint and the fast tests use the
-  # CPU. Each build holds its own file lock, so a suite that needs a root before it is ready waits
-  # for it; a failed build is retried there and reported by that suite. Warm caches: instant.
+  # The slow suites' debootstrap'd roots (the test hosts: Debian 12, then the other OSes a stack can
+  # choose; the containers' Debian 13 base) are mostly downloads: build them in the background while
+  # lint and the fast tests use the CPU. Each build holds its own file lock, so a suite that needs a
+  # root before it is ready waits for it; a failed build is retried there and reported by that
+  # suite. Warm caches: instant.
   mkdir -p .cache
   (
     .venv/bin/python -m tools.testhost build
-    .venv/bin/python -m tools.testhost --suite trixie build
+    for suite in "${OTHER_SUITES[@]}"; do
+      .venv/bin/python -m tools.testhost --suite "$suite" build
+    done
   ) >.cache/prebuild-testhost.log 2>&1 &
   .venv/bin/python -c 'from tests.containers.podman import ensure_base_image; ensure_base_image()' \
     >.cache/prebuild-containers.log 2>&1 &
@@ -57,13 +62,15 @@ else
 fi
 
 if [ "$fast" -eq 0 ]; then
-  # The full e2e suite above ran on the default distribution (Debian 12). The second one, Debian 13
-  # (Python 3.13, PostgreSQL 17), gets the focused build and release module and the EC2-style host
-  # through an RDS password rotation (PostgreSQL 16+ grants the app role WITH SET): its own cached
-  # base root (a cold debootstrap costs ~10 minutes, a warm one nothing).
-  echo "== builds, releases and the RDS rotation on Debian 13 (trixie)"
-  TESTHOST_SUITE=trixie .venv/bin/python -m pytest -q -m e2e tests/e2e/test_builds.py \
-    tests/e2e/test_aws_host_rotation.py "${extra[@]}"
+  # The full e2e suite above ran on the default OS (Debian 12). Each other `target.os` gets the
+  # modules that depend on the OS, on its own cached base root: builds and releases (its Python,
+  # its packages) and the aws-ec2 host files through an RDS password rotation (aws-ec2 boots
+  # Ubuntu; PostgreSQL 16+ grants the app role WITH SET).
+  for suite in "${OTHER_SUITES[@]}"; do
+    echo "== builds, releases and the RDS rotation on $suite"
+    TESTHOST_SUITE="$suite" .venv/bin/python -m pytest -q -m e2e tests/e2e/test_builds.py \
+      tests/e2e/test_aws_host_rotation.py "${extra[@]}"
+  done
 fi
 
 # Background builds have ended by now (every suite that needed them waited for their locks).

@@ -242,3 +242,37 @@ def test_the_app_keeps_connecting_while_the_master_password_rotates(tmp_path: Pa
     out = _run_aws_release_steps(tmp_path / "next", postgres, "master-three")
     assert f"notes_app:{APP_PASSWORD}@" in out["url"]
     assert _app_query(postgres, "SELECT 1") == "1"
+
+
+@pytest.mark.parametrize(
+    "verifier",
+    ["SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy' ; DROP ROLE x; --", "md5abc", "SCRAM-SHA-256$4096:a$b:c\nx"],
+)
+def test_a_malformed_verifier_never_reaches_psql(tmp_path: Path, verifier: str) -> None:
+    """The verifier travels as a quoted ``\\set`` on psql's stdin (psql 14 has no ``\\getenv``): a
+    value that is not a SCRAM verifier's words is refused before psql starts."""
+    script = hosts.aws_release_script(load_from_stack_file(SINGLE).app.name)
+    called = tmp_path / "psql-called"
+    harness = "\n".join(
+        [
+            "set -euo pipefail",
+            'die() { echo "ERROR: $*" >&2; exit 1; }',
+            f"psql() {{ touch {called}; }}",
+            _functions("ensure_app_role", script),
+            "ensure_app_role",
+        ]
+    )
+    env = {"PATH": os.environ["PATH"], "DB_APP_VERIFIER": verifier, "DB_APP_USER": "notes_app"}
+    for name in ("DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "MASTER_USER", "MASTER_PASSWORD"):
+        env[name] = "x"
+    result = subprocess.run(["bash", "-c", harness], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1 and "password verifier is malformed" in result.stderr, result.stderr
+    assert not called.exists()
+
+
+def test_the_role_script_needs_no_psql_newer_than_ubuntu_22_04s() -> None:
+    """psql 14 (Ubuntu 22.04, an aws-ec2 host OS) refuses ``\\getenv`` (psql 15+): every boot died
+    with "invalid command \\getenv" there. The verifier comes in a ``\\set`` instead."""
+    assert "\\getenv" not in hosts.APP_ROLE_SQL
+    script = hosts.aws_release_script(load_from_stack_file(SINGLE).app.name)
+    assert "printf '%s\\n' \"\\\\set app_verifier '$DB_APP_VERIFIER'\"" in script

@@ -41,7 +41,7 @@ from typing import IO, Final
 
 # Bump whenever the way the base root is built or customised changes: it is part of the
 # cache key, so a new version never reuses an old base.
-SCRIPT_VERSION: Final = "2"
+SCRIPT_VERSION: Final = "3"
 
 SUITE: Final = "bookworm"
 """The default distribution (the full e2e suite runs on it); ``TESTHOST_SUITE`` picks another."""
@@ -345,7 +345,13 @@ def _customise_base(root: Path, mirror: str, log: IO[str], dist: Distro) -> None
     # No service may start inside the chroot (it would run on the host's network).
     policy = root / "usr/sbin/policy-rc.d"
     _write(policy, "#!/bin/sh\nexit 101\n", 0o755)
-    shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")
+    # A plain file, never through a link: Ubuntu 22.04's systemd points /etc/resolv.conf at
+    # systemd-resolved's stub under /run, a tmpfs once the machine boots, where nothing then
+    # resolves (nspawn's --resolv-conf=copy-host copies the host's file over a plain one).
+    resolv = root / "etc/resolv.conf"
+    if resolv.is_symlink():
+        resolv.unlink()
+    shutil.copyfile("/etc/resolv.conf", resolv)
     try:
         with _chroot_mounts(root):
             _chroot(root, "apt-get", "update", log=log, timeout=600)
@@ -381,6 +387,9 @@ def _customise_base(root: Path, mirror: str, log: IO[str], dist: Distro) -> None
             )
     finally:
         policy.unlink(missing_ok=True)
+    if resolv.is_symlink():  # a package's postinst may have linked it again
+        resolv.unlink()
+        shutil.copyfile("/etc/resolv.conf", resolv)
 
     _run(["systemctl", f"--root={root}", "mask", *MASKED_UNITS], log=log)
     # Per-machine identity is written by TestHost.prepare(): no shared host keys or ids.

@@ -221,14 +221,21 @@ PY
 # at each boot and release, to create that role, set its password (as a SCRAM verifier computed on
 # the host, so no plaintext reaches the server or its logs), make it own the database and take over
 # what the master owns in it (stacks deployed before the role existed).
+# The verifier reaches psql on its stdin (never in argv, where ps shows it), as a \set ahead of the
+# script: psql 14 (Ubuntu 22.04's) has no \getenv. Checked first, so it is always one quotable word.
 ensure_app_role() {
-    PGHOST="$DB_HOST" PGPORT="$DB_PORT" PGDATABASE="$DB_NAME" PGSSLMODE="$DB_SSLMODE" \
-        PGUSER="$MASTER_USER" PGPASSWORD="$MASTER_PASSWORD" APP_VERIFIER="$DB_APP_VERIFIER" \
-        psql --no-psqlrc --quiet --no-align --tuples-only --set ON_ERROR_STOP=1 \
-        --set app_user="$DB_APP_USER" --set db_name="$DB_NAME" --set lock_key=@ROLE_LOCK_KEY@ \
-        >/dev/null <<'SQL' || die "cannot set up the database role $DB_APP_USER"
+    [[ "$DB_APP_VERIFIER" =~ ^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$ ]] \
+        || die "the database role's password verifier is malformed"
+    {
+        printf '%s\n' "\\set app_verifier '$DB_APP_VERIFIER'"
+        cat <<'SQL'
 @APP_ROLE_SQL@
 SQL
+    } | PGHOST="$DB_HOST" PGPORT="$DB_PORT" PGDATABASE="$DB_NAME" PGSSLMODE="$DB_SSLMODE" \
+        PGUSER="$MASTER_USER" PGPASSWORD="$MASTER_PASSWORD" \
+        psql --no-psqlrc --quiet --no-align --tuples-only --set ON_ERROR_STOP=1 \
+        --set app_user="$DB_APP_USER" --set db_name="$DB_NAME" --set lock_key=@ROLE_LOCK_KEY@ \
+        >/dev/null || die "cannot set up the database role $DB_APP_USER"
 }
 
 work=""
@@ -316,10 +323,10 @@ def app_db_user(database: DatabaseSettings) -> str:
     return f"{database.user[:59]}_app"
 
 
-# psql script run by the master user (variables: app_user, db_name, lock_key; APP_VERIFIER in the
-# environment). Idempotent, and serialised by a transaction lock: fleet hosts boot concurrently.
+# psql script run by the master user (variables: app_user, db_name, lock_key, app_verifier; the
+# last set on stdin ahead of it). Idempotent, and serialised by a transaction lock: fleet hosts boot
+# concurrently. Runs on every psql a supported host OS ships (14 on Ubuntu 22.04 and newer).
 APP_ROLE_SQL = r"""
-\getenv app_verifier APP_VERIFIER
 BEGIN;
 SELECT pg_advisory_xact_lock(:lock_key);
 SELECT format('CREATE ROLE %I LOGIN', :'app_user')
