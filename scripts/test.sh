@@ -66,10 +66,13 @@ if [ "$fast" -eq 0 ]; then
   # modules that depend on the OS, on its own cached base root: builds and releases (its Python,
   # its packages) and the aws-ec2 host files through an RDS password rotation (aws-ec2 boots
   # Ubuntu; PostgreSQL 16+ grants the app role WITH SET).
+  # Ubuntu 22.04 runs the aws-ec2 module only: its own Redis is 6.0, too old for the sample app's
+  # Celery 5.7 (the release refuses that pair before the switch; on aws-ec2 Redis is ElastiCache).
   for suite in "${OTHER_SUITES[@]}"; do
-    echo "== builds, releases and the RDS rotation on $suite"
-    TESTHOST_SUITE="$suite" .venv/bin/python -m pytest -q -m e2e tests/e2e/test_builds.py \
-      tests/e2e/test_aws_host_rotation.py "${extra[@]}"
+    modules=(tests/e2e/test_builds.py tests/e2e/test_aws_host_rotation.py)
+    if [ "$suite" = jammy ]; then modules=(tests/e2e/test_aws_host_rotation.py); fi
+    echo "== ${modules[*]} on $suite"
+    TESTHOST_SUITE="$suite" .venv/bin/python -m pytest -q -m e2e "${modules[@]}" "${extra[@]}"
   done
 fi
 

@@ -468,7 +468,8 @@ def test_a_pg_dump_older_than_the_server_stops_the_release_before_migrate(
     live = live_release(browser)
     version = deployed.ssh("ls /usr/lib/postgresql | sort -V | tail -1").stdout.strip()
     real = f"/usr/lib/postgresql/{version}/bin/pg_dump"
-    fake = "#!/bin/sh\necho 'pg_dump (PostgreSQL) 14.0'\nexit 1\n"
+    older = f"{int(version) - 1}.0"  # one major below the server, whatever the host OS ships
+    fake = f"#!/bin/sh\necho 'pg_dump (PostgreSQL) {older}'\nexit 1\n"
     deployed.ssh(
         f"sudo -n mv {real} {real}.real && sudo -n tee {real} >/dev/null && sudo -n chmod 0755 {real}", input=fake
     )
@@ -481,7 +482,7 @@ def test_a_pg_dump_older_than_the_server_stops_the_release_before_migrate(
         deployed.ssh(f"sudo -n mv -f {real}.real {real}")
     output = result.stdout + result.stderr
     assert result.returncode == 1, output[-3000:]
-    assert f"no pg_dump for PostgreSQL {version} on this host (installed: 14.0)" in output, output[-3000:]
+    assert f"no pg_dump for PostgreSQL {version} on this host (installed: {older})" in output, output[-3000:]
     assert f"install postgresql-client-{version}" in output.lower()
     assert not table_exists(deployed, ctx, "dump_guard")
     assert live_release(browser) == live

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import re
 import socketserver
@@ -236,3 +237,46 @@ def test_the_next_release_prunes_folders_that_never_went_live_and_keeps_live_and
     assert "removed release r3-broken, which never went live" in result.stdout
     assert "removed release r5-failed, which never went live" in result.stdout
     assert remaining(tmp_path) == ["r2", "r4"]
+
+
+def check_broker(script: str, redis_banner: str, kombu: str) -> subprocess.CompletedProcess[str]:
+    harness = "\n".join(
+        [
+            "set -euo pipefail",
+            f"redis-server() {{ echo {redis_banner!r}; }}",
+            f"as_app() {{ echo {kombu}; }}",
+            _function(script, "check_broker"),
+            "check_broker /srv/notes/releases/r9",
+        ]
+    )
+    return subprocess.run(["bash", "-c", harness], capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize(
+    ("redis", "kombu", "refused"),
+    [("6.0.16", "5.7.0", True), ("6.0.16", "5.6.2", False), ("7.0.15", "5.7.0", False), ("6.2.0", "5.7.1", False)],
+)
+def test_celerys_redis_transport_is_checked_against_the_hosts_redis_before_the_switch(
+    release_script: str, redis: str, kombu: str, refused: bool
+) -> None:
+    """Ubuntu 22.04 ships Redis 6.0; kombu 5.7 (Celery 5.7) starts its worker with ZRANGE ... BYSCORE,
+    which needs 6.2: the worker exited at once on such a host (found on the Ubuntu 22.04 test host)
+    while the release reported success."""
+    banner = f"Redis server v={redis} sha=00000000:0 malloc=jemalloc-5.2.1 bits=64 build=a2d3b7a"
+    result = check_broker(release_script, banner, kombu)
+    if refused:
+        assert result.returncode == 1
+        assert f"kombu {kombu} (Celery's Redis transport) needs Redis 6.2 or newer; this host's Redis is {redis}" in (
+            result.stdout
+        )
+        assert "Pin kombu<5.7" in result.stdout and "cache.mode: external" in result.stdout
+    else:
+        assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
+
+
+def test_the_broker_check_is_there_only_for_a_local_redis_with_celery_workers() -> None:
+    ctx = dev_context()
+    assert ctx.local_redis and ctx.celery_worker
+    assert 'check_broker "$dir"' in render.render_all(ctx)[ctx.release_script].content
+    external = dataclasses.replace(ctx, local_redis=False)
+    assert "check_broker" not in render.render_all(external)[ctx.release_script].content

@@ -162,7 +162,7 @@ install_file /etc/notes/gunicorn.conf.py root notes 0640 6601e53a2cc14bc4feb4f3d
 install_file /etc/notes/app.env.base root root 0600 e03599214fa8b3078d3d0289348a57f3d693d662715e8a7e5bb71dc120a25b2b other
 install_file /etc/logrotate.d/notes root root 0644 75be558e75bcbe5f87bef0f927bd996f4924e1ef4724212811add58d8488c955 other
 install_file /etc/apt/apt.conf.d/21notes-auto-upgrades root root 0644 afaa75ff28c420fcc95b549503dad26e2ce45a851c8afa3294d7c7dedb68b8c2 other
-install_file /usr/local/lib/notes/release root root 0755 8da85bae4b64ae13c78c81f5c41688f9bc005fca645ddfc0b068666f9f6dd459 other
+install_file /usr/local/lib/notes/release root root 0755 d56a601d77f143fa1a456313ae071d33ade3a2a2f67c753821ba8eb6e7497f30 other
 install_file /etc/systemd/system/celery-notes.service root root 0644 3863018b23d954f40ad4c59c2b92455a79081a0bcf093f7dc5fc914387eea342 units
 install_file /etc/systemd/system/celerybeat-notes.service root root 0644 5163dd105e9645f4058d3886dc810955be87c84a5ca005cfb6f23964634ad830 units
 install_file /etc/notes/postgresql.conf root root 0644 f66d106ee8740a25ef36ca4cc81d928ac2e9c066c540fec9a5cb3657114ba437 other

@@ -834,6 +834,24 @@ install_deps() { # release dir, venv
     fi
 }
 
+# Celery's Redis transport asks ZRANGE ... BYSCORE (Redis 6.2+) from kombu 5.7 on, as the worker
+# starts: with an older Redis (Ubuntu 22.04 ships 6.0) every worker exits at once while the release
+# looks fine, and no task ever runs. Refused before the switch instead, with the ways out.
+check_broker() { # release dir
+    local dir=$1 kombu redis_version
+    kombu="$(as_app "$dir" 0 "$dir/.venv/bin/python" -c \
+        'import importlib.metadata as m; print(m.version("kombu"))' 2>/dev/null)" || return 0
+    redis_version="$(redis-server --version | sed -n 's/.* v=\([0-9.]*\).*/\1/p')"
+    [[ -n "$redis_version" ]] || return 0
+    if dpkg --compare-versions "$redis_version" lt 6.2 && dpkg --compare-versions "$kombu" ge 5.7; then
+        echo "kombu $kombu (Celery's Redis transport) needs Redis 6.2 or newer; this host's Redis is" \
+            "$redis_version (Debian 12 (bookworm)). Pin kombu<5.7 (and celery<5.7) in the app's" \
+            "requirements, choose a target.os whose Redis is 6.2 or newer (debian-12, debian-13," \
+            "ubuntu-24.04), or use an external Redis (cache.mode: external)"
+        return 1
+    fi
+}
+
 build_venv() { # release dir
     local dir=$1 key venv
     [[ -n "${PYTHON:-}" ]] || PYTHON="$(app_python)" || return 1
@@ -1026,6 +1044,8 @@ deploy() {
     run "checking Python $PYTHON_VERSION against the app's requirements" check_python "$dir" \
         || fail_before "$id" "$previous"
     run "building the virtualenv with uv ($(deps_kind "$dir"), as $APP_USER)" build_venv "$dir" \
+        || fail_before "$id" "$previous"
+    run "checking Celery's Redis transport against this host's Redis" check_broker "$dir" \
         || fail_before "$id" "$previous"
     run "manage.py check --deploy (fail level WARNING)" \
         app "$dir" .venv/bin/python manage.py check --deploy --fail-level WARNING || fail_before "$id" "$previous"
