@@ -8,6 +8,8 @@ quote, line break or NUL; for those, single quotes are literal in both parsers.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -177,8 +179,6 @@ def test_each_gunicorn_color_reads_its_own_releases_static_files(tmp_path: Path,
     """The env file names current/'s static folder (what Nginx serves); the Gunicorn a release
     starts before current/ is switched to it must read its own release's (a manifest-backed static
     storage reads it when a worker first renders: found with `wagtail start`'s project)."""
-    import dataclasses
-
     ctx = dataclasses.replace(dev_context(), static_subdir=static_subdir)
     env_file = tmp_path / "app.env"
     env_file.write_text(render.render_env_file(ctx, {"STATIC_ROOT": ctx.static_dir}), encoding="utf-8")
@@ -188,8 +188,6 @@ def test_each_gunicorn_color_reads_its_own_releases_static_files(tmp_path: Path,
     namespace: dict[str, object] = {}
     cwd = Path.cwd()
     try:
-        import os
-
         os.chdir(release)
         exec(compile(conf, "gunicorn.conf.py", "exec"), namespace)
     finally:

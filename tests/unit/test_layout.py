@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 import djangostack
-from tests.harness import repository_files
+from tests.harness import REPO, repository_files
 
-REPO = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = REPO / "components"
 NAME = "djangostack"
 
